@@ -1,0 +1,110 @@
+"""Collect every run's outputs into the study's tables."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats as scipy_stats
+
+SUMMARY_METRICS = ["final_train_accuracy", "final_val_accuracy", "best_val_accuracy"]
+
+
+def mean_std_ci(values) -> dict[str, float]:
+    """Mean, sample standard deviation and 95% t-interval half-width across seeds."""
+    values = np.asarray(values, dtype=float)
+    n = len(values)
+    mean = float(values.mean()) if n else math.nan
+    if n < 2:
+        return {"mean": mean, "std": math.nan, "ci95": math.nan}
+    std = float(values.std(ddof=1))
+    return {"mean": mean, "std": std, "ci95": float(scipy_stats.t.ppf(0.975, n - 1) * std / math.sqrt(n))}
+
+
+def read_runs(run_dirs: list[str | os.PathLike]) -> tuple[list[dict], pd.DataFrame]:
+    """The metrics of every run and their histories in long format."""
+    metrics, histories = [], []
+    for run_dir in run_dirs:
+        run_dir = Path(run_dir)
+        m = json.loads((run_dir / "metrics.json").read_text())
+        h = pd.read_csv(run_dir / "history.csv")
+        h.insert(0, "seed", m["seed"])
+        h.insert(0, "variant", m["variant"])
+        metrics.append(m)
+        histories.append(h)
+    return metrics, pd.concat(histories, ignore_index=True)
+
+
+def summarize(metrics: list[dict], variants: dict) -> pd.DataFrame:
+    """One row per variant: statistics across seeds beside the lecture's numbers."""
+    rows = []
+    by_variant: dict[str, list[dict]] = {}
+    for m in metrics:
+        by_variant.setdefault(m["variant"], []).append(m)
+    for name, runs in by_variant.items():
+        runs = sorted(runs, key=lambda m: m["seed"])
+        lecture = variants[name].get("lecture", {})
+        row = {
+            "variant": name,
+            "dataset": runs[0]["dataset"],
+            "n_seeds": len(runs),
+            "seeds": " ".join(str(m["seed"]) for m in runs),
+            "epochs": runs[0]["epochs"],
+        }
+        for metric in SUMMARY_METRICS:
+            for stat, value in mean_std_ci([m[metric] for m in runs]).items():
+                row[f"{metric}_{stat}"] = value
+        row["params"] = runs[0]["params"]
+        row["seconds_per_epoch"] = float(np.mean([m["seconds_per_epoch"] for m in runs]))
+        row["lecture_train_accuracy"] = lecture.get("train_accuracy", math.nan)
+        row["lecture_val_accuracy"] = lecture.get("val_accuracy", math.nan)
+        row["lecture_epochs"] = lecture.get("epochs", math.nan)
+        row["lecture_says"] = lecture.get("says", "")
+        rows.append(row)
+    order = {name: i for i, name in enumerate(variants)}
+    return pd.DataFrame(rows).sort_values("variant", key=lambda s: s.map(order)).reset_index(drop=True)
+
+
+def git_commit(repository: str | os.PathLike) -> str:
+    """The commit the workflow ran from, marked '-dirty' when its tracked files had changes."""
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(repository), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(repository), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return commit + ("-dirty" if dirty else "")
+
+
+def _distinct(records: list[dict]) -> list[dict]:
+    return [json.loads(text) for text in sorted({json.dumps(r, sort_keys=True) for r in records})]
+
+
+def provenance(metrics: list[dict], config: dict, commit: str) -> dict:
+    """What a reader needs to trust and rerun the study."""
+    return {
+        "git_commit": commit,
+        "versions": _distinct([m["versions"] for m in metrics]),
+        "devices": sorted({f"{m['device']['type']}: {m['device']['name']}" for m in metrics}),
+        "settings": _distinct([{k: v for k, v in m["settings"].items() if k != "seed"} for m in metrics]),
+        "data": {m["dataset"]: m["data"] for m in metrics},
+        "config": config,
+    }
+
+
+def write_tables(run_dirs, variants: dict, config: dict, commit: str, summary_csv, epochs_csv, provenance_json) -> None:
+    metrics, epochs = read_runs(run_dirs)
+    summarize(metrics, variants).to_csv(summary_csv, index=False)
+    epochs.to_csv(epochs_csv, index=False)
+    Path(provenance_json).write_text(json.dumps(provenance(metrics, config, commit), indent=2) + "\n")

@@ -1,0 +1,43 @@
+"""Checks of a validated config that a JSON schema cannot express, and per-job resource estimates."""
+
+from __future__ import annotations
+
+from study.datasets import FORMAT_FILES
+
+
+class ConfigError(ValueError):
+    """The config is well-formed but inconsistent."""
+
+
+def check_config(config: dict) -> None:
+    """Raise ConfigError naming the key when names in the config do not refer to each other."""
+    for name, dataset in config["datasets"].items():
+        expected = set(FORMAT_FILES[dataset["format"]])
+        listed = set(dataset["files"])
+        if listed != expected:
+            raise ConfigError(
+                f"datasets.{name}.files: format {dataset['format']!r} needs exactly {sorted(expected)}, "
+                f"the config lists {sorted(listed)}"
+            )
+    for name, spec in config["variants"].items():
+        if spec["dataset"] not in config["datasets"]:
+            raise ConfigError(
+                f"variants.{name}.dataset: {spec['dataset']!r} is not one of datasets {sorted(config['datasets'])}"
+            )
+    unknown = [name for name in config["run"] if name not in config["variants"]]
+    if unknown:
+        raise ConfigError(f"run: {unknown} not among variants {sorted(config['variants'])}")
+
+
+def _conv_count(spec: dict) -> int:
+    return sum(len(block) for block in spec["blocks"])
+
+
+def train_mem_mb(spec: dict) -> int:
+    """Memory to ask for one training job: the runtime and data, plus room per conv layer."""
+    return int(4000 + 500 * _conv_count(spec) * max(spec["width"], 0.25))
+
+
+def train_runtime_minutes(spec: dict) -> int:
+    """Wall time to ask for one training job on a GPU, with a generous margin."""
+    return int(15 + spec["epochs"] * _conv_count(spec) * max(spec["width"], 0.25))

@@ -1,0 +1,188 @@
+"""Parse the official dataset formats into uint8 arrays (N×H×W×C) and labels.
+
+Nothing downloaded is ever unpickled: Fashion-MNIST comes as IDX files and
+CIFAR-10 as its binary version. Every parser checks what it reads and fails
+with a message naming the file and what is wrong.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import tarfile
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from study.download import file_digest
+
+NUM_CLASSES = 10
+
+IDX_FILES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+CIFAR_ARCHIVE = "cifar-10-binary.tar.gz"
+CIFAR_MEMBERS = {
+    "train": [f"cifar-10-batches-bin/data_batch_{i}.bin" for i in range(1, 6)],
+    "test": ["cifar-10-batches-bin/test_batch.bin"],
+}
+CIFAR_SIDE, CIFAR_CHANNELS = 32, 3
+CIFAR_RECORD = 1 + CIFAR_SIDE * CIFAR_SIDE * CIFAR_CHANNELS
+
+# Files each format expects, in the order a dataset's downloads are listed.
+FORMAT_FILES = {
+    "idx": [name for pair in IDX_FILES.values() for name in pair],
+    "cifar10_binary": [CIFAR_ARCHIVE],
+}
+SPLITS = ("train", "test")
+ARRAYS = [f"{split}_{kind}" for split in SPLITS for kind in ("images", "labels")]
+
+
+class DatasetFormatError(ValueError):
+    """A dataset file is not what its format says it should be."""
+
+
+def _check_labels(labels: np.ndarray, source: str) -> np.ndarray:
+    if labels.size and labels.max() >= NUM_CLASSES:
+        raise DatasetFormatError(f"{source}: label {int(labels.max())} is outside 0..{NUM_CLASSES - 1}")
+    return labels
+
+
+def read_idx(path: str | os.PathLike, expected_dims: int) -> np.ndarray:
+    """Read a gzipped IDX file of unsigned bytes with ``expected_dims`` dimensions."""
+    path = Path(path)
+    try:
+        with gzip.open(path, "rb") as stream:
+            data = stream.read()
+    except (OSError, EOFError) as error:
+        raise DatasetFormatError(f"{path.name}: not a readable gzip file ({error})") from error
+    if len(data) < 4 or data[0:2] != b"\x00\x00":
+        raise DatasetFormatError(f"{path.name}: bad IDX magic number {data[:4].hex() or 'missing'}")
+    dtype_code, dims = data[2], data[3]
+    if dtype_code != 0x08:
+        raise DatasetFormatError(f"{path.name}: IDX data type 0x{dtype_code:02x} is not unsigned byte (0x08)")
+    if dims != expected_dims:
+        raise DatasetFormatError(f"{path.name}: IDX has {dims} dimensions, expected {expected_dims}")
+    header = 4 + 4 * dims
+    if len(data) < header:
+        raise DatasetFormatError(f"{path.name}: truncated IDX header")
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims))
+    expected = int(np.prod(shape))
+    if len(data) - header != expected:
+        raise DatasetFormatError(
+            f"{path.name}: header declares shape {shape} ({expected} bytes), file holds {len(data) - header}"
+        )
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def read_idx_split(directory: str | os.PathLike, split: str) -> tuple[np.ndarray, np.ndarray]:
+    images_name, labels_name = IDX_FILES[split]
+    images = read_idx(Path(directory) / images_name, 3)
+    labels = _check_labels(read_idx(Path(directory) / labels_name, 1), labels_name)
+    if len(images) != len(labels):
+        raise DatasetFormatError(f"{images_name}: {len(images)} images but {labels_name} has {len(labels)} labels")
+    return images[..., np.newaxis], labels
+
+
+def read_cifar_records(path: str | os.PathLike, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """Read CIFAR-10 binary records: 1 label byte, then 3,072 channel-major pixel bytes."""
+    raw = np.fromfile(path, dtype=np.uint8)
+    if raw.size == 0 or raw.size % CIFAR_RECORD:
+        raise DatasetFormatError(f"{source}: {raw.size} bytes is not a whole number of {CIFAR_RECORD}-byte records")
+    records = raw.reshape(-1, CIFAR_RECORD)
+    labels = _check_labels(records[:, 0].copy(), source)
+    images = records[:, 1:].reshape(-1, CIFAR_CHANNELS, CIFAR_SIDE, CIFAR_SIDE).transpose(0, 2, 3, 1)
+    return np.ascontiguousarray(images), labels
+
+
+def read_cifar_archive(archive: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Extract the binary CIFAR-10 archive safely and read both splits."""
+    archive = Path(archive)
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            with tarfile.open(archive, "r:gz") as tar:
+                # The 'data' filter refuses absolute paths, '..', links out of the
+                # destination and device files.
+                tar.extractall(scratch, filter="data")
+        except (tarfile.TarError, OSError, EOFError) as error:
+            raise DatasetFormatError(f"{archive.name}: cannot extract ({error})") from error
+        splits = {}
+        for split, members in CIFAR_MEMBERS.items():
+            parts = []
+            for member in members:
+                path = Path(scratch) / member
+                if not path.is_file():
+                    raise DatasetFormatError(f"{archive.name}: member {member} is missing")
+                parts.append(read_cifar_records(path, f"{archive.name}:{member}"))
+            splits[split] = (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
+    return splits
+
+
+def read_dataset(fmt: str, directory: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Both splits of a dataset in format ``fmt`` from its downloaded files."""
+    if fmt == "idx":
+        return {split: read_idx_split(directory, split) for split in SPLITS}
+    if fmt == "cifar10_binary":
+        return read_cifar_archive(Path(directory) / CIFAR_ARCHIVE)
+    raise ValueError(f"unknown dataset format {fmt!r}; known: {sorted(FORMAT_FILES)}")
+
+
+def stratified_subset(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """Sorted indices of a class-stratified random draw of ``size`` items.
+
+    Archives may be ordered by class, so a head slice is never a fair subset.
+    Each class gets its share of ``size`` (largest remainders break ties).
+    """
+    if size >= len(labels):
+        return np.arange(len(labels))
+    classes, counts = np.unique(labels, return_counts=True)
+    quota = counts * size / len(labels)
+    take = np.floor(quota).astype(int)
+    for i in np.argsort(-(quota - take), kind="stable")[: size - take.sum()]:
+        take[i] += 1
+    rng = np.random.default_rng(seed)
+    chosen = [rng.choice(np.flatnonzero(labels == c), n, replace=False) for c, n in zip(classes, take, strict=True)]
+    return np.sort(np.concatenate(chosen))
+
+
+def prepare(fmt: str, download_dir: str | os.PathLike, out_dir: str | os.PathLike, subset: dict, seed: int = 0) -> dict:
+    """Parse a dataset, cap it to ``subset`` and write memory-mappable ``.npy`` files.
+
+    Returns (and writes as ``meta.json``) what was written and where it came from.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    splits = read_dataset(fmt, download_dir)
+    meta = {
+        "format": fmt,
+        "sources": {name: {"sha256": file_digest(Path(download_dir) / name, "sha256")} for name in FORMAT_FILES[fmt]},
+        "subset": subset,
+        "subset_seed": seed,
+    }
+    for split, (images, labels) in splits.items():
+        full = len(labels)
+        if subset.get(split):
+            keep = stratified_subset(labels, subset[split], seed)
+            images, labels = images[keep], labels[keep]
+        np.save(out_dir / f"{split}_images.npy", np.ascontiguousarray(images, dtype=np.uint8))
+        np.save(out_dir / f"{split}_labels.npy", labels.astype(np.uint8))
+        meta[split] = {
+            "images": len(labels),
+            "of": full,
+            "shape": list(images.shape[1:]),
+            "class_counts": np.bincount(labels, minlength=NUM_CLASSES).tolist(),
+        }
+    (out_dir / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return meta
+
+
+def load_split(data_dir: str | os.PathLike, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Memory-map a prepared split: the images stay uint8 on disk until a batch is read."""
+    data_dir = Path(data_dir)
+    return (
+        np.load(data_dir / f"{split}_images.npy", mmap_mode="r"),
+        np.load(data_dir / f"{split}_labels.npy"),
+    )

@@ -1,0 +1,35 @@
+"""Send a job's output, Python's and TensorFlow's native logging alike, to its log file."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import traceback
+
+
+@contextlib.contextmanager
+def logged_to(path: str | os.PathLike):
+    """Redirect file descriptors 1 and 2 to ``path`` while the block runs.
+
+    An exception is written to the log before it propagates, so the log says
+    why a job failed.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(path, "w") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            traceback.print_exc()
+            raise
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])

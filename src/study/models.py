@@ -1,0 +1,94 @@
+"""Build the lecture's CNNs from a variant spec (config data, not code).
+
+A spec names its blocks (each a list of conv filter counts; every conv is
+3×3, stride 1, padding 'same'; every block ends in 2×2 max-pooling), its
+activation, its Dense head, how inputs are normalized and which of the
+lecture's fixes are on: batch normalization after each conv, He
+initialization, and the skip connection (a strided 3×3 conv of the block's
+input added to the pooled block output).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import layers
+
+NUM_CLASSES = 10
+
+
+def conv_filters(spec: dict) -> list[list[int]]:
+    """Filter counts per block after the variant's width multiplier."""
+    width = spec.get("width", 1.0)
+    return [[max(1, round(f * width)) for f in block] for block in spec["blocks"]]
+
+
+def input_layers(inputs, spec: dict, stats: dict | None):
+    """Scale or standardize uint8 pixels inside the model (Rescaling casts them to float)."""
+    if spec["normalization"] == "scale01":
+        return layers.Rescaling(1.0 / 255.0, name="scale01")(inputs)
+    if spec["normalization"] == "standardize":
+        if stats is None:
+            raise ValueError("a 'standardize' variant needs the dataset's channel statistics")
+        mean, std = np.asarray(stats["mean"], "float32"), np.asarray(stats["std"], "float32")
+        return layers.Rescaling(scale=1.0 / std, offset=-mean / std, name="standardize")(inputs)
+    raise ValueError(f"unknown normalization {spec['normalization']!r}")
+
+
+def build_model(
+    spec: dict, input_shape: tuple[int, ...], stats: dict | None = None, name: str = "model"
+) -> keras.Model:
+    """The Keras model a variant spec describes (functional API, uncompiled)."""
+    conv_options = {
+        "kernel_size": 3,
+        "padding": "same",
+        "activation": spec["activation"],
+        "kernel_initializer": spec["initializer"],
+    }
+    inputs = keras.Input(shape=input_shape, dtype="uint8", name="pixels")
+    x = input_layers(inputs, spec, stats)
+    for b, filters in enumerate(conv_filters(spec), start=1):
+        block_input = x
+        for c, f in enumerate(filters, start=1):
+            x = layers.Conv2D(f, name=f"block{b}_conv{c}", **conv_options)(x)
+            if spec["batchnorm"]:
+                x = layers.BatchNormalization(name=f"block{b}_bn{c}")(x)
+        x = layers.MaxPooling2D(2, name=f"block{b}_pool")(x)
+        if spec["skip"]:
+            residual = layers.Conv2D(filters[-1], strides=2, name=f"block{b}_skip", **conv_options)(block_input)
+            x = layers.add([x, residual], name=f"block{b}_add")
+    x = layers.Flatten(name="flatten")(x)
+    for d, units in enumerate(spec["dense"], start=1):
+        x = layers.Dense(
+            units, activation=spec["activation"], kernel_initializer=spec["initializer"], name=f"dense{d}"
+        )(x)
+    outputs = layers.Dense(
+        NUM_CLASSES, activation="softmax", kernel_initializer=spec["initializer"], name="predictions"
+    )(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def vgg16_imagenet_reference() -> keras.Model:
+    """The lecture's first reference count: Keras' VGG16 at 244×244×3 with 10 classes."""
+    return keras.applications.VGG16(input_shape=(244, 244, 3), classes=10, weights=None)
+
+
+def vgg16_cifar_reference() -> keras.Model:
+    """The lecture's "VGG16-like for CIFAR-10" (Sequential, ReLU, Dense 256-256-10)."""
+    model = keras.Sequential([keras.Input(shape=(32, 32, 3))], name="vgg16_like_cifar10")
+    for convs, filters in zip([2, 2, 3, 3, 3], [64, 256, 512, 512, 512], strict=True):
+        for _ in range(convs):
+            model.add(layers.Conv2D(filters, 3, padding="same", activation="relu"))
+        model.add(layers.MaxPooling2D(2))
+    model.add(layers.Flatten())
+    model.add(layers.Dense(256, activation="relu"))
+    model.add(layers.Dense(256, activation="relu"))
+    model.add(layers.Dense(10, activation="softmax"))
+    return model
+
+
+# name -> (builder, the lecture's printed total)
+REFERENCE_MODELS = {
+    "VGG16 (Keras, 244x244x3, 10 classes)": (vgg16_imagenet_reference, 134_301_514),
+    "VGG16-like for CIFAR-10": (vgg16_cifar_reference, 21_034_826),
+}

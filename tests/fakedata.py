@@ -1,0 +1,96 @@
+"""Tiny datasets in the official file formats, and a loopback server for them."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import gzip
+import hashlib
+import http.server
+import io
+import tarfile
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from study.datasets import CIFAR_MEMBERS, IDX_FILES
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def class_images(labels: np.ndarray, shape: tuple[int, ...], rng) -> np.ndarray:
+    """Noisy images whose brightness pattern depends on the class, so a net can learn them."""
+    base = rng.integers(0, 256, size=(10, *shape))
+    noise = rng.integers(-40, 41, size=(len(labels), *shape))
+    return np.clip(base[labels] + noise, 0, 255).astype(np.uint8)
+
+
+def write_fashion_mnist(directory: Path, n_train: int = 200, n_test: int = 60, seed: int = 0) -> dict:
+    """Write the four IDX .gz files; return their payload sha256 checksums as config entries."""
+    rng = np.random.default_rng(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    checksums = {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        labels = np.arange(n) % 10
+        images = class_images(labels, (28, 28), rng)
+        for name, array in zip(IDX_FILES[split], (images, labels), strict=True):
+            payload = idx_bytes(array)
+            (directory / name).write_bytes(gzip.compress(payload, mtime=0))
+            checksums[name] = {"algorithm": "sha256", "covers": "payload", "value": hashlib.sha256(payload).hexdigest()}
+    return checksums
+
+
+def cifar_records(images: np.ndarray, labels: np.ndarray) -> bytes:
+    chw = images.transpose(0, 3, 1, 2).reshape(len(labels), -1)
+    return np.concatenate([labels[:, None].astype(np.uint8), chw], axis=1).tobytes()
+
+
+def tar_gz(members: dict[str, bytes]) -> bytes:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w:gz") as tar:
+        for name, payload in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+    return raw.getvalue()
+
+
+def write_cifar10(directory: Path, n_train: int = 200, n_test: int = 60, seed: int = 1) -> dict:
+    """Write cifar-10-binary.tar.gz in the official layout; return its md5 as a config entry."""
+    rng = np.random.default_rng(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    labels = np.arange(n_train) % 10
+    images = class_images(labels, (32, 32, 3), rng)
+    members = {
+        name: cifar_records(images[idx], labels[idx])
+        for name, idx in zip(CIFAR_MEMBERS["train"], np.array_split(np.arange(n_train), 5), strict=True)
+    }
+    test_labels = np.arange(n_test) % 10
+    members[CIFAR_MEMBERS["test"][0]] = cifar_records(class_images(test_labels, (32, 32, 3), rng), test_labels)
+    members["cifar-10-batches-bin/batches.meta.txt"] = b"airplane\nautomobile\n"
+    archive = tar_gz(members)
+    (directory / "cifar-10-binary.tar.gz").write_bytes(archive)
+    return {"cifar-10-binary.tar.gz": {"algorithm": "md5", "covers": "file", "value": hashlib.md5(archive).hexdigest()}}
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+@contextlib.contextmanager
+def serve(directory: Path):
+    """Serve ``directory`` over HTTP on 127.0.0.1 for the duration of the block; yield the base URL."""
+    handler = functools.partial(QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

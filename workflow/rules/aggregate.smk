@@ -1,0 +1,40 @@
+rule aggregate:
+    input:
+        get_run_metrics(),
+    output:
+        summary="results/tables/summary.csv",
+        epochs="results/tables/epochs.csv",
+        provenance="results/tables/provenance.json",
+    log:
+        "results/logs/aggregate.log",
+    localrule: True
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        run_dirs=get_run_dirs(),
+        config=config,
+        repository=workflow.basedir,
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/aggregate.py"
+
+
+rule params:
+    output:
+        "results/tables/params.csv",
+    log:
+        "results/logs/params.log",
+    localrule: True
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    params:
+        variants=config["variants"],
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/params.py"

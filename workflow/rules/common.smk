@@ -1,0 +1,83 @@
+from pathlib import Path
+
+from study.config import check_config, train_mem_mb, train_runtime_minutes
+from study.datasets import ARRAYS
+from study.download import source_url
+
+check_config(config)
+
+
+wildcard_constraints:
+    dataset="[A-Za-z0-9_]+",
+    variant="[A-Za-z0-9_]+",
+    seed=r"\d+",
+
+
+REPORT_NOTEBOOK = str(
+    Path(workflow.basedir) / "workflow" / "notebooks" / "report.ipynb"
+)
+
+
+def get_run_variants():
+    """The variants this run trains: config 'run', or all of them."""
+    return config["run"] or list(config["variants"])
+
+
+def get_run_datasets():
+    return sorted({config["variants"][v]["dataset"] for v in get_run_variants()})
+
+
+def get_run_dirs():
+    return [
+        f"results/runs/{variant}/seed_{seed}"
+        for variant in get_run_variants()
+        for seed in config["seeds"]
+    ]
+
+
+def get_run_metrics():
+    return [f"{run_dir}/metrics.json" for run_dir in get_run_dirs()]
+
+
+def get_run_stats():
+    return [f"results/stats/{dataset}.json" for dataset in get_run_datasets()]
+
+
+def get_download_url(wildcards):
+    base = config["mirror"] or config["datasets"][wildcards.dataset]["url"]
+    return source_url(base, wildcards.filename)
+
+
+def get_download_checksum(wildcards):
+    return config["datasets"][wildcards.dataset]["files"][wildcards.filename]
+
+
+def get_dataset_downloads(wildcards):
+    return [
+        f"results/downloads/{wildcards.dataset}/{name}"
+        for name in config["datasets"][wildcards.dataset]["files"]
+    ]
+
+
+def get_dataset_format(wildcards):
+    return config["datasets"][wildcards.dataset]["format"]
+
+
+def get_variant_spec(wildcards):
+    return config["variants"][wildcards.variant]
+
+
+def get_train_data(wildcards):
+    dataset = config["variants"][wildcards.variant]["dataset"]
+    inputs = {array: f"results/data/{dataset}/{array}.npy" for array in ARRAYS}
+    inputs["meta"] = f"results/data/{dataset}/meta.json"
+    inputs["stats"] = f"results/stats/{dataset}.json"
+    return inputs
+
+
+def get_train_mem_mb(wildcards):
+    return train_mem_mb(config["variants"][wildcards.variant])
+
+
+def get_train_runtime(wildcards):
+    return train_runtime_minutes(config["variants"][wildcards.variant])

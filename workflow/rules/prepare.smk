@@ -1,0 +1,40 @@
+rule prepare:
+    input:
+        get_dataset_downloads,
+    output:
+        train_images="results/data/{dataset}/train_images.npy",
+        train_labels="results/data/{dataset}/train_labels.npy",
+        test_images="results/data/{dataset}/test_images.npy",
+        test_labels="results/data/{dataset}/test_labels.npy",
+        meta="results/data/{dataset}/meta.json",
+    log:
+        "results/logs/prepare/{dataset}.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        format=get_dataset_format,
+        subset=config["subset"],
+        subset_seed=config["subset_seed"],
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/prepare.py"
+
+
+rule channel_stats:
+    input:
+        images="results/data/{dataset}/train_images.npy",
+    output:
+        "results/stats/{dataset}.json",
+    log:
+        "results/logs/channel_stats/{dataset}.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=15,
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/channel_stats.py"

@@ -1,0 +1,22 @@
+rule report:
+    input:
+        notebook=REPORT_NOTEBOOK,
+        summary="results/tables/summary.csv",
+        epochs="results/tables/epochs.csv",
+        params="results/tables/params.csv",
+        provenance="results/tables/provenance.json",
+        stats=get_run_stats(),
+    output:
+        notebook="results/report.ipynb",
+        html="results/report.html",
+    log:
+        "results/logs/report.log",
+    localrule: True
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/report.py"

@@ -1,0 +1,11 @@
+import json
+
+import numpy as np
+
+from study.logs import logged_to
+from study.stats import write_channel_stats
+
+with logged_to(snakemake.log[0]):
+    images = np.load(snakemake.input.images, mmap_mode="r")
+    stats = write_channel_stats(images, snakemake.output[0], snakemake.wildcards.dataset)
+    print(json.dumps(stats, indent=2))

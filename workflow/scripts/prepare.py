@@ -1,0 +1,15 @@
+import json
+from pathlib import Path
+
+from study.datasets import prepare
+from study.logs import logged_to
+
+with logged_to(snakemake.log[0]):
+    meta = prepare(
+        snakemake.params.format,
+        Path(snakemake.input[0]).parent,
+        Path(snakemake.output.meta).parent,
+        dict(snakemake.params.subset),
+        snakemake.params.subset_seed,
+    )
+    print(json.dumps(meta, indent=2))

@@ -1,0 +1,23 @@
+from pathlib import Path
+
+import papermill
+
+from study.logs import logged_to
+from study.report import export_html
+
+with logged_to(snakemake.log[0]):
+    papermill.execute_notebook(
+        snakemake.input.notebook,
+        snakemake.output.notebook,
+        parameters={
+            "summary_csv": str(Path(snakemake.input.summary).resolve()),
+            "epochs_csv": str(Path(snakemake.input.epochs).resolve()),
+            "params_csv": str(Path(snakemake.input.params).resolve()),
+            "provenance_json": str(Path(snakemake.input.provenance).resolve()),
+            "stats_jsons": [str(Path(p).resolve()) for p in snakemake.input.stats],
+        },
+        kernel_name="python3",
+        cwd=str(Path(snakemake.output.notebook).parent.resolve()),
+        log_output=True,
+    )
+    export_html(snakemake.output.notebook, snakemake.output.html)
