@@ -8,6 +8,8 @@ rule aggregate:
     log:
         "results/logs/aggregate.log",
     localrule: True
+    conda:
+        "../../environment.yml"
     threads: 1
     resources:
         mem_mb=1000,
@@ -16,8 +18,6 @@ rule aggregate:
         run_dirs=get_run_dirs(),
         config=config,
         repository=workflow.basedir,
-    conda:
-        "../../environment.yml"
     script:
         "../scripts/aggregate.py"
 
@@ -28,13 +28,13 @@ rule params:
     log:
         "results/logs/params.log",
     localrule: True
+    conda:
+        "../../environment.yml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=10,
     params:
         variants=config["variants"],
-    conda:
-        "../../environment.yml"
     script:
         "../scripts/params.py"

@@ -5,6 +5,8 @@ rule download:
         "results/logs/download/{dataset}/{filename}.log",
     retries: 3
     localrule: True
+    conda:
+        "../../environment.yml"
     threads: 1
     resources:
         mem_mb=500,
@@ -12,7 +14,5 @@ rule download:
     params:
         url=get_download_url,
         checksum=get_download_checksum,
-    conda:
-        "../../environment.yml"
     script:
         "../scripts/download.py"

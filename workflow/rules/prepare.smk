@@ -9,6 +9,8 @@ rule prepare:
         meta="results/data/{dataset}/meta.json",
     log:
         "results/logs/prepare/{dataset}.log",
+    conda:
+        "../../environment.yml"
     threads: 1
     resources:
         mem_mb=4000,
@@ -17,8 +19,6 @@ rule prepare:
         format=get_dataset_format,
         subset=config["subset"],
         subset_seed=config["subset_seed"],
-    conda:
-        "../../environment.yml"
     script:
         "../scripts/prepare.py"
 
@@ -30,11 +30,11 @@ rule channel_stats:
         "results/stats/{dataset}.json",
     log:
         "results/logs/channel_stats/{dataset}.log",
+    conda:
+        "../../environment.yml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=15,
-    conda:
-        "../../environment.yml"
     script:
         "../scripts/channel_stats.py"

@@ -12,11 +12,11 @@ rule report:
     log:
         "results/logs/report.log",
     localrule: True
+    conda:
+        "../../environment.yml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=15,
-    conda:
-        "../../environment.yml"
     script:
         "../scripts/report.py"

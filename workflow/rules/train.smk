@@ -9,6 +9,8 @@ rule train:
         "results/logs/train/{variant}/seed_{seed}.log",
     benchmark:
         "results/benchmarks/train/{variant}/seed_{seed}.tsv"
+    conda:
+        "../../environment.yml"
     threads: 8
     resources:
         gpu=1,
@@ -16,7 +18,5 @@ rule train:
         runtime=get_train_runtime,
     params:
         spec=get_variant_spec,
-    conda:
-        "../../environment.yml"
     script:
         "../scripts/train.py"

@@ -1,0 +1,33 @@
+# One virtual environment, made on first use; every target below sets it up.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Extra snakemake arguments, e.g. ARGS="--configfile config/offline-mirror.yaml"
+ARGS ?=
+
+.PHONY: setup study test mirror
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+setup: $(VENV)/.installed
+
+study: setup
+	$(BIN)/snakemake --cores all --resources gpu=1 $(ARGS)
+
+test: setup
+	$(BIN)/python -m pytest
+
+# Real data without internet, for config/offline-mirror.yaml: Fashion-MNIST from
+# Debian's dataset-fashion-mnist, CIFAR-10 rebuilt from ../shared/datasets.
+MIRROR_DIR ?= results/mirror
+FASHION_MNIST_DIR ?= /usr/share/datasets/fashion-mnist
+CIFAR10_BUILDER ?= ../shared/datasets/make_cifar10_mirror.py
+mirror: setup
+	mkdir -p $(MIRROR_DIR)
+	cp $(FASHION_MNIST_DIR)/*-ubyte.gz $(MIRROR_DIR)/
+	$(BIN)/python $(CIFAR10_BUILDER) $(MIRROR_DIR) --format binary $(MIRROR_ARGS)

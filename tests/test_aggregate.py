@@ -1,0 +1,43 @@
+import math
+
+import pytest
+from scipy import stats
+
+from study.aggregate import mean_std_ci, summarize
+
+
+def test_mean_std_ci_uses_the_t_distribution():
+    got = mean_std_ci([0.5, 0.6, 0.7])
+    assert got["mean"] == pytest.approx(0.6)
+    assert got["std"] == pytest.approx(0.1)
+    assert got["ci95"] == pytest.approx(stats.t.ppf(0.975, 2) * 0.1 / math.sqrt(3))
+
+
+def test_single_seed_has_no_spread():
+    got = mean_std_ci([0.4])
+    assert got["mean"] == 0.4 and math.isnan(got["std"]) and math.isnan(got["ci95"])
+
+
+def test_summarize_orders_by_config_and_carries_the_lecture():
+    def run(variant, seed, acc):
+        return {
+            "variant": variant,
+            "seed": seed,
+            "dataset": "cifar10",
+            "epochs": 2,
+            "final_train_accuracy": acc,
+            "final_val_accuracy": acc - 0.1,
+            "best_val_accuracy": acc,
+            "params": 10,
+            "seconds_per_epoch": 1.0,
+        }
+
+    variants = {"b": {"lecture": {"train_accuracy": 0.9, "says": "learns"}}, "a": {}}
+    table = summarize([run("a", 1, 0.2), run("b", 2, 0.8), run("b", 1, 0.6)], variants)
+    assert table["variant"].tolist() == ["b", "a"]
+    b = table.iloc[0]
+    assert b["n_seeds"] == 2 and b["seeds"] == "1 2"
+    assert b["final_train_accuracy_mean"] == pytest.approx(0.7)
+    assert b["final_val_accuracy_mean"] == pytest.approx(0.6)
+    assert b["lecture_train_accuracy"] == 0.9 and b["lecture_says"] == "learns"
+    assert math.isnan(table.iloc[1]["lecture_train_accuracy"])

@@ -1,0 +1,137 @@
+import copy
+import re
+import subprocess
+
+import pytest
+from conftest import REPO, SNAKEMAKE
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from study.config import ConfigError, check_config
+
+SCHEMA = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
+
+
+def validated(config):
+    config = copy.deepcopy(config)
+    validate(config, SCHEMA)
+    return config
+
+
+def test_default_config_is_valid_and_gets_defaults(default_config):
+    config = validated(default_config)
+    check_config(config)
+    spec = config["variants"]["cifar_12conv_relu_he"]
+    assert spec["batch_size"] == 256 and spec["learning_rate"] == 0.001 and spec["width"] == 1.0
+    assert spec["batchnorm"] is False and spec["skip"] is False and spec["normalization"] == "scale01"
+    assert config["subset"] == {} and config["mirror"] is None
+
+
+def test_every_lecture_model_is_a_variant(default_config):
+    variants = validated(default_config)["variants"]
+    blocks = {name: [len(b) for b in spec["blocks"]] for name, spec in variants.items()}
+    assert blocks["cifar_2conv_sigmoid"] == [1, 1]
+    assert blocks["cifar_3conv_sigmoid"] == [1, 1, 1]
+    assert blocks["cifar_6conv_sigmoid"] == blocks["cifar_6conv_relu"] == [2, 2, 2]
+    fixes = {
+        "standardize": ("normalization", "standardize"),
+        "batchnorm": ("batchnorm", True),
+        "he": ("initializer", "he_normal"),
+        "skip": ("skip", True),
+    }
+    baseline = variants["cifar_12conv_relu"]
+    assert blocks["cifar_12conv_relu"] == [3, 3, 3, 3]
+    for suffix, (key, value) in fixes.items():
+        fixed = variants[f"cifar_12conv_relu_{suffix}"]
+        assert fixed[key] == value
+        assert {k: v for k, v in fixed.items() if k not in (key, "lecture")} == {
+            k: v for k, v in baseline.items() if k not in (key, "lecture")
+        }, f"{suffix} must differ from the 12-conv baseline only by its fix"
+
+
+@pytest.mark.parametrize(
+    ("edit", "named"),
+    [
+        (lambda c: c["variants"]["cifar_6conv_relu"].update(epoch=3), "'epoch' was unexpected"),
+        (lambda c: c["variants"]["cifar_6conv_relu"].update(activation="tanh"), "'tanh' is not one of"),
+        (lambda c: c.update(seed=[1]), "'seed' was unexpected"),
+        (lambda c: c.update(seeds=[]), "should be non-empty"),
+        (
+            lambda c: c["datasets"]["cifar10"]["files"]["cifar-10-binary.tar.gz"].update(covers="archive"),
+            "'archive' is not one of",
+        ),
+        (lambda c: c.update(subset={"train": "lots"}), "'lots' is not of type 'integer'"),
+    ],
+    ids=["typo-key", "bad-activation", "top-level-typo", "no-seeds", "bad-checksum-scope", "bad-subset"],
+)
+def test_schema_rejects_bad_config(default_config, edit, named):
+    edit(default_config)
+    with pytest.raises(WorkflowError, match=re.escape(named)):
+        validated(default_config)
+
+
+@pytest.mark.parametrize(
+    ("edit", "named"),
+    [
+        (lambda c: c.update(run=["cifar_7conv"]), "run: ['cifar_7conv'] not among variants"),
+        (lambda c: c["variants"]["cifar_6conv_relu"].update(dataset="mnist"), "variants.cifar_6conv_relu.dataset"),
+        (
+            lambda c: c["datasets"]["fashion_mnist"]["files"].pop("t10k-images-idx3-ubyte.gz"),
+            "datasets.fashion_mnist.files",
+        ),
+    ],
+)
+def test_cross_references_are_checked(default_config, edit, named):
+    edit(default_config)
+    with pytest.raises(ConfigError, match=re.escape(named)):
+        check_config(validated(default_config))
+
+
+def test_dry_run_plans_one_train_job_per_variant_and_seed(default_config, tmp_path):
+    result = subprocess.run(
+        [
+            SNAKEMAKE,
+            "-n",
+            "--cores",
+            "2",
+            "--resources",
+            "gpu=1",
+            "--directory",
+            str(tmp_path),
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--configfile",
+            str(REPO / "config" / "config.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.MULTILINE))
+    expected = len(default_config["variants"]) * len(default_config["seeds"])
+    assert int(counts["train"]) == expected == 30
+    assert int(counts["download"]) == 5
+
+
+def test_a_bad_config_stops_the_run_before_any_job(tmp_path):
+    (tmp_path / "bad.yaml").write_text("variants:\n  cifar_6conv_relu:\n    epochz: 3\n")
+    result = subprocess.run(
+        [
+            SNAKEMAKE,
+            "-n",
+            "--cores",
+            "1",
+            "--directory",
+            str(tmp_path),
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--configfile",
+            str(REPO / "config" / "config.yaml"),
+            str(tmp_path / "bad.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert "'epochz' was unexpected" in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()

@@ -1,0 +1,142 @@
+import gzip
+import io
+import re
+import tarfile
+
+import numpy as np
+import pytest
+from fakedata import cifar_records, idx_bytes, tar_gz, write_cifar10, write_fashion_mnist
+
+from study.datasets import (
+    CIFAR_ARCHIVE,
+    DatasetFormatError,
+    load_split,
+    prepare,
+    read_cifar_archive,
+    read_cifar_records,
+    read_idx,
+    stratified_subset,
+)
+
+
+def write_gz(path, payload):
+    path.write_bytes(gzip.compress(payload))
+    return path
+
+
+def test_idx_round_trip(tmp_path):
+    images = np.arange(3 * 28 * 28, dtype=np.uint32).reshape(3, 28, 28).astype(np.uint8)
+    path = write_gz(tmp_path / "x.gz", idx_bytes(images))
+    np.testing.assert_array_equal(read_idx(path, 3), images)
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (
+            b"\x00\x00\x08\x03"
+            + (3).to_bytes(4, "big")
+            + (2).to_bytes(4, "big")
+            + (2).to_bytes(4, "big")
+            + b"\x00" * 5,
+            "declares shape (3, 2, 2)",
+        ),
+        (b"\x08\x03\x00\x00" + b"\x00" * 20, "bad IDX magic"),
+        (b"\x00\x00\x0d\x03" + b"\x00" * 20, "data type 0x0d"),
+        (b"\x00\x00\x08\x01" + (2).to_bytes(4, "big") + b"\x01\x02", "1 dimensions, expected 3"),
+        (b"\x00\x00\x08\x03\x00\x00", "truncated IDX header"),
+    ],
+    ids=["truncated-data", "wrong-magic", "wrong-type", "wrong-dims", "truncated-header"],
+)
+def test_idx_errors_name_file_and_problem(tmp_path, payload, message):
+    path = write_gz(tmp_path / "train-images-idx3-ubyte.gz", payload)
+    with pytest.raises(DatasetFormatError, match=re.escape(message)) as error:
+        read_idx(path, 3)
+    assert "train-images-idx3-ubyte.gz" in str(error.value)
+
+
+def test_idx_not_gzip(tmp_path):
+    path = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    path.write_bytes(b"not gzip at all")
+    with pytest.raises(DatasetFormatError, match="t10k-labels-idx1-ubyte.gz: not a readable gzip"):
+        read_idx(path, 1)
+
+
+def test_idx_label_out_of_range_fails_prepare(tmp_path):
+    write_fashion_mnist(tmp_path / "dl", n_train=20, n_test=10)
+    write_gz(tmp_path / "dl" / "train-labels-idx1-ubyte.gz", idx_bytes(np.full(20, 12, dtype=np.uint8)))
+    with pytest.raises(DatasetFormatError, match="train-labels-idx1-ubyte.gz: label 12"):
+        prepare("idx", tmp_path / "dl", tmp_path / "out", {})
+    assert not (tmp_path / "out" / "meta.json").exists()
+    assert not list((tmp_path / "out").glob("*.npy"))
+
+
+def test_cifar_records_are_channel_major(tmp_path):
+    images = np.random.default_rng(0).integers(0, 256, size=(4, 32, 32, 3), dtype=np.uint8)
+    labels = np.array([0, 3, 9, 1], dtype=np.uint8)
+    path = tmp_path / "b.bin"
+    path.write_bytes(cifar_records(images, labels))
+    got_images, got_labels = read_cifar_records(path, "b.bin")
+    np.testing.assert_array_equal(got_images, images)
+    np.testing.assert_array_equal(got_labels, labels)
+
+
+def test_cifar_truncated_record(tmp_path):
+    path = tmp_path / "b.bin"
+    path.write_bytes(b"\x01" * 3073 * 2 + b"\x00" * 10)
+    with pytest.raises(DatasetFormatError, match="b.bin: 6156 bytes is not a whole number of 3073-byte records"):
+        read_cifar_records(path, "b.bin")
+
+
+def test_cifar_archive_missing_member(tmp_path):
+    (tmp_path / CIFAR_ARCHIVE).write_bytes(tar_gz({"cifar-10-batches-bin/data_batch_1.bin": b"\x00" * 3073}))
+    with pytest.raises(DatasetFormatError, match="data_batch_2.bin is missing"):
+        read_cifar_archive(tmp_path / CIFAR_ARCHIVE)
+
+
+@pytest.mark.parametrize("kind", ["parent-path", "absolute-link"])
+def test_cifar_archive_refuses_unsafe_members(tmp_path, kind):
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w:gz") as tar:
+        if kind == "parent-path":
+            info = tarfile.TarInfo("../evil.bin")
+            info.size = 3
+            tar.addfile(info, io.BytesIO(b"bad"))
+        else:
+            info = tarfile.TarInfo("cifar-10-batches-bin/data_batch_1.bin")
+            info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
+            tar.addfile(info)
+    (tmp_path / CIFAR_ARCHIVE).write_bytes(raw.getvalue())
+    with pytest.raises(DatasetFormatError, match="cannot extract"):
+        read_cifar_archive(tmp_path / CIFAR_ARCHIVE)
+    assert not (tmp_path.parent / "evil.bin").exists()
+
+
+def test_prepare_cifar_writes_memory_mappable_uint8(tmp_path):
+    write_cifar10(tmp_path / "dl", n_train=50, n_test=20)
+    meta = prepare("cifar10_binary", tmp_path / "dl", tmp_path / "out", {})
+    images, labels = load_split(tmp_path / "out", "train")
+    assert isinstance(images, np.memmap)
+    assert images.dtype == np.uint8 and images.shape == (50, 32, 32, 3)
+    assert labels.tolist() == (np.arange(50) % 10).tolist()
+    assert meta["test"]["images"] == 20
+    assert set(meta["sources"]) == {CIFAR_ARCHIVE}
+
+
+def test_stratified_subset_keeps_class_shares_even_when_sorted_by_class():
+    labels = np.repeat(np.arange(10), [100, 100, 100, 100, 100, 100, 100, 100, 100, 300])
+    keep = stratified_subset(labels, 120, seed=0)
+    counts = np.bincount(labels[keep], minlength=10)
+    assert len(keep) == 120 and len(set(keep)) == 120
+    assert counts.tolist() == [10] * 9 + [30]
+    np.testing.assert_array_equal(keep, stratified_subset(labels, 120, seed=0))
+    assert not np.array_equal(keep, stratified_subset(labels, 120, seed=1))
+
+
+def test_prepare_applies_subset(tmp_path):
+    write_fashion_mnist(tmp_path / "dl", n_train=100, n_test=50)
+    meta = prepare("idx", tmp_path / "dl", tmp_path / "out", {"train": 30, "test": 20})
+    images, labels = load_split(tmp_path / "out", "train")
+    assert images.shape == (30, 28, 28, 1)
+    assert np.bincount(labels, minlength=10).tolist() == [3] * 10
+    assert meta["train"] == {"images": 30, "of": 100, "shape": [28, 28, 1], "class_counts": [3] * 10}
