@@ -30,6 +30,8 @@ def test_summarize_orders_by_config_and_carries_the_lecture():
             "best_val_accuracy": acc,
             "params": 10,
             "seconds_per_epoch": 1.0,
+            "final_train_loss": 1.0,
+            "verdict": "learns" if acc > 0.5 else "undecided",
         }
 
     variants = {"b": {"lecture": {"train_accuracy": 0.9, "says": "learns"}}, "a": {}}
@@ -41,3 +43,7 @@ def test_summarize_orders_by_config_and_carries_the_lecture():
     assert b["final_val_accuracy_mean"] == pytest.approx(0.6)
     assert b["lecture_train_accuracy"] == 0.9 and b["lecture_says"] == "learns"
     assert math.isnan(table.iloc[1]["lecture_train_accuracy"])
+    assert b["verdict"] == "learns" and b["verdicts"] == "learns 2/2"
+    assert table.iloc[1]["verdicts"] == "undecided 1/1"
+    assert b["verdict"] == "learns" and b["verdicts"] == "learns 2/2"
+    assert table.iloc[1]["verdicts"] == "undecided 1/1"

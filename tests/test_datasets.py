@@ -11,6 +11,7 @@ from study.datasets import (
     CIFAR_ARCHIVE,
     DatasetFormatError,
     load_split,
+    load_subset,
     prepare,
     read_cifar_archive,
     read_cifar_records,
@@ -66,7 +67,7 @@ def test_idx_label_out_of_range_fails_prepare(tmp_path):
     write_fashion_mnist(tmp_path / "dl", n_train=20, n_test=10)
     write_gz(tmp_path / "dl" / "train-labels-idx1-ubyte.gz", idx_bytes(np.full(20, 12, dtype=np.uint8)))
     with pytest.raises(DatasetFormatError, match="train-labels-idx1-ubyte.gz: label 12"):
-        prepare("idx", tmp_path / "dl", tmp_path / "out", {})
+        prepare("idx", tmp_path / "dl", tmp_path / "out")
     assert not (tmp_path / "out" / "meta.json").exists()
     assert not list((tmp_path / "out").glob("*.npy"))
 
@@ -114,7 +115,7 @@ def test_cifar_archive_refuses_unsafe_members(tmp_path, kind):
 
 def test_prepare_cifar_writes_memory_mappable_uint8(tmp_path):
     write_cifar10(tmp_path / "dl", n_train=50, n_test=20)
-    meta = prepare("cifar10_binary", tmp_path / "dl", tmp_path / "out", {})
+    meta = prepare("cifar10_binary", tmp_path / "dl", tmp_path / "out")
     images, labels = load_split(tmp_path / "out", "train")
     assert isinstance(images, np.memmap)
     assert images.dtype == np.uint8 and images.shape == (50, 32, 32, 3)
@@ -133,10 +134,12 @@ def test_stratified_subset_keeps_class_shares_even_when_sorted_by_class():
     assert not np.array_equal(keep, stratified_subset(labels, 120, seed=1))
 
 
-def test_prepare_applies_subset(tmp_path):
+def test_load_subset_is_a_stratified_draw_of_the_prepared_split(tmp_path):
     write_fashion_mnist(tmp_path / "dl", n_train=100, n_test=50)
-    meta = prepare("idx", tmp_path / "dl", tmp_path / "out", {"train": 30, "test": 20})
-    images, labels = load_split(tmp_path / "out", "train")
+    meta = prepare("idx", tmp_path / "dl", tmp_path / "out")
+    assert meta["train"] == {"images": 100, "shape": [28, 28, 1], "class_counts": [10] * 10}
+    images, labels = load_subset(tmp_path / "out", "train", 30, seed=0)
     assert images.shape == (30, 28, 28, 1)
     assert np.bincount(labels, minlength=10).tolist() == [3] * 10
-    assert meta["train"] == {"images": 30, "of": 100, "shape": [28, 28, 1], "class_counts": [3] * 10}
+    full_images, full_labels = load_subset(tmp_path / "out", "train", None, seed=0)
+    assert len(full_labels) == 100

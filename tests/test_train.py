@@ -13,14 +13,26 @@ from study.train import HISTORY_COLUMNS, train_run
 @pytest.fixture
 def prepared(tmp_path):
     write_cifar10(tmp_path / "dl", n_train=100, n_test=30)
-    prepare("cifar10_binary", tmp_path / "dl", tmp_path / "data", {})
+    prepare("cifar10_binary", tmp_path / "dl", tmp_path / "data")
     write_channel_stats(np.load(tmp_path / "data" / "train_images.npy"), tmp_path / "stats.json", "cifar10")
     return tmp_path
 
 
-def run(prepared, spec, seed, name):
+THRESHOLDS = {"chance_band": 0.05, "loss_band": 0.05, "learns_accuracy": 0.2, "overfit_gap": 0.15}
+
+
+def run(prepared, spec, seed, name, **options):
     return train_run(
-        spec, prepared / "data", prepared / "stats.json", seed, prepared / name, variant="small", threads=1
+        spec,
+        prepared / "data",
+        prepared / "stats.json",
+        seed,
+        prepared / name,
+        variant="small",
+        verdict_thresholds=THRESHOLDS,
+        probe_images=32,
+        threads=1,
+        **options,
     )
 
 
@@ -41,6 +53,28 @@ def test_a_run_writes_history_metrics_and_model(prepared, small_spec):
     assert set(saved["data"]["sources"]) == {"cifar-10-binary.tar.gz"}
     assert saved["spec"]["batchnorm"] is True and saved["train_images"] == 100
     assert saved["images_per_second"] > 0
+    assert saved["verdict"] in {"learns", "stuck at chance", "overfits"}
+    assert 0 < saved["diagnostics_seconds"] < saved["train_seconds"]
+    diagnostics = pd.read_csv(prepared / "a" / "diagnostics.csv")
+    assert sorted(diagnostics["epoch"].unique()) == [0, 1, 2]
+    layers = diagnostics[diagnostics["statistic"] == "gradient_norm"]["layer"].unique().tolist()
+    assert layers == ["block1_conv1", "block2_conv1", "dense1", "predictions"]
+    assert set(diagnostics["statistic"]) >= {"gradient_norm", "weight_norm", "update_ratio", "dead_fraction"}
+
+
+def test_a_subset_is_the_same_draw_for_every_seed(prepared, small_spec):
+    first = run(prepared, small_spec | {"epochs": 1}, 1, "s1", subset={"train": 40, "test": 20}, subset_seed=5)
+    second = run(prepared, small_spec | {"epochs": 1}, 2, "s2", subset={"train": 40, "test": 20}, subset_seed=5)
+    assert first["train_images"] == 40 and first["val_images"] == 20
+    assert first["data"]["train_class_counts"] == second["data"]["train_class_counts"] == [4] * 10
+
+
+def test_a_diverging_run_is_kept_and_marked(prepared, small_spec):
+    metrics = run(prepared, small_spec | {"learning_rate": 1e38, "epochs": 3}, 1, "nan")
+    assert metrics["verdict"] == "diverged"
+    history = pd.read_csv(prepared / "nan" / "history.csv")
+    assert not np.isfinite(history["loss"].iloc[-1])
+    assert (prepared / "nan" / "model.keras").exists()
 
 
 def test_same_seed_repeats_exactly_and_another_seed_differs(prepared, small_spec):

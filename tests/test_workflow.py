@@ -11,7 +11,10 @@ import yaml
 from conftest import REPO, SNAKEMAKE
 from fakedata import serve, write_cifar10, write_fashion_mnist
 
-VARIANTS = ["fmnist_2conv_sigmoid", "cifar_12conv_relu_standardize"]
+LECTURE_VARIANTS = ["fmnist_2conv_sigmoid", "cifar_12conv_relu_standardize"]
+# A variant added by config alone, with a learning rate that makes it diverge.
+DIVERGING = {"dataset": "fashion_mnist", "blocks": [[8]], "activation": "relu", "learning_rate": 1.0e20}
+VARIANTS = [*LECTURE_VARIANTS, "diverging"]
 SEEDS = [1, 2]
 
 
@@ -27,7 +30,10 @@ def study(tmp_path_factory):
             "run": VARIANTS,
             "subset": {"train": 150, "test": 40},
             "datasets": {name: {"files": checksums} for name, checksums in files.items()},
-            "variants": {name: {"epochs": 1, "batch_size": 64} for name in VARIANTS},
+            "variants": {name: {"epochs": 1, "batch_size": 64} for name in LECTURE_VARIANTS}
+            | {"diverging": DIVERGING | {"epochs": 2, "batch_size": 64}},
+            "preflight": {"init_images": 40, "steps": 15},
+            "diagnostics": {"probe_images": 32},
         }
         (work / "test.yaml").write_text(yaml.safe_dump(config))
         result = subprocess.run(
@@ -67,29 +73,54 @@ def test_every_output_exists(study):
     for variant in VARIANTS:
         for seed in SEEDS:
             run = study / "runs" / variant / f"seed_{seed}"
-            for name in ["history.csv", "metrics.json", "model.keras"]:
+            for name in ["history.csv", "diagnostics.csv", "metrics.json", "model.keras"]:
                 assert (run / name).stat().st_size > 0
             assert (study / "benchmarks" / "train" / variant / f"seed_{seed}.tsv").is_file()
             log = (study / "logs" / "train" / variant / f"seed_{seed}.log").read_text()
             assert re.search(r"training \w+ seed \d+ on CPU", log)
-    for name in ["summary.csv", "epochs.csv", "params.csv", "provenance.json"]:
+        preflight = json.loads((study / "preflight" / f"{variant}.json").read_text())
+        assert preflight["overfit"]["steps"] == 15 and len(preflight["overfit"]["loss"]) == 15
+        assert preflight["initial_loss"] > 0
+    for name in ["summary.csv", "epochs.csv", "diagnostics.csv", "preflight.csv", "params.csv", "provenance.json"]:
         assert (study / "tables" / name).is_file()
     assert (study / "report.ipynb").is_file()
 
 
 def test_subset_is_class_stratified(study):
     meta = json.loads((study / "data" / "cifar10" / "meta.json").read_text())
-    assert meta["train"]["images"] == 150 and meta["train"]["of"] == 200
-    assert meta["train"]["class_counts"] == [15] * 10
-    assert meta["test"]["class_counts"] == [4] * 10
+    assert meta["train"]["images"] == 200
+    metrics = json.loads((study / "runs" / "cifar_12conv_relu_standardize" / "seed_1" / "metrics.json").read_text())
+    assert metrics["train_images"] == 150 and metrics["val_images"] == 40
+    assert metrics["data"]["train_class_counts"] == [15] * 10
+    assert metrics["data"]["test_class_counts"] == [4] * 10
+
+
+def test_diverging_variant_is_marked_and_the_study_goes_on(study):
+    summary = pd.read_csv(study / "tables" / "summary.csv").set_index("variant")
+    assert summary.loc["diverging", "verdict"] == "diverged"
+    assert summary.loc["diverging", "verdicts"] == "diverged 2/2"
+    for seed in SEEDS:
+        metrics = json.loads((study / "runs" / "diverging" / f"seed_{seed}" / "metrics.json").read_text())
+        assert metrics["verdict"] == "diverged"
+    assert "diverging" in (study / "report.html").read_text()
+
+
+def test_diagnostics_table_covers_every_run(study):
+    diagnostics = pd.read_csv(study / "tables" / "diagnostics.csv")
+    assert set(diagnostics["variant"]) == set(VARIANTS)
+    grads = diagnostics[(diagnostics["statistic"] == "gradient_norm") & (diagnostics["epoch"] == 0)]
+    layers = grads[(grads["variant"] == "cifar_12conv_relu_standardize") & (grads["seed"] == 1)]
+    assert len(layers) == 12 + 2  # every conv, the Dense-512 and the softmax layer
+    preflight = pd.read_csv(study / "tables" / "preflight.csv")
+    assert sorted(preflight["variant"]) == sorted(VARIANTS)
 
 
 def test_summary_agrees_with_epochs(study):
     summary = pd.read_csv(study / "tables" / "summary.csv").set_index("variant")
     epochs = pd.read_csv(study / "tables" / "epochs.csv")
     assert list(summary.index) == VARIANTS
-    assert len(epochs) == len(VARIANTS) * len(SEEDS) * 1
-    for variant, row in summary.iterrows():
+    assert len(epochs) == len(LECTURE_VARIANTS) * len(SEEDS) * 1 + len(epochs[epochs["variant"] == "diverging"])
+    for variant, row in summary.loc[LECTURE_VARIANTS].iterrows():
         last = epochs[epochs["variant"] == variant].sort_values("epoch").groupby("seed").tail(1)
         assert row["n_seeds"] == 2
         assert row["final_train_accuracy_mean"] == pytest.approx(last["accuracy"].mean())
@@ -105,7 +136,7 @@ def test_params_table_matches_the_lecture(study):
     references = params[params["kind"] == "lecture reference"]
     assert references["params"].tolist() == [134_301_514, 21_034_826]
     assert references["matches_lecture"].all()
-    assert len(params[params["kind"] == "variant"]) == 10
+    assert len(params[params["kind"] == "variant"]) == 11
 
 
 def test_provenance(study):
@@ -130,7 +161,7 @@ def test_report_is_complete_and_offline(study):
     for variant in VARIANTS:
         assert variant in html
     assert "134301514" in html.replace(",", "")
-    assert len(re.findall(r'<img[^>]+src="data:image/png;base64,', html)) >= 2
+    assert len(re.findall(r'<img[^>]+src="data:image/png;base64,', html)) >= 4
     external = re.findall(r'(?:src|href)\s*=\s*["\'](?:https?:)?//', html) + re.findall(r"@import\s+url", html)
     assert external == []
     assert "<script src" not in html

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
+from study.diagnostics import preflight_summary
+
 SUMMARY_METRICS = ["final_train_accuracy", "final_val_accuracy", "best_val_accuracy"]
 
 
@@ -26,18 +28,25 @@ def mean_std_ci(values) -> dict[str, float]:
     return {"mean": mean, "std": std, "ci95": float(scipy_stats.t.ppf(0.975, n - 1) * std / math.sqrt(n))}
 
 
-def read_runs(run_dirs: list[str | os.PathLike]) -> tuple[list[dict], pd.DataFrame]:
-    """The metrics of every run and their histories in long format."""
-    metrics, histories = [], []
+def read_runs(run_dirs: list[str | os.PathLike]) -> tuple[list[dict], pd.DataFrame, pd.DataFrame]:
+    """The metrics of every run, and their histories and diagnostics in long format."""
+    metrics, histories, diagnostics = [], [], []
     for run_dir in run_dirs:
         run_dir = Path(run_dir)
         m = json.loads((run_dir / "metrics.json").read_text())
-        h = pd.read_csv(run_dir / "history.csv")
-        h.insert(0, "seed", m["seed"])
-        h.insert(0, "variant", m["variant"])
         metrics.append(m)
-        histories.append(h)
-    return metrics, pd.concat(histories, ignore_index=True)
+        for name, tables in (("history.csv", histories), ("diagnostics.csv", diagnostics)):
+            table = pd.read_csv(run_dir / name)
+            table.insert(0, "seed", m["seed"])
+            table.insert(0, "variant", m["variant"])
+            tables.append(table)
+    return metrics, pd.concat(histories, ignore_index=True), pd.concat(diagnostics, ignore_index=True)
+
+
+def verdict_counts(verdicts: list[str]) -> str:
+    """'learns 2/3, stuck at chance 1/3': every verdict with its share of seeds, most common first."""
+    counts = pd.Series(verdicts).value_counts()
+    return ", ".join(f"{verdict} {count}/{len(verdicts)}" for verdict, count in counts.items())
 
 
 def summarize(metrics: list[dict], variants: dict) -> pd.DataFrame:
@@ -59,6 +68,9 @@ def summarize(metrics: list[dict], variants: dict) -> pd.DataFrame:
         for metric in SUMMARY_METRICS:
             for stat, value in mean_std_ci([m[metric] for m in runs]).items():
                 row[f"{metric}_{stat}"] = value
+        row["final_train_loss_mean"] = float(np.mean([m["final_train_loss"] for m in runs]))
+        row["verdict"] = pd.Series([m["verdict"] for m in runs]).mode().iloc[0]
+        row["verdicts"] = verdict_counts([m["verdict"] for m in runs])
         row["params"] = runs[0]["params"]
         row["seconds_per_epoch"] = float(np.mean([m["seconds_per_epoch"] for m in runs]))
         row["lecture_train_accuracy"] = lecture.get("train_accuracy", math.nan)
@@ -103,8 +115,15 @@ def provenance(metrics: list[dict], config: dict, commit: str) -> dict:
     }
 
 
-def write_tables(run_dirs, variants: dict, config: dict, commit: str, summary_csv, epochs_csv, provenance_json) -> None:
-    metrics, epochs = read_runs(run_dirs)
-    summarize(metrics, variants).to_csv(summary_csv, index=False)
-    epochs.to_csv(epochs_csv, index=False)
-    Path(provenance_json).write_text(json.dumps(provenance(metrics, config, commit), indent=2) + "\n")
+def preflight_table(preflight_jsons: list[str | os.PathLike]) -> pd.DataFrame:
+    return pd.DataFrame([preflight_summary(json.loads(Path(p).read_text())) for p in preflight_jsons])
+
+
+def write_tables(run_dirs, preflight_jsons, variants: dict, config: dict, commit: str, out: dict) -> None:
+    """Write summary, epochs, diagnostics, preflight (CSV) and provenance (JSON) to the paths in ``out``."""
+    metrics, epochs, diagnostics = read_runs(run_dirs)
+    summarize(metrics, variants).to_csv(out["summary"], index=False)
+    epochs.to_csv(out["epochs"], index=False)
+    diagnostics.to_csv(out["diagnostics"], index=False)
+    preflight_table(preflight_jsons).to_csv(out["preflight"], index=False)
+    Path(out["provenance"]).write_text(json.dumps(provenance(metrics, config, commit), indent=2) + "\n")

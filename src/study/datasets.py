@@ -148,8 +148,8 @@ def stratified_subset(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(chosen))
 
 
-def prepare(fmt: str, download_dir: str | os.PathLike, out_dir: str | os.PathLike, subset: dict, seed: int = 0) -> dict:
-    """Parse a dataset, cap it to ``subset`` and write memory-mappable ``.npy`` files.
+def prepare(fmt: str, download_dir: str | os.PathLike, out_dir: str | os.PathLike) -> dict:
+    """Parse a dataset and write its splits as memory-mappable ``.npy`` files.
 
     Returns (and writes as ``meta.json``) what was written and where it came from.
     """
@@ -159,19 +159,12 @@ def prepare(fmt: str, download_dir: str | os.PathLike, out_dir: str | os.PathLik
     meta = {
         "format": fmt,
         "sources": {name: {"sha256": file_digest(Path(download_dir) / name, "sha256")} for name in FORMAT_FILES[fmt]},
-        "subset": subset,
-        "subset_seed": seed,
     }
     for split, (images, labels) in splits.items():
-        full = len(labels)
-        if subset.get(split):
-            keep = stratified_subset(labels, subset[split], seed)
-            images, labels = images[keep], labels[keep]
         np.save(out_dir / f"{split}_images.npy", np.ascontiguousarray(images, dtype=np.uint8))
         np.save(out_dir / f"{split}_labels.npy", labels.astype(np.uint8))
         meta[split] = {
             "images": len(labels),
-            "of": full,
             "shape": list(images.shape[1:]),
             "class_counts": np.bincount(labels, minlength=NUM_CLASSES).tolist(),
         }
@@ -186,3 +179,12 @@ def load_split(data_dir: str | os.PathLike, split: str) -> tuple[np.ndarray, np.
         np.load(data_dir / f"{split}_images.npy", mmap_mode="r"),
         np.load(data_dir / f"{split}_labels.npy"),
     )
+
+
+def load_subset(data_dir: str | os.PathLike, split: str, cap: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A prepared split, capped to ``cap`` images by a class-stratified draw (all of it when no cap)."""
+    images, labels = load_split(data_dir, split)
+    if not cap or cap >= len(labels):
+        return images, labels
+    keep = stratified_subset(labels, cap, seed)
+    return images[keep], labels[keep]

@@ -45,4 +45,5 @@ def params_table(variants: dict, input_shapes: dict) -> pd.DataFrame:
                 "matches_lecture": count == lecture_count,
             }
         )
-    return pd.DataFrame(rows, columns=["model", "kind", "dataset", "params", "lecture_params", "matches_lecture"])
+    table = pd.DataFrame(rows, columns=["model", "kind", "dataset", "params", "lecture_params", "matches_lecture"])
+    return table.astype({"lecture_params": "Int64", "matches_lecture": "boolean"})

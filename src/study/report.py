@@ -9,6 +9,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import nbformat
+import numpy as np
 import pandas as pd
 import seaborn as sns
 from nbconvert import HTMLExporter
@@ -135,3 +136,117 @@ def export_html(notebook: str | os.PathLike, html: str | os.PathLike) -> None:
     )
     body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
     Path(html).write_text(body, encoding="utf-8")
+
+
+def verdict_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Each variant's verdicts across seeds beside what the lecture says of it."""
+    return pd.DataFrame(
+        {
+            "variant": summary["variant"],
+            "lecture says": summary["lecture_says"].fillna(""),
+            "verdicts across seeds": summary["verdicts"],
+            "final train loss (mean)": summary["final_train_loss_mean"],
+            "final train acc (mean)": summary["final_train_accuracy_mean"],
+            "final val acc (mean)": summary["final_val_accuracy_mean"],
+        }
+    )
+
+
+def _last_epoch(diagnostics: pd.DataFrame) -> pd.DataFrame:
+    last = diagnostics.groupby(["variant", "seed"])["epoch"].transform("max")
+    return diagnostics[diagnostics["epoch"] == last]
+
+
+def _geometric_mean_over_seeds(table: pd.DataFrame) -> pd.DataFrame:
+    table = table.assign(log=np.log10(table["value"].clip(lower=1e-30)))
+    out = table.groupby(["variant", "depth", "layer"], as_index=False)["log"].mean()
+    return out.assign(value=10 ** out["log"])
+
+
+def plot_gradient_by_depth(diagnostics: pd.DataFrame, palette: dict) -> plt.Figure:
+    """Kernel gradient norm against layer depth, at initialisation and after the last epoch."""
+    grads = diagnostics[diagnostics["statistic"] == "gradient_norm"]
+    panels = {"at initialisation (epoch 0)": grads[grads["epoch"] == 0], "after the last epoch": _last_epoch(grads)}
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.6), sharey=True)
+    for ax, (title, part) in zip(axes, panels.items(), strict=True):
+        sns.lineplot(
+            data=_geometric_mean_over_seeds(part),
+            x="depth",
+            y="value",
+            hue="variant",
+            palette=palette,
+            marker="o",
+            ax=ax,
+            legend=ax is axes[-1],
+        )
+        ax.set_yscale("log")
+        ax.set_title(f"kernel gradient L2 norm, {title}")
+        ax.set_xlabel("layer index (1 = first conv, last = softmax Dense)")
+        ax.set_ylabel("gradient norm (log scale)")
+    sns.move_legend(axes[-1], "upper left", bbox_to_anchor=(1.02, 1), title="variant")
+    fig.tight_layout()
+    return fig
+
+
+def plot_unit_health(diagnostics: pd.DataFrame, palette: dict) -> plt.Figure:
+    """Saturated sigmoid units and dead ReLU units by depth, after the last epoch (mean over seeds)."""
+    last = _last_epoch(diagnostics)
+    panels = {"saturated_fraction": "sigmoid nets: saturated units", "dead_fraction": "ReLU nets: dead units"}
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.2), sharey=True)
+    for ax, (statistic, title) in zip(axes, panels.items(), strict=True):
+        part = last[last["statistic"] == statistic].groupby(["variant", "depth"], as_index=False)["value"].mean()
+        if part.empty:
+            ax.text(0.5, 0.5, "no such layers in this run", ha="center", va="center", transform=ax.transAxes)
+        else:
+            sns.lineplot(data=part, x="depth", y="value", hue="variant", palette=palette, marker="o", ax=ax)
+            sns.move_legend(ax, "upper left", bbox_to_anchor=(0, -0.18), ncol=2, title=None, fontsize="small")
+        ax.set_title(title)
+        ax.set_xlabel("layer index")
+        ax.set_ylabel("fraction of units")
+        ax.set_ylim(0, 1)
+    fig.tight_layout()
+    return fig
+
+
+def preflight_table(preflight: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
+    verdicts = summary.set_index("variant")["verdicts"]
+    return pd.DataFrame(
+        {
+            "variant": preflight["variant"],
+            "loss at init": preflight["initial_loss"],
+            "ln 10": preflight["expected_initial_loss"],
+            "init loss ok": preflight["initial_loss_ok"],
+            "overfits one batch": preflight["overfits"],
+            "steps to overfit": preflight["steps_to_overfit"],
+            "batch loss at end": preflight["final_batch_loss"],
+            "full runs ended": preflight["variant"].map(verdicts),
+        }
+    )
+
+
+def preflight_findings(preflight: pd.DataFrame, summary: pd.DataFrame) -> str:
+    """What the overfit-one-batch check caught and missed in this run, in words."""
+    verdict = summary.set_index("variant")["verdict"]
+    table = preflight.assign(verdict=preflight["variant"].map(verdict))
+    stuck = table[table["verdict"] == "stuck at chance"]
+    caught = stuck[~stuck["overfits"].astype(bool)]["variant"].tolist()
+    missed = stuck[stuck["overfits"].astype(bool)]["variant"].tolist()
+    failed = table[~table["overfits"].astype(bool)]["variant"].tolist()
+    steps = int(table.get("overfit_steps", pd.Series([0])).max())
+    lines = [f"**What the overfit-one-batch check showed in this run** ({steps} steps allowed):", ""]
+    lines.append(f"- Failed by {len(failed)} of {len(table)} variants" + (f": {', '.join(failed)}." if failed else "."))
+    if stuck.empty:
+        lines.append("- No variant ended stuck at chance in most seeds, so there was nothing for the check to predict.")
+    else:
+        lines.append(
+            f"- Of the {len(stuck)} variants whose runs mostly ended stuck at chance, the check flagged "
+            f"{len(caught)}" + (f" ({', '.join(caught)})" if caught else "") + " and passed "
+            f"{len(missed)}" + (f" ({', '.join(missed)})" if missed else "") + "."
+        )
+        if missed:
+            lines.append(
+                "- A net that memorises one batch but is stuck on the full data fails for a reason that shows "
+                "only across many batches (such as the deep-ReLU collapse), not one that stops any fitting "
+                "(such as vanishing gradients)."
+            )
+    return "\n".join(lines)

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from study.datasets import load_split
+from study.datasets import load_subset, stratified_subset
+from study.diagnostics import TrainingDiagnostics, run_verdict
 from study.models import build_model
 
 HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"]
@@ -82,6 +83,16 @@ def library_versions() -> dict:
     }
 
 
+def set_threads(threads: int | None) -> None:
+    """Size TensorFlow's op thread pool to the job's threads (possible only before its first op)."""
+    if not threads or tf.config.threading.get_intra_op_parallelism_threads() == threads:
+        return
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+    except RuntimeError:
+        print(f"TensorFlow is already initialised; keeping its thread pool rather than {threads} threads")
+
+
 def train_run(
     spec: dict,
     data_dir: str | os.PathLike,
@@ -89,21 +100,34 @@ def train_run(
     seed: int,
     out_dir: str | os.PathLike,
     variant: str,
+    *,
+    subset: dict | None = None,
+    subset_seed: int = 0,
+    probe_images: int = 256,
+    verdict_thresholds: dict,
+    preflight: dict | None = None,
     threads: int | None = None,
 ) -> dict:
-    """Train one variant with one seed; write history.csv, metrics.json and model.keras."""
+    """Train one variant with one seed.
+
+    Writes history.csv, diagnostics.csv, metrics.json and model.keras to
+    ``out_dir``. ``subset`` caps the splits ({train: N, test: M}) with a
+    class-stratified draw that depends on ``subset_seed`` only, so every
+    training seed sees the same images. A run whose loss becomes NaN or inf
+    stops there and is kept, with the verdict 'diverged'.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    if threads:  # must precede TensorFlow's first op
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
+    subset = subset or {}
+    set_threads(threads)
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     device = describe_device()
     print(f"training {variant} seed {seed} on {device['type']}: {device['name']}", flush=True)
 
     started = time.perf_counter()
-    x_train, y_train = load_split(data_dir, "train")
-    x_test, y_test = load_split(data_dir, "test")
+    x_train, y_train = load_subset(data_dir, "train", subset.get("train"), subset_seed)
+    x_test, y_test = load_subset(data_dir, "test", subset.get("test"), subset_seed)
     stats = json.loads(Path(stats_path).read_text())
     model = build_model(spec, x_train.shape[1:], stats, name=variant)
     model.compile(
@@ -114,16 +138,22 @@ def train_run(
     model.summary(print_fn=lambda line, **_: print(line))
     train_data = make_dataset(x_train, y_train, spec["batch_size"], seed=seed)
     val_data = make_dataset(x_test, y_test, spec["batch_size"], seed=None)
+    probe = stratified_subset(y_train, probe_images, seed)
     timer = EpochTimer()
-    fit = model.fit(train_data, validation_data=val_data, epochs=spec["epochs"], callbacks=[timer], verbose=2)
+    diagnostics = TrainingDiagnostics(np.asarray(x_train[probe]), y_train[probe])
+    callbacks = [timer, diagnostics, keras.callbacks.TerminateOnNaN()]
+    fit = model.fit(train_data, validation_data=val_data, epochs=spec["epochs"], callbacks=callbacks, verbose=2)
     wall = time.perf_counter() - started
 
     history = pd.DataFrame(fit.history)
     history.insert(0, "epoch", np.arange(1, len(history) + 1))
     history["seconds"] = timer.epoch_seconds
-    history = history[HISTORY_COLUMNS]
+    history = history.reindex(columns=HISTORY_COLUMNS)
     history.to_csv(out_dir / "history.csv", index=False)
+    diagnostics.table().to_csv(out_dir / "diagnostics.csv", index=False)
     model.save(out_dir / "model.keras")
+    verdict, reason = run_verdict(history, verdict_thresholds)
+    print(f"verdict: {verdict} ({reason})")
 
     data_meta = json.loads((Path(data_dir) / "meta.json").read_text())
     train_seconds = float(np.sum(timer.train_seconds))
@@ -132,6 +162,8 @@ def train_run(
         "seed": seed,
         "dataset": spec["dataset"],
         "epochs": len(history),
+        "verdict": verdict,
+        "verdict_reason": reason,
         "final_train_accuracy": float(history["accuracy"].iloc[-1]),
         "final_train_loss": float(history["loss"].iloc[-1]),
         "final_val_accuracy": float(history["val_accuracy"].iloc[-1]),
@@ -145,19 +177,23 @@ def train_run(
         "train_seconds": train_seconds,
         "seconds_per_epoch": float(history["seconds"].mean()),
         "images_per_second": len(y_train) * len(history) / train_seconds,
+        "diagnostics_seconds": diagnostics.seconds,
+        "diagnostics_share": diagnostics.seconds / train_seconds,
+        "preflight": preflight,
         "device": device,
         "versions": library_versions(),
         "settings": {
             "seed": seed,
             "op_determinism": True,
-            "threads": threads,
-            "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
+            "threads": tf.config.threading.get_intra_op_parallelism_threads() or "default",
+            "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset"),
         },
         "data": {
             "sources": data_meta["sources"],
-            "subset": data_meta["subset"],
-            "train": data_meta["train"],
-            "test": data_meta["test"],
+            "subset": subset,
+            "subset_seed": subset_seed,
+            "train_class_counts": np.bincount(y_train, minlength=10).tolist(),
+            "test_class_counts": np.bincount(y_test, minlength=10).tolist(),
         },
         "stats": stats,
         "spec": spec,

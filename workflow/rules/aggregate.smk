@@ -1,9 +1,12 @@
 rule aggregate:
     input:
-        get_run_metrics(),
+        metrics=get_run_metrics(),
+        preflight=get_run_preflights(),
     output:
         summary="results/tables/summary.csv",
         epochs="results/tables/epochs.csv",
+        diagnostics="results/tables/diagnostics.csv",
+        preflight="results/tables/preflight.csv",
         provenance="results/tables/provenance.json",
     log:
         "results/logs/aggregate.log",

@@ -39,6 +39,10 @@ def get_run_metrics():
     return [f"{run_dir}/metrics.json" for run_dir in get_run_dirs()]
 
 
+def get_run_preflights():
+    return [f"results/preflight/{variant}.json" for variant in get_run_variants()]
+
+
 def get_run_stats():
     return [f"results/stats/{dataset}.json" for dataset in get_run_datasets()]
 
@@ -67,12 +71,17 @@ def get_variant_spec(wildcards):
     return config["variants"][wildcards.variant]
 
 
-def get_train_data(wildcards):
+def get_variant_data(wildcards):
+    """The prepared arrays and channel statistics of a variant's dataset."""
     dataset = config["variants"][wildcards.variant]["dataset"]
     inputs = {array: f"results/data/{dataset}/{array}.npy" for array in ARRAYS}
     inputs["meta"] = f"results/data/{dataset}/meta.json"
     inputs["stats"] = f"results/stats/{dataset}.json"
     return inputs
+
+
+def get_preflight_seed(wildcards):
+    return config["seeds"][0]
 
 
 def get_train_mem_mb(wildcards):

@@ -17,8 +17,6 @@ rule prepare:
         runtime=30,
     params:
         format=get_dataset_format,
-        subset=config["subset"],
-        subset_seed=config["subset_seed"],
     script:
         "../scripts/prepare.py"
 

@@ -3,6 +3,8 @@ rule report:
         notebook=REPORT_NOTEBOOK,
         summary="results/tables/summary.csv",
         epochs="results/tables/epochs.csv",
+        diagnostics="results/tables/diagnostics.csv",
+        preflight="results/tables/preflight.csv",
         params="results/tables/params.csv",
         provenance="results/tables/provenance.json",
         stats=get_run_stats(),

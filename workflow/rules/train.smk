@@ -1,8 +1,33 @@
+rule preflight:
+    input:
+        unpack(get_variant_data),
+    output:
+        "results/preflight/{variant}.json",
+    log:
+        "results/logs/preflight/{variant}.log",
+    conda:
+        "../../environment.yml"
+    threads: 8
+    resources:
+        mem_mb=get_train_mem_mb,
+        runtime=30,
+    params:
+        spec=get_variant_spec,
+        seed=get_preflight_seed,
+        settings=config["preflight"],
+        subset=config["subset"],
+        subset_seed=config["subset_seed"],
+    script:
+        "../scripts/preflight.py"
+
+
 rule train:
     input:
-        unpack(get_train_data),
+        unpack(get_variant_data),
+        preflight="results/preflight/{variant}.json",
     output:
         history="results/runs/{variant}/seed_{seed}/history.csv",
+        diagnostics="results/runs/{variant}/seed_{seed}/diagnostics.csv",
         metrics="results/runs/{variant}/seed_{seed}/metrics.json",
         model="results/runs/{variant}/seed_{seed}/model.keras",
     log:
@@ -18,5 +43,10 @@ rule train:
         runtime=get_train_runtime,
     params:
         spec=get_variant_spec,
+        subset=config["subset"],
+        subset_seed=config["subset_seed"],
+        probe_images=config["diagnostics"]["probe_images"],
+        verdicts=config["verdicts"],
+        stop_failed=config["preflight"]["stop_failed"],
     script:
         "../scripts/train.py"

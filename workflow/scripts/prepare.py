@@ -9,7 +9,5 @@ with logged_to(snakemake.log[0]):
         snakemake.params.format,
         Path(snakemake.input[0]).parent,
         Path(snakemake.output.meta).parent,
-        dict(snakemake.params.subset),
-        snakemake.params.subset_seed,
     )
     print(json.dumps(meta, indent=2))

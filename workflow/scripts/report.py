@@ -12,6 +12,8 @@ with logged_to(snakemake.log[0]):
         parameters={
             "summary_csv": str(Path(snakemake.input.summary).resolve()),
             "epochs_csv": str(Path(snakemake.input.epochs).resolve()),
+            "diagnostics_csv": str(Path(snakemake.input.diagnostics).resolve()),
+            "preflight_csv": str(Path(snakemake.input.preflight).resolve()),
             "params_csv": str(Path(snakemake.input.params).resolve()),
             "provenance_json": str(Path(snakemake.input.provenance).resolve()),
             "stats_jsons": [str(Path(p).resolve()) for p in snakemake.input.stats],

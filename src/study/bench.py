@@ -1,0 +1,264 @@
+"""Training throughput and memory: the lecture's way against the pipeline's training path.
+
+    python -m study.bench [--models ...] [--steps 12] [--rounds 3] [--out results/bench]
+
+Each measurement runs in its own process (TensorFlow reads its settings once,
+at import, and peak memory is per process), interleaved A B A B ... so that
+drift of a noisy machine hits both sides alike. Per-step times drop the
+warm-up steps; the table shows medians and the ratio pipeline / lecture with
+its spread over rounds.
+
+- lecture: the lecture's script: ``x / 255.0`` float64 arrays of the whole
+  dataset into ``model.fit(batch_size=256)``, TensorFlow's default settings.
+- pipeline: what the train rule runs: uint8 images fed through
+  ``study.train.make_dataset``, scaling inside the model, the study's settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PROCESS_START = time.perf_counter()
+
+# The four models of the benchmark, as variant specs (the same builder as the study).
+MODELS = {
+    "fmnist_2conv": {
+        "input": (28, 28, 1),
+        "images": 60000,
+        "blocks": [[64], [128]],
+        "activation": "sigmoid",
+        "dense": [],
+    },
+    "cifar_2conv": {
+        "input": (32, 32, 3),
+        "images": 50000,
+        "blocks": [[64], [128]],
+        "activation": "sigmoid",
+        "dense": [],
+    },
+    "cifar_6conv": {
+        "input": (32, 32, 3),
+        "images": 50000,
+        "blocks": [[64, 64], [128, 128], [256, 256]],
+        "activation": "relu",
+        "dense": [512],
+    },
+    "cifar_12conv": {
+        "input": (32, 32, 3),
+        "images": 50000,
+        "blocks": [[64] * 3, [128] * 3, [256] * 3, [512] * 3],
+        "activation": "relu",
+        "dense": [512],
+    },
+}
+BATCH = 256
+SPEC_DEFAULTS = {
+    "normalization": "scale01",
+    "batchnorm": False,
+    "initializer": "glorot_uniform",
+    "skip": False,
+    "width": 1.0,
+}
+
+
+def forward_flops_per_image(model) -> int:
+    """Multiply-adds x 2 of every Conv2D and Dense layer for one image."""
+    import keras
+
+    flops = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            _, h, w, c_out = layer.output.shape
+            kh, kw, c_in, _ = layer.kernel.shape
+            flops += 2 * h * w * kh * kw * c_in * c_out
+        elif isinstance(layer, keras.layers.Dense):
+            c_in, c_out = layer.kernel.shape
+            flops += 2 * c_in * c_out
+    return flops
+
+
+def cpu_peak_gflops() -> tuple[float, str]:
+    """fp32 peak: cores x FMA units x SIMD lanes x 2 x clock, read from /proc/cpuinfo.
+
+    Two FMA units per core is assumed (true of current server cores with AVX-512
+    or AVX2); the lanes come from the widest vector extension the CPU reports.
+    """
+    info = Path("/proc/cpuinfo").read_text()
+    flags = set(re.search(r"^flags\s*:(.*)$", info, re.MULTILINE).group(1).split())
+    lanes = 16 if "avx512f" in flags else 8 if "avx2" in flags else 4
+    mhz = max(float(m) for m in re.findall(r"^cpu MHz\s*:\s*([\d.]+)", info, re.MULTILINE))
+    cores = os.cpu_count()
+    fma_units = 2
+    peak = cores * fma_units * lanes * 2 * mhz / 1000
+    return peak, f"{cores} cores x {fma_units} FMA x {lanes} fp32 lanes x 2 x {mhz / 1000:.2f} GHz"
+
+
+def lecture_model(config: dict):
+    """The model as the lecture's scripts write it: Sequential, float inputs, no scaling layer."""
+    import keras
+
+    model = keras.Sequential([keras.Input(shape=config["input"])])
+    for block in config["blocks"]:
+        for filters in block:
+            model.add(keras.layers.Conv2D(filters, (3, 3), strides=1, padding="same", activation=config["activation"]))
+        model.add(keras.layers.MaxPooling2D(2))
+    model.add(keras.layers.Flatten())
+    for units in config["dense"]:
+        model.add(keras.layers.Dense(units, activation=config["activation"]))
+    model.add(keras.layers.Dense(10, activation="softmax"))
+    return model
+
+
+def worker(mode: str, name: str, steps: int, warmup: int) -> dict:
+    """One measurement, in this process: per-step seconds, peak RSS, time to the first step."""
+    if mode == "pipeline":
+        from study.runtime import configure_tensorflow
+
+        configure_tensorflow()
+    import keras
+    import numpy as np
+
+    config = MODELS[name]
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(config["images"], *config["input"]), dtype=np.uint8)
+    labels = rng.integers(0, 10, size=config["images"]).astype(np.uint8)
+    keras.utils.set_random_seed(0)
+
+    class StepTimer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.times, self.first_step = [], None
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if self.first_step is None:
+                self.first_step = time.perf_counter() - PROCESS_START
+            self._t = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.times.append(time.perf_counter() - self._t)
+
+    timer = StepTimer()
+    if mode == "lecture":
+        model = lecture_model(config)
+        # The lecture's own preprocessing: a float64 copy of everything, scaled.
+        x = images / 255.0
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        epoch_start = time.perf_counter()
+        model.fit(x, labels, batch_size=BATCH, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[timer])
+    else:
+        import tensorflow as tf
+
+        from study.models import build_model
+        from study.train import make_dataset
+
+        tf.config.experimental.enable_op_determinism()
+        spec = SPEC_DEFAULTS | {k: config[k] for k in ("blocks", "activation", "dense")}
+        model = build_model(spec, config["input"])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        data = make_dataset(images[: steps * BATCH], labels[: steps * BATCH], BATCH, seed=0)
+        epoch_start = time.perf_counter()
+        model.fit(data, epochs=1, verbose=0, callbacks=[timer])
+    epoch_seconds = time.perf_counter() - epoch_start
+    measured = timer.times[warmup:]
+    return {
+        "mode": mode,
+        "model": name,
+        "step_seconds": measured,
+        "median_step_seconds": statistics.median(measured),
+        "epoch_seconds": epoch_seconds,
+        "sum_step_seconds": sum(timer.times),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "seconds_to_first_step": timer.first_step,
+        "forward_flops_per_image": forward_flops_per_image(model),
+        "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default"),
+    }
+
+
+def measure(mode: str, name: str, steps: int, warmup: int) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    result = subprocess.run(
+        [sys.executable, "-m", "study.bench", "--worker", mode, name, "--steps", str(steps), "--warmup", str(warmup)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if result.returncode:
+        raise RuntimeError(f"{mode} {name} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--steps", type=int, default=12, help="training steps per measurement")
+    parser.add_argument("--warmup", type=int, default=3, help="first steps dropped from the timings")
+    parser.add_argument("--rounds", type=int, default=2, help="A B pairs per model")
+    parser.add_argument("--out", type=Path, default=Path("results/bench"))
+    parser.add_argument("--worker", nargs=2, metavar=("MODE", "MODEL"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(*args.worker, args.steps, args.warmup)))
+        return
+
+    import pandas as pd
+
+    peak, peak_formula = cpu_peak_gflops()
+    rows = []
+    for name in args.models:
+        for round_ in range(1, args.rounds + 1):
+            for mode in ("lecture", "pipeline"):
+                m = measure(mode, name, args.steps, args.warmup)
+                m["round"] = round_
+                rows.append(m)
+                print(
+                    f"  {name:13s} round {round_} {mode:8s} {BATCH / m['median_step_seconds']:8.1f} img/s "
+                    f"peak {m['peak_rss_mb']:7.0f} MB",
+                    flush=True,
+                )
+    raw = pd.DataFrame(rows)
+    raw["images_per_second"] = BATCH / raw["median_step_seconds"]
+    raw["gflops"] = 3 * raw["forward_flops_per_image"] * raw["images_per_second"] / 1e9
+    table = []
+    for name, part in raw.groupby("model", sort=False):
+        lecture = part[part["mode"] == "lecture"].set_index("round")
+        pipeline = part[part["mode"] == "pipeline"].set_index("round")
+        ratios = pipeline["images_per_second"] / lecture["images_per_second"]
+        table.append(
+            {
+                "model": name,
+                "lecture img/s": lecture["images_per_second"].median(),
+                "pipeline img/s": pipeline["images_per_second"].median(),
+                "ratio": ratios.median(),
+                "ratio min-max": f"{ratios.min():.2f}-{ratios.max():.2f}",
+                "pipeline GFLOP/s": pipeline["gflops"].median(),
+                "% of fp32 peak": 100 * pipeline["gflops"].median() / peak,
+                "lecture peak MB": lecture["peak_rss_mb"].max(),
+                "pipeline peak MB": pipeline["peak_rss_mb"].max(),
+                "memory ratio": pipeline["peak_rss_mb"].max() / lecture["peak_rss_mb"].max(),
+                "pipeline s to 1st step": pipeline["seconds_to_first_step"].median(),
+                "pipeline epoch / sum of steps": (pipeline["epoch_seconds"] / pipeline["sum_step_seconds"]).median(),
+            }
+        )
+    table = pd.DataFrame(table)
+    args.out.mkdir(parents=True, exist_ok=True)
+    raw.drop(columns=["step_seconds"]).to_csv(args.out / "measurements.csv", index=False)
+    table.to_csv(args.out / "summary.csv", index=False)
+    print(
+        f"\nfp32 peak {peak:.0f} GFLOP/s ({peak_formula}); batch {BATCH}, {args.steps} steps, "
+        f"{args.warmup} warm-up dropped, {args.rounds} rounds\n"
+    )
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+import math
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from study.diagnostics import (
+    LN10,
+    TrainingDiagnostics,
+    activation_stats,
+    initial_loss,
+    overfit_one_batch,
+    run_verdict,
+)
+
+
+def probe(n=16, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, 8)).astype("float32"), (np.arange(n) % 10).astype("int32")
+
+
+def dense_stack(depth, activation, units=16, bias=0.0, scale=None):
+    keras.utils.set_random_seed(0)
+    init = keras.initializers.RandomNormal(stddev=scale) if scale else "glorot_uniform"
+    inputs = keras.Input(shape=(8,))
+    x = inputs
+    for i in range(depth):
+        x = keras.layers.Dense(
+            units,
+            activation=activation,
+            kernel_initializer=init,
+            bias_initializer=keras.initializers.Constant(bias),
+            name=f"hidden{i + 1}",
+        )(x)
+    outputs = keras.layers.Dense(10, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, outputs)
+
+
+def diagnostics_of(model, images, labels, epochs=1):
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+    callback = TrainingDiagnostics(images, labels)
+    model.fit(images, labels, epochs=epochs, batch_size=8, verbose=0, callbacks=[callback])
+    return callback.table()
+
+
+def first_to_last_gradient_ratio(table):
+    grads = table[(table.epoch == 0) & (table.statistic == "gradient_norm")].set_index("layer")["value"]
+    return grads["hidden1"] / grads["predictions"]
+
+
+def test_deep_saturated_sigmoid_stack_has_vanishing_first_layer_gradients():
+    images, labels = probe()
+    sigmoid = diagnostics_of(dense_stack(10, "sigmoid", scale=4.0), images * 5, labels)
+    relu = diagnostics_of(dense_stack(10, "relu"), images, labels)
+    assert first_to_last_gradient_ratio(sigmoid) < 1e-2
+    assert first_to_last_gradient_ratio(relu) > 10 * first_to_last_gradient_ratio(sigmoid)
+    at_init = sigmoid[sigmoid.epoch == 0]
+    assert at_init[at_init.statistic == "saturated_fraction"]["value"].mean() > 0.5
+    assert (at_init[at_init.statistic == "mean_sigmoid_derivative"]["value"] < 0.1).all()
+
+
+def test_relu_layer_with_large_negative_bias_is_all_dead():
+    images, labels = probe()
+    table = diagnostics_of(dense_stack(1, "relu", bias=-100.0), images, labels)
+    dead = table[table.statistic == "dead_fraction"].set_index(["epoch", "layer"])["value"]
+    assert dead[(0, "hidden1")] == 1.0
+    assert dead[(1, "hidden1")] == 1.0
+
+
+def test_records_every_epoch_and_update_ratios():
+    images, labels = probe()
+    table = diagnostics_of(dense_stack(2, "relu"), images, labels, epochs=2)
+    assert sorted(table.epoch.unique()) == [0, 1, 2]
+    ratios = table[table.statistic == "update_ratio"]
+    assert set(ratios.epoch) == {1, 2}
+    assert (ratios["value"] > 0).all() and (ratios["value"] < 1).all()
+    assert list(table[table.epoch == 0].drop_duplicates("layer").sort_values("depth")["layer"])[:3] == [
+        "model",
+        "hidden1",
+        "hidden2",
+    ]
+
+
+def test_constant_output_model_has_initial_loss_ln10():
+    inputs = keras.Input(shape=(8,))
+    outputs = keras.layers.Dense(10, activation="softmax", kernel_initializer="zeros")(inputs)
+    images, labels = probe(40)
+    assert initial_loss(keras.Model(inputs, outputs), images, labels, batch_size=16) == pytest.approx(LN10, rel=1e-6)
+
+
+def test_activation_stats_by_hand():
+    sigmoid = np.array([[0.001, 0.5], [0.999, 0.5]])
+    got = activation_stats(sigmoid, "sigmoid")
+    assert got["saturated_fraction"] == 0.5
+    assert got["mean_sigmoid_derivative"] == pytest.approx(np.mean(sigmoid * (1 - sigmoid)))
+    relu = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 2.0]])
+    assert activation_stats(relu, "relu") == {"dead_fraction": pytest.approx(1 / 3)}
+
+
+def test_overfit_one_batch_detects_a_trainable_and_an_untrainable_net():
+    images, labels = probe(16)
+    good = overfit_one_batch(dense_stack(2, "relu", units=64), images, labels, steps=300, learning_rate=1e-2)
+    assert good["overfits"] and good["steps_to_overfit"] <= 300 and len(good["loss"]) == 300
+    dead = overfit_one_batch(dense_stack(2, "relu", bias=-100.0), images, labels, steps=50, learning_rate=1e-3)
+    assert not dead["overfits"] and dead["steps_to_overfit"] is None
+
+
+THRESHOLDS = {"chance_band": 0.05, "loss_band": 0.05, "learns_accuracy": 0.2, "overfit_gap": 0.15}
+
+
+def history(loss, acc, val_acc):
+    return pd.DataFrame({"epoch": range(1, len(loss) + 1), "loss": loss, "accuracy": acc, "val_accuracy": val_acc})
+
+
+@pytest.mark.parametrize(
+    ("h", "verdict"),
+    [
+        (history([2.40, 2.303], [0.10, 0.101], [0.10, 0.10]), "stuck at chance"),
+        (history([2.0, 1.2], [0.3, 0.6], [0.3, 0.55]), "learns"),
+        (history([1.0, 0.1], [0.7, 0.98], [0.6, 0.65]), "overfits"),
+        (history([2.0, math.nan], [0.3, 0.1], [0.3, 0.1]), "diverged"),
+        # a batch-normalized net whose validation sits at chance while training learns
+        (history([1.8, 1.5], [0.35, 0.45], [0.10, 0.40]), "learns"),
+        # accuracy at chance but the loss is far from the plateau: not the stuck pattern, not learning either
+        (history([2.0, 3.5], [0.1, 0.1], [0.1, 0.1]), "undecided"),
+        (history([2.3, 2.2], [0.12, 0.18], [0.1, 0.15]), "undecided"),
+    ],
+    ids=["stuck", "learns", "overfits", "diverged", "bn-val-at-chance", "off-plateau", "slow-start"],
+)
+def test_run_verdicts(h, verdict):
+    assert run_verdict(h, THRESHOLDS)[0] == verdict
