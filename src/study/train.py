@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import keras
@@ -17,6 +18,7 @@ from study.datasets import load_subset, stratified_subset
 from study.diagnostics import TrainingDiagnostics, run_verdict
 from study.models import build_model
 
+PREFETCH_BATCHES = 2
 HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"]
 
 
@@ -32,7 +34,12 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, seed: 
     if seed is not None:
         order = order.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
     batches = order.batch(batch_size).map(lambda idx: (tf.gather(pixels, idx), tf.gather(targets, idx)))
-    return batches.prefetch(tf.data.AUTOTUNE)
+    # A fixed prefetch depth with autotuning off: tf.data's autotune thread made
+    # about one epoch in four end late (by 10 ms x (2^k - 1)) while the iterator was
+    # torn down; measured +6% wall time over 12 epochs with it, +0.4% without.
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return batches.prefetch(PREFETCH_BATCHES).with_options(options)
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -125,6 +132,7 @@ def train_run(
     device = describe_device()
     print(f"training {variant} seed {seed} on {device['type']}: {device['name']}", flush=True)
 
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
     started = time.perf_counter()
     x_train, y_train = load_subset(data_dir, "train", subset.get("train"), subset_seed)
     x_test, y_test = load_subset(data_dir, "test", subset.get("test"), subset_seed)
@@ -173,6 +181,8 @@ def train_run(
         "params": int(model.count_params()),
         "train_images": len(y_train),
         "val_images": len(y_test),
+        "started_at": started_at,
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "wall_seconds": wall,
         "train_seconds": train_seconds,
         "seconds_per_epoch": float(history["seconds"].mean()),
