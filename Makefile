@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Extra snakemake arguments, e.g. ARGS="--configfile config/offline-mirror.yaml"
 ARGS ?=
 
-.PHONY: setup study test mirror
+.PHONY: setup study test mirror reproduction bench
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,3 +31,14 @@ mirror: setup
 	mkdir -p $(MIRROR_DIR)
 	cp $(FASHION_MNIST_DIR)/*-ubyte.gz $(MIRROR_DIR)/
 	$(BIN)/python $(CIFAR10_BUILDER) $(MIRROR_DIR) --format binary $(MIRROR_ARGS)
+
+# The published real-data run (docs/reproduction/): the quick profile on the
+# offline mirror, then its report, tables and README are copied there.
+REPRODUCTION_CONFIGS := config/offline-mirror.yaml config/quick.yaml
+reproduction: mirror
+	$(BIN)/snakemake --cores all --resources gpu=1 --configfile $(REPRODUCTION_CONFIGS)
+	$(BIN)/python -m study.publish --command "make reproduction"
+
+# Training throughput and memory against the lecture's way (a few minutes on 2 cores).
+bench: setup
+	$(BIN)/python -m study.bench --out results/bench

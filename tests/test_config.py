@@ -75,6 +75,11 @@ def test_schema_rejects_bad_config(default_config, edit, named):
     [
         (lambda c: c.update(run=["cifar_7conv"]), "run: ['cifar_7conv'] not among variants"),
         (lambda c: c["variants"]["cifar_6conv_relu"].update(dataset="mnist"), "variants.cifar_6conv_relu.dataset"),
+        (lambda c: c["claims"].append({"claim": "x", "expect": "stuck", "variant": "nope"}), "claims[12].variant"),
+        (
+            lambda c: c["claims"].append({"claim": "x", "expect": "better_than", "variant": "cifar_6conv_relu"}),
+            "claims[12]: expect 'better_than' needs a baseline",
+        ),
         (
             lambda c: c["datasets"]["fashion_mnist"]["files"].pop("t10k-images-idx3-ubyte.gz"),
             "datasets.fashion_mnist.files",

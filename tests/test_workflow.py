@@ -81,7 +81,15 @@ def test_every_output_exists(study):
         preflight = json.loads((study / "preflight" / f"{variant}.json").read_text())
         assert preflight["overfit"]["steps"] == 15 and len(preflight["overfit"]["loss"]) == 15
         assert preflight["initial_loss"] > 0
-    for name in ["summary.csv", "epochs.csv", "diagnostics.csv", "preflight.csv", "params.csv", "provenance.json"]:
+    for name in [
+        "summary.csv",
+        "claims.csv",
+        "epochs.csv",
+        "diagnostics.csv",
+        "preflight.csv",
+        "params.csv",
+        "provenance.json",
+    ]:
         assert (study / "tables" / name).is_file()
     assert (study / "report.ipynb").is_file()
 
@@ -103,6 +111,18 @@ def test_diverging_variant_is_marked_and_the_study_goes_on(study):
         metrics = json.loads((study / "runs" / "diverging" / f"seed_{seed}" / "metrics.json").read_text())
         assert metrics["verdict"] == "diverged"
     assert "diverging" in (study / "report.html").read_text()
+
+
+def test_claims_are_computed(study):
+    claims = pd.read_csv(study / "tables" / "claims.csv").set_index("claim")
+    assert len(claims) == 12
+    fmnist = claims.loc["Fashion-MNIST: the 2-conv sigmoid net learns"]
+    assert fmnist["n_seeds"] == 2 and fmnist["seeds"] == "1 2"
+    assert fmnist["verdict"] in {"confirmed", "refuted", "mixed", "not testable at this budget"}
+    not_run = claims.loc["the 6-conv sigmoid net does not learn"]
+    assert not_run["verdict"] == "not testable at this budget" and "not run" in not_run["reason"]
+    html = (study / "report.html").read_text()
+    assert "Fashion-MNIST: the 2-conv sigmoid net learns" in html and "seeds agreeing" in html
 
 
 def test_diagnostics_table_covers_every_run(study):

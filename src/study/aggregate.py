@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
+from study.claims import claims_table
 from study.diagnostics import preflight_summary
 
 SUMMARY_METRICS = ["final_train_accuracy", "final_val_accuracy", "best_val_accuracy"]
@@ -82,23 +82,6 @@ def summarize(metrics: list[dict], variants: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("variant", key=lambda s: s.map(order)).reset_index(drop=True)
 
 
-def git_commit(repository: str | os.PathLike) -> str:
-    """The commit the workflow ran from, marked '-dirty' when its tracked files had changes."""
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(repository), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(repository), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-    return commit + ("-dirty" if dirty else "")
-
-
 def _distinct(records: list[dict]) -> list[dict]:
     return [json.loads(text) for text in sorted({json.dumps(r, sort_keys=True) for r in records})]
 
@@ -107,6 +90,7 @@ def provenance(metrics: list[dict], config: dict, commit: str) -> dict:
     """What a reader needs to trust and rerun the study."""
     return {
         "git_commit": commit,
+        "training_commits": sorted({m["git_commit"] for m in metrics}),
         "versions": _distinct([m["versions"] for m in metrics]),
         "devices": sorted({f"{m['device']['type']}: {m['device']['name']}" for m in metrics}),
         "settings": _distinct([{k: v for k, v in m["settings"].items() if k != "seed"} for m in metrics]),
@@ -119,10 +103,23 @@ def preflight_table(preflight_jsons: list[str | os.PathLike]) -> pd.DataFrame:
     return pd.DataFrame([preflight_summary(json.loads(Path(p).read_text())) for p in preflight_jsons])
 
 
+RUN_COLUMNS = [
+    "variant",
+    "seed",
+    "verdict",
+    "final_train_accuracy",
+    "final_train_loss",
+    "final_val_accuracy",
+    "best_val_accuracy",
+]
+
+
 def write_tables(run_dirs, preflight_jsons, variants: dict, config: dict, commit: str, out: dict) -> None:
-    """Write summary, epochs, diagnostics, preflight (CSV) and provenance (JSON) to the paths in ``out``."""
+    """Write summary, claims, epochs, diagnostics, preflight (CSV) and provenance (JSON) to the paths in ``out``."""
     metrics, epochs, diagnostics = read_runs(run_dirs)
     summarize(metrics, variants).to_csv(out["summary"], index=False)
+    runs = pd.DataFrame([{k: m[k] for k in RUN_COLUMNS} for m in metrics])
+    claims_table(config["claims"], runs, variants).to_csv(out["claims"], index=False)
     epochs.to_csv(out["epochs"], index=False)
     diagnostics.to_csv(out["diagnostics"], index=False)
     preflight_table(preflight_jsons).to_csv(out["preflight"], index=False)

@@ -24,6 +24,12 @@ def check_config(config: dict) -> None:
             raise ConfigError(
                 f"variants.{name}.dataset: {spec['dataset']!r} is not one of datasets {sorted(config['datasets'])}"
             )
+    for i, claim in enumerate(config["claims"]):
+        for key in ("variant", "baseline"):
+            if claim.get(key) is not None and claim[key] not in config["variants"]:
+                raise ConfigError(f"claims[{i}].{key}: {claim[key]!r} is not a variant")
+        if claim["expect"] in ("better_than", "larger_gap") and not claim.get("baseline"):
+            raise ConfigError(f"claims[{i}]: expect {claim['expect']!r} needs a baseline variant")
     unknown = [name for name in config["run"] if name not in config["variants"]]
     if unknown:
         raise ConfigError(f"run: {unknown} not among variants {sorted(config['variants'])}")

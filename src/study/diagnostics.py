@@ -64,12 +64,19 @@ class TrainingDiagnostics(keras.callbacks.Callback):
     updated: the callback does not change what is trained.
     """
 
-    def __init__(self, probe_images: np.ndarray, probe_labels: np.ndarray):
+    def __init__(
+        self,
+        probe_images: np.ndarray,
+        probe_labels: np.ndarray,
+        restored: pd.DataFrame | None = None,
+        seconds: float = 0.0,
+    ):
+        """``restored`` and ``seconds``: the rows and time of the epochs before a resume."""
         super().__init__()
         self.probe_images = tf.constant(probe_images)
         self.probe_labels = tf.constant(np.asarray(probe_labels, dtype=np.int32))
-        self.rows: list[dict] = []
-        self.seconds = 0.0
+        self.rows: list[dict] = [] if restored is None else restored.to_dict("records")
+        self.seconds = seconds
         self._before_last_step: dict[str, np.ndarray] = {}
 
     def set_model(self, model):
@@ -80,7 +87,8 @@ class TrainingDiagnostics(keras.callbacks.Callback):
         self.loss_fn = keras.losses.SparseCategoricalCrossentropy()
 
     def on_train_begin(self, logs=None):
-        self.record(0)
+        if not self.rows:  # a resumed run has its epoch-0 rows already
+            self.record(0)
 
     def on_train_batch_begin(self, batch, logs=None):
         # Only the epoch's last step is kept, for its update-to-weight ratio.

@@ -250,3 +250,43 @@ def preflight_findings(preflight: pd.DataFrame, summary: pd.DataFrame) -> str:
                 "(such as vanishing gradients)."
             )
     return "\n".join(lines)
+
+
+def claims_view(claims: pd.DataFrame) -> pd.DataFrame:
+    """The claims table as the report shows it."""
+
+    def difference(r) -> str:
+        if pd.isna(r.get("mean_difference")):
+            return ""
+        text = f"{r['mean_difference']:+.3f}"
+        if not pd.isna(r["ci95_low"]):
+            text += f" [{r['ci95_low']:+.3f}, {r['ci95_high']:+.3f}], p = {r['p_value']:.3g}"
+        return text
+
+    return pd.DataFrame(
+        {
+            "claim": claims["claim"],
+            "lecture reports": claims["lecture"].fillna(""),
+            "what each seed did": claims["per_seed"].fillna("").str.replace("; ", "\n"),
+            "seeds agreeing": claims["agree"],
+            "paired difference [95% CI]": claims.apply(difference, axis=1),
+            "verdict": claims["verdict"],
+            "why": claims["reason"].fillna(""),
+        }
+    )
+
+
+def batchnorm_notes(summary: pd.DataFrame, variants: dict) -> str:
+    """Explain batch-normalized runs that learn on training data while validation sits near chance."""
+    notes = []
+    for _, r in summary.iterrows():
+        spec = variants.get(r["variant"], {})
+        if spec.get("batchnorm") and r["final_val_accuracy_mean"] < 0.15 < r["final_train_accuracy_mean"]:
+            notes.append(
+                f"- **{r['variant']}** reaches train accuracy {r['final_train_accuracy_mean']:.3f} but validation "
+                f"accuracy {r['final_val_accuracy_mean']:.3f}. Validation runs the net in inference mode, on the "
+                "moving averages of the batch statistics; with momentum 0.99 those move only about 45% of the way "
+                "in 60 steps, so after few steps they still describe the untrained net. The verdicts judge such "
+                "runs on training metrics, so this is not counted as 'stuck'."
+            )
+    return "\n".join(notes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,23 +18,44 @@ import tensorflow as tf
 from study.datasets import load_subset, stratified_subset
 from study.diagnostics import TrainingDiagnostics, run_verdict
 from study.models import build_model
+from study.provenance import git_commit
 
 PREFETCH_BATCHES = 2
 HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"]
 
 
-def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, seed: int | None) -> tf.data.Dataset:
-    """Batches of uint8 images; a seeded reshuffle of indices each epoch when ``seed`` is set.
+def epoch_orders(n: int, seed: int, first_epoch: int, epochs: int) -> np.ndarray:
+    """The order of the training images in each epoch, a function of (seed, epoch) alone.
 
-    Only indices are shuffled, so the pipeline holds one uint8 copy of the
-    images and converts nothing to float until the model's input layer.
+    Drawing each epoch's permutation from its own seed makes a run resumed at
+    epoch k see exactly the batches an uninterrupted run sees from epoch k on.
+    """
+    return np.stack([np.random.default_rng([seed, epoch]).permutation(n) for epoch in range(first_epoch, epochs)])
+
+
+def make_dataset(
+    images: np.ndarray,
+    labels: np.ndarray,
+    batch_size: int,
+    seed: int | None,
+    first_epoch: int = 0,
+    epochs: int = 1,
+) -> tf.data.Dataset:
+    """Batches of uint8 images: every epoch from ``first_epoch`` on, reshuffled, when ``seed`` is set.
+
+    With a seed the dataset holds ``epochs - first_epoch`` epochs back to back (fit
+    it with ``steps_per_epoch``); without one it is a single pass in file order.
+    Only indices are shuffled, so the pipeline holds one uint8 copy of the images
+    and converts nothing to float until the model's input layer.
     """
     pixels = tf.constant(np.asarray(images))
     targets = tf.constant(np.asarray(labels, dtype=np.int32))
-    order = tf.data.Dataset.range(len(labels))
-    if seed is not None:
-        order = order.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
-    batches = order.batch(batch_size).map(lambda idx: (tf.gather(pixels, idx), tf.gather(targets, idx)))
+    if seed is None:
+        batches = tf.data.Dataset.range(len(labels)).batch(batch_size)
+    else:
+        orders = tf.data.Dataset.from_tensor_slices(epoch_orders(len(labels), seed, first_epoch, epochs))
+        batches = orders.flat_map(lambda order: tf.data.Dataset.from_tensor_slices(order).batch(batch_size))
+    batches = batches.map(lambda idx: (tf.gather(pixels, idx), tf.gather(targets, idx)))
     # A fixed prefetch depth with autotuning off: tf.data's autotune thread made
     # about one epoch in four end late (by 10 ms x (2^k - 1)) while the iterator was
     # torn down; measured +6% wall time over 12 epochs with it, +0.4% without.
@@ -42,13 +64,20 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, seed: 
     return batches.prefetch(PREFETCH_BATCHES).with_options(options)
 
 
-class EpochTimer(keras.callbacks.Callback):
-    """Wall seconds of each epoch, and of its training phase alone (before validation)."""
+class EpochRecorder(keras.callbacks.Callback):
+    """Each epoch's metrics and wall seconds (whole epoch, and its training phase alone).
 
-    def __init__(self):
+    With a checkpoint directory the rows, and the diagnostics rows gathered so
+    far, are rewritten there after every epoch, before the BackupAndRestore
+    callback that follows it saves the weights: a run resumed from epoch k keeps
+    rows 1..k and drops any later row of an epoch that was not checkpointed.
+    """
+
+    def __init__(self, rows: list[dict], diagnostics: TrainingDiagnostics, checkpoint_dir: Path | None):
         super().__init__()
-        self.epoch_seconds: list[float] = []
-        self.train_seconds: list[float] = []
+        self.rows = rows
+        self.diagnostics = diagnostics
+        self.checkpoint_dir = checkpoint_dir
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
@@ -60,8 +89,41 @@ class EpochTimer(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         end = time.perf_counter()
-        self.epoch_seconds.append(end - self._start)
-        self.train_seconds.append((self._train_end or end) - self._start)
+        row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
+        row["seconds"] = end - self._start
+        row["train_seconds"] = (self._train_end or end) - self._start
+        self.rows.append(row)
+        if self.checkpoint_dir is not None:
+            _write_atomically(self.checkpoint_dir / "epochs.csv", pd.DataFrame(self.rows))
+            _write_atomically(self.checkpoint_dir / "diagnostics.csv", self.diagnostics.table())
+            state = {"diagnostics_seconds": self.diagnostics.seconds}
+            (self.checkpoint_dir / "state.json").write_text(json.dumps(state))
+
+
+def _write_atomically(path: Path, table: pd.DataFrame) -> None:
+    partial = path.with_suffix(".partial")
+    table.to_csv(partial, index=False)
+    os.replace(partial, path)
+
+
+def checkpointed_epoch(checkpoint_dir: Path) -> int:
+    """The last epoch BackupAndRestore saved in ``checkpoint_dir`` (0 when there is none)."""
+    metadata = checkpoint_dir / "training_metadata.json"
+    return json.loads(metadata.read_text())["epoch"] if metadata.exists() else 0
+
+
+def restore_rows(checkpoint_dir: Path, first_epoch: int) -> tuple[list[dict], pd.DataFrame, float]:
+    """Epoch rows, diagnostics rows and diagnostics seconds of the epochs a checkpoint covers."""
+    if first_epoch == 0:
+        return [], pd.DataFrame(), 0.0
+    epochs = pd.read_csv(checkpoint_dir / "epochs.csv")
+    diagnostics = pd.read_csv(checkpoint_dir / "diagnostics.csv")
+    state = json.loads((checkpoint_dir / "state.json").read_text())
+    return (
+        epochs[epochs["epoch"] <= first_epoch].to_dict("records"),
+        diagnostics[diagnostics["epoch"] <= first_epoch],
+        state["diagnostics_seconds"],
+    )
 
 
 def describe_device() -> dict:
@@ -79,6 +141,11 @@ def describe_device() -> dict:
     except OSError:
         pass
     return {"type": "CPU", "name": name, "count": os.cpu_count()}
+
+
+def source_commit() -> str:
+    """The git commit of the study code that runs (the checkout the package is imported from)."""
+    return git_commit(Path(__file__).resolve().parent)
 
 
 def library_versions() -> dict:
@@ -113,6 +180,7 @@ def train_run(
     probe_images: int = 256,
     verdict_thresholds: dict,
     preflight: dict | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
     threads: int | None = None,
 ) -> dict:
     """Train one variant with one seed.
@@ -122,6 +190,10 @@ def train_run(
     class-stratified draw that depends on ``subset_seed`` only, so every
     training seed sees the same images. A run whose loss becomes NaN or inf
     stops there and is kept, with the verdict 'diverged'.
+
+    With ``checkpoint_dir`` the run saves its state there after every epoch
+    and, when started again after being killed, resumes from the last saved
+    epoch; the directory is removed once the outputs are written.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -144,19 +216,38 @@ def train_run(
         metrics=["accuracy"],
     )
     model.summary(print_fn=lambda line, **_: print(line))
-    train_data = make_dataset(x_train, y_train, spec["batch_size"], seed=seed)
+    checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
+    first_epoch = checkpointed_epoch(checkpoint_dir) if checkpoint_dir else 0
+    rows, restored_diagnostics, restored_seconds = restore_rows(checkpoint_dir, first_epoch)
+    if first_epoch:
+        print(f"resuming from the checkpoint of epoch {first_epoch} in {checkpoint_dir}", flush=True)
+    epochs = spec["epochs"]
+    train_data = make_dataset(x_train, y_train, spec["batch_size"], seed, first_epoch, epochs)
     val_data = make_dataset(x_test, y_test, spec["batch_size"], seed=None)
     probe = stratified_subset(y_train, probe_images, seed)
-    timer = EpochTimer()
-    diagnostics = TrainingDiagnostics(np.asarray(x_train[probe]), y_train[probe])
-    callbacks = [timer, diagnostics, keras.callbacks.TerminateOnNaN()]
-    fit = model.fit(train_data, validation_data=val_data, epochs=spec["epochs"], callbacks=callbacks, verbose=2)
+    diagnostics = TrainingDiagnostics(
+        np.asarray(x_train[probe]), y_train[probe], restored=restored_diagnostics, seconds=restored_seconds
+    )
+    recorder = EpochRecorder(rows, diagnostics, checkpoint_dir)
+    callbacks = [diagnostics, recorder, keras.callbacks.TerminateOnNaN()]
+    if checkpoint_dir:
+        checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        callbacks.append(
+            keras.callbacks.BackupAndRestore(checkpoint_dir, double_checkpoint=True, delete_checkpoint=False)
+        )
+    model.fit(
+        train_data,
+        validation_data=val_data,
+        epochs=epochs,
+        initial_epoch=first_epoch,
+        steps_per_epoch=-(-len(y_train) // spec["batch_size"]),
+        callbacks=callbacks,
+        verbose=2,
+    )
     wall = time.perf_counter() - started
 
-    history = pd.DataFrame(fit.history)
-    history.insert(0, "epoch", np.arange(1, len(history) + 1))
-    history["seconds"] = timer.epoch_seconds
-    history = history.reindex(columns=HISTORY_COLUMNS)
+    epoch_rows = pd.DataFrame(rows)
+    history = epoch_rows.reindex(columns=HISTORY_COLUMNS)
     history.to_csv(out_dir / "history.csv", index=False)
     diagnostics.table().to_csv(out_dir / "diagnostics.csv", index=False)
     model.save(out_dir / "model.keras")
@@ -164,7 +255,7 @@ def train_run(
     print(f"verdict: {verdict} ({reason})")
 
     data_meta = json.loads((Path(data_dir) / "meta.json").read_text())
-    train_seconds = float(np.sum(timer.train_seconds))
+    train_seconds = float(epoch_rows["train_seconds"].sum())
     metrics = {
         "variant": variant,
         "seed": seed,
@@ -184,13 +275,15 @@ def train_run(
         "started_at": started_at,
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "wall_seconds": wall,
+        "resumed_from_epoch": first_epoch or None,
         "train_seconds": train_seconds,
         "seconds_per_epoch": float(history["seconds"].mean()),
         "images_per_second": len(y_train) * len(history) / train_seconds,
         "diagnostics_seconds": diagnostics.seconds,
         "diagnostics_share": diagnostics.seconds / train_seconds,
         "preflight": preflight,
-        "device": device,
+        "device": device | {"CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES")},
+        "git_commit": source_commit(),
         "versions": library_versions(),
         "settings": {
             "seed": seed,
@@ -209,4 +302,6 @@ def train_run(
         "spec": spec,
     }
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    if checkpoint_dir:
+        shutil.rmtree(checkpoint_dir)
     return metrics

@@ -4,6 +4,7 @@ rule aggregate:
         preflight=get_run_preflights(),
     output:
         summary="results/tables/summary.csv",
+        claims="results/tables/claims.csv",
         epochs="results/tables/epochs.csv",
         diagnostics="results/tables/diagnostics.csv",
         preflight="results/tables/preflight.csv",

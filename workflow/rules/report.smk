@@ -2,6 +2,7 @@ rule report:
     input:
         notebook=REPORT_NOTEBOOK,
         summary="results/tables/summary.csv",
+        claims="results/tables/claims.csv",
         epochs="results/tables/epochs.csv",
         diagnostics="results/tables/diagnostics.csv",
         preflight="results/tables/preflight.csv",

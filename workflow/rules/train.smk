@@ -48,5 +48,6 @@ rule train:
         probe_images=config["diagnostics"]["probe_images"],
         verdicts=config["verdicts"],
         stop_failed=config["preflight"]["stop_failed"],
+        checkpoint_dir="results/checkpoints/{variant}/seed_{seed}",
     script:
         "../scripts/train.py"

@@ -1,5 +1,6 @@
-from study.aggregate import git_commit, write_tables
+from study.aggregate import write_tables
 from study.logs import logged_to
+from study.provenance import git_commit
 
 with logged_to(snakemake.log[0]):
     write_tables(

@@ -11,6 +11,7 @@ with logged_to(snakemake.log[0]):
         snakemake.output.notebook,
         parameters={
             "summary_csv": str(Path(snakemake.input.summary).resolve()),
+            "claims_csv": str(Path(snakemake.input.claims).resolve()),
             "epochs_csv": str(Path(snakemake.input.epochs).resolve()),
             "diagnostics_csv": str(Path(snakemake.input.diagnostics).resolve()),
             "preflight_csv": str(Path(snakemake.input.preflight).resolve()),

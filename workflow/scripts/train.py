@@ -23,5 +23,6 @@ with logged_to(snakemake.log[0]):
         probe_images=snakemake.params.probe_images,
         verdict_thresholds=dict(snakemake.params.verdicts),
         preflight=preflight_summary(preflight),
+        checkpoint_dir=snakemake.params.checkpoint_dir,
         threads=snakemake.threads,
     )

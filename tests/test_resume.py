@@ -1,0 +1,102 @@
+"""A training job killed at any moment resumes from its last completed epoch."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+from fakedata import write_cifar10
+
+from study.datasets import prepare
+from study.stats import write_channel_stats
+
+SPEC = {
+    "dataset": "cifar10",
+    "blocks": [[8], [16]],
+    "width": 1.0,
+    "activation": "relu",
+    "dense": [32],
+    "normalization": "standardize",
+    "batchnorm": True,
+    "initializer": "he_normal",
+    "skip": True,
+    "epochs": 5,
+    "batch_size": 50,
+    "learning_rate": 0.001,
+    "lecture": {},
+}
+TRAIN = """
+import json, sys
+from study.runtime import configure_tensorflow
+configure_tensorflow()
+from study.train import train_run
+args = json.loads(sys.argv[1])
+train_run(**args)
+"""
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("resume")
+    write_cifar10(root / "dl", n_train=400, n_test=50)
+    prepare("cifar10_binary", root / "dl", root / "data")
+    import numpy as np
+
+    write_channel_stats(np.load(root / "data" / "train_images.npy"), root / "stats.json", "cifar10")
+    return root
+
+
+def launch(data, name, checkpoint=True):
+    args = {
+        "spec": SPEC,
+        "data_dir": str(data / "data"),
+        "stats_path": str(data / "stats.json"),
+        "seed": 4,
+        "out_dir": str(data / name),
+        "variant": "resumable",
+        "verdict_thresholds": {"chance_band": 0.05, "loss_band": 0.05, "learns_accuracy": 0.2, "overfit_gap": 0.15},
+        "probe_images": 20,
+        "threads": 1,
+        "checkpoint_dir": str(data / f"{name}-checkpoint") if checkpoint else None,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-c", TRAIN, json.dumps(args)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
+def test_killed_run_resumes_from_its_last_epoch_and_matches_an_uninterrupted_one(data):
+    assert launch(data, "straight", checkpoint=False).wait(timeout=300) == 0
+
+    victim = launch(data, "killed")
+    metadata = data / "killed-checkpoint" / "training_metadata.json"
+    deadline = time.monotonic() + 240
+    while not (metadata.exists() and json.loads(metadata.read_text())["epoch"] >= 2):
+        assert victim.poll() is None, victim.stdout.read()
+        assert time.monotonic() < deadline, "no epoch was checkpointed in time"
+        time.sleep(0.05)
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait()
+    saved = json.loads(metadata.read_text())["epoch"]
+    assert 2 <= saved < SPEC["epochs"], "the kill must land mid-run"
+    assert not (data / "killed" / "metrics.json").exists()
+
+    rerun = launch(data, "killed")
+    output, _ = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, output
+    assert f"resuming from the checkpoint of epoch {saved}" in output
+
+    straight = pd.read_csv(data / "straight" / "history.csv")
+    resumed = pd.read_csv(data / "killed" / "history.csv")
+    assert resumed["epoch"].tolist() == list(range(1, SPEC["epochs"] + 1)), "each epoch exactly once"
+    columns = ["loss", "accuracy", "val_loss", "val_accuracy"]
+    pd.testing.assert_frame_equal(resumed[columns], straight[columns], check_exact=True)
+    diagnostics = pd.read_csv(data / "killed" / "diagnostics.csv")
+    assert sorted(diagnostics["epoch"].unique()) == list(range(0, SPEC["epochs"] + 1))
+    assert not diagnostics.duplicated(["epoch", "layer", "statistic"]).any()
+    metrics = json.loads((data / "killed" / "metrics.json").read_text())
+    assert metrics["resumed_from_epoch"] == saved and metrics["epochs"] == SPEC["epochs"]
+    assert not (data / "killed-checkpoint").exists(), "the checkpoint goes once the outputs are written"
