@@ -87,3 +87,17 @@ def test_same_seed_repeats_exactly_and_another_seed_differs(prepared, small_spec
     pd.testing.assert_frame_equal(h1, h2, check_exact=True)
     assert not h1.equals(h3)
     assert first["final_train_loss"] == second["final_train_loss"] != other["final_train_loss"]
+
+
+def test_speed_settings_are_applied_and_recorded(prepared, small_spec):
+    speed = {"precision": "mixed_bfloat16", "jit_compile": True, "steps_per_execution": 2}
+    try:
+        metrics = run(prepared, small_spec | {"epochs": 1}, 1, "fast", speed=speed)
+    finally:
+        import keras
+
+        keras.mixed_precision.set_global_policy("float32")
+    assert {k: metrics["settings"][k] for k in speed} == speed
+    diagnostics = pd.read_csv(prepared / "fast" / "diagnostics.csv")
+    assert (diagnostics[diagnostics["statistic"] == "update_ratio"]["value"] > 0).all()
+    assert np.isfinite(metrics["final_train_loss"])

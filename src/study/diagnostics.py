@@ -91,8 +91,10 @@ class TrainingDiagnostics(keras.callbacks.Callback):
             self.record(0)
 
     def on_train_batch_begin(self, batch, logs=None):
-        # Only the epoch's last step is kept, for its update-to-weight ratio.
-        if batch == self.params.get("steps", 0) - 1:
+        # Only the weights before the epoch's last step (or last group of steps, with
+        # steps_per_execution) are kept, for the update-to-weight ratio.
+        last = (self.params.get("steps") or 0) - 1
+        if batch <= last < batch + getattr(self.model, "steps_per_execution", 1):
             start = time.perf_counter()
             self._before_last_step = {layer.name: np.array(layer.kernel) for layer in self.layers}
             self.seconds += time.perf_counter() - start

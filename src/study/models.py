@@ -62,8 +62,9 @@ def build_model(
         x = layers.Dense(
             units, activation=spec["activation"], kernel_initializer=spec["initializer"], name=f"dense{d}"
         )(x)
+    # The softmax stays float32 under a mixed-precision policy, for a stable loss.
     outputs = layers.Dense(
-        NUM_CLASSES, activation="softmax", kernel_initializer=spec["initializer"], name="predictions"
+        NUM_CLASSES, activation="softmax", kernel_initializer=spec["initializer"], name="predictions", dtype="float32"
     )(x)
     return keras.Model(inputs, outputs, name=name)
 

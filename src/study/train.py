@@ -181,6 +181,7 @@ def train_run(
     verdict_thresholds: dict,
     preflight: dict | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
+    speed: dict | None = None,
     threads: int | None = None,
 ) -> dict:
     """Train one variant with one seed.
@@ -193,8 +194,10 @@ def train_run(
 
     With ``checkpoint_dir`` the run saves its state there after every epoch
     and, when started again after being killed, resumes from the last saved
-    epoch; the directory is removed once the outputs are written.
+    epoch; the directory is removed once the outputs are written. ``speed`` holds
+    the config's `training` settings (precision, jit_compile, steps_per_execution).
     """
+    speed = {"precision": "float32", "jit_compile": False, "steps_per_execution": 1} | (speed or {})
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     subset = subset or {}
@@ -209,11 +212,14 @@ def train_run(
     x_train, y_train = load_subset(data_dir, "train", subset.get("train"), subset_seed)
     x_test, y_test = load_subset(data_dir, "test", subset.get("test"), subset_seed)
     stats = json.loads(Path(stats_path).read_text())
+    keras.mixed_precision.set_global_policy(speed["precision"])
     model = build_model(spec, x_train.shape[1:], stats, name=variant)
     model.compile(
         optimizer=keras.optimizers.Adam(spec["learning_rate"]),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
+        jit_compile=speed["jit_compile"],
+        steps_per_execution=speed["steps_per_execution"],
     )
     model.summary(print_fn=lambda line, **_: print(line))
     checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
@@ -288,6 +294,7 @@ def train_run(
         "settings": {
             "seed": seed,
             "op_determinism": True,
+            **speed,
             "threads": tf.config.threading.get_intra_op_parallelism_threads() or "default",
             "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset"),
         },

@@ -49,5 +49,6 @@ rule train:
         verdicts=config["verdicts"],
         stop_failed=config["preflight"]["stop_failed"],
         checkpoint_dir="results/checkpoints/{variant}/seed_{seed}",
+        speed=config["training"],
     script:
         "../scripts/train.py"

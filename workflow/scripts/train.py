@@ -24,5 +24,6 @@ with logged_to(snakemake.log[0]):
         verdict_thresholds=dict(snakemake.params.verdicts),
         preflight=preflight_summary(preflight),
         checkpoint_dir=snakemake.params.checkpoint_dir,
+        speed=dict(snakemake.params.speed),
         threads=snakemake.threads,
     )
