@@ -118,8 +118,12 @@ def lecture_model(config: dict):
     return model
 
 
-def worker(mode: str, name: str, steps: int, warmup: int) -> dict:
-    """One measurement, in this process: per-step seconds, peak RSS, time to the first step."""
+def worker(mode: str, name: str, steps: int, warmup: int, speed: dict | None = None) -> dict:
+    """One measurement, in this process: per-step seconds, peak RSS, time to the first step.
+
+    ``speed`` (pipeline only): the config's `training` settings to measure.
+    """
+    speed = {"precision": "float32", "jit_compile": False, "steps_per_execution": 1} | (speed or {})
     if mode == "pipeline":
         from study.runtime import configure_tensorflow
 
@@ -158,17 +162,26 @@ def worker(mode: str, name: str, steps: int, warmup: int) -> dict:
         import tensorflow as tf
 
         from study.models import build_model
-        from study.train import make_dataset
+        from study.train import describe_device, make_dataset
 
         tf.config.experimental.enable_op_determinism()
+        keras.mixed_precision.set_global_policy(speed["precision"])
         spec = SPEC_DEFAULTS | {k: config[k] for k in ("blocks", "activation", "dense")}
         model = build_model(spec, config["input"])
-        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.compile(
+            optimizer="adam",
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+            jit_compile=speed["jit_compile"],
+            steps_per_execution=speed["steps_per_execution"],
+        )
         data = make_dataset(images[: steps * BATCH], labels[: steps * BATCH], BATCH, seed=0)
         epoch_start = time.perf_counter()
-        model.fit(data, epochs=1, verbose=0, callbacks=[timer])
+        model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[timer])
     epoch_seconds = time.perf_counter() - epoch_start
-    measured = timer.times[warmup:]
+    # With steps_per_execution > 1 each timed "step" is a group of steps.
+    group = speed["steps_per_execution"] if mode == "pipeline" else 1
+    measured = [t / group for t in timer.times[warmup:]]
     return {
         "mode": mode,
         "model": name,
@@ -180,13 +193,28 @@ def worker(mode: str, name: str, steps: int, warmup: int) -> dict:
         "seconds_to_first_step": timer.first_step,
         "forward_flops_per_image": forward_flops_per_image(model),
         "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default"),
+        "device": describe_device()["name"] if mode == "pipeline" else "",
+        **(speed if mode == "pipeline" else {}),
     }
 
 
-def measure(mode: str, name: str, steps: int, warmup: int) -> dict:
+def measure(mode: str, name: str, steps: int, warmup: int, speed: dict | None = None) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
     result = subprocess.run(
-        [sys.executable, "-m", "study.bench", "--worker", mode, name, "--steps", str(steps), "--warmup", str(warmup)],
+        [
+            sys.executable,
+            "-m",
+            "study.bench",
+            "--worker",
+            mode,
+            name,
+            "--steps",
+            str(steps),
+            "--warmup",
+            str(warmup),
+            "--speed",
+            json.dumps(speed or {}),
+        ],
         capture_output=True,
         text=True,
         env=env,
@@ -204,10 +232,29 @@ def main(argv=None) -> None:
     parser.add_argument("--warmup", type=int, default=3, help="first steps dropped from the timings")
     parser.add_argument("--rounds", type=int, default=2, help="A B pairs per model")
     parser.add_argument("--out", type=Path, default=Path("results/bench"))
+    parser.add_argument(
+        "--pipeline-only", action="store_true", help="measure only the pipeline's training path (the GPU check)"
+    )
+    parser.add_argument(
+        "--speed",
+        default="{}",
+        help='training settings for the pipeline, as JSON: {"precision": "mixed_bfloat16", '
+        '"jit_compile": true, "steps_per_execution": 8}',
+    )
     parser.add_argument("--worker", nargs=2, metavar=("MODE", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    speed = json.loads(args.speed)
     if args.worker:
-        print(json.dumps(worker(*args.worker, args.steps, args.warmup)))
+        print(json.dumps(worker(*args.worker, args.steps, args.warmup, speed)))
+        return
+    if args.pipeline_only:
+        for name in args.models:
+            m = measure("pipeline", name, args.steps, args.warmup, speed)
+            print(
+                f"{name:13s} {BATCH / m['median_step_seconds']:9.1f} img/s  {m['epoch_seconds']:7.2f} s for "
+                f"{args.steps} steps  device {m['device']}  {json.dumps(speed)}",
+                flush=True,
+            )
         return
 
     import pandas as pd

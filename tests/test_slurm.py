@@ -1,0 +1,201 @@
+"""The workflow on a real single-node Slurm cluster, through profiles/slurm.
+
+tests/slurm/cluster.sh brings the cluster up (root and Debian's Slurm packages
+needed). In CI the tests fail, not skip, when it cannot start.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import REPO, SNAKEMAKE
+from fakedata import serve, write_cifar10, write_fashion_mnist
+
+CLUSTER = REPO / "tests" / "slurm" / "cluster.sh"
+VARIANTS = ["fmnist_2conv_sigmoid", "cifar_6conv_relu"]
+SEEDS = [1, 2]
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    if os.geteuid() != 0 or not shutil.which("slurmctld"):
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the Slurm tests: root and the Debian Slurm packages are needed")
+        pytest.skip("needs root and Debian's munge, slurmctld, slurmd and slurm-client")
+    state = tmp_path_factory.mktemp("slurm-state")
+    env = os.environ | {"SLURM_TEST_STATE": str(state)}
+    started = subprocess.run([str(CLUSTER), "start"], env=env, capture_output=True, text=True, timeout=120)
+    assert started.returncode == 0, started.stdout + started.stderr
+    yield env
+    subprocess.run([str(CLUSTER), "stop"], env=env, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def mirror(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mirror")
+    files = {"fashion_mnist": write_fashion_mnist(root), "cifar10": write_cifar10(root)}
+    with serve(root) as url:
+        yield url, files
+
+
+def workflow_config(work: Path, mirror, variants: dict, seeds=SEEDS) -> Path:
+    url, files = mirror
+    config = {
+        "mirror": url,
+        "seeds": seeds,
+        "run": list(variants),
+        "datasets": {name: {"files": checksums} for name, checksums in files.items()},
+        "variants": variants,
+        "preflight": {"init_images": 40, "steps": 5},
+        "diagnostics": {"probe_images": 32},
+    }
+    path = work / "test.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def snakemake_command(work: Path, config: Path, *extra) -> list[str]:
+    return [
+        SNAKEMAKE,
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(work),
+        "--configfile",
+        str(REPO / "config" / "config.yaml"),
+        str(config),
+        *extra,
+    ]
+
+
+def on_slurm(work: Path, config: Path) -> list[str]:
+    return snakemake_command(
+        work,
+        config,
+        "--profile",
+        str(REPO / "profiles" / "slurm"),
+        "--workflow-profile",
+        str(REPO / "tests" / "slurm" / "profile"),
+    )
+
+
+def run(command, env, cwd: Path, timeout=600):
+    # timeout -k: a status check that hangs must not hang the suite. The plugin keeps
+    # its Slurm logs under the working directory it starts in.
+    return subprocess.run(
+        ["timeout", "-k", "10", str(timeout), *command], env=env, cwd=cwd, capture_output=True, text=True
+    )
+
+
+TINY = {name: {"epochs": 2, "batch_size": 64, "width": 0.25} for name in VARIANTS}
+
+
+@pytest.fixture(scope="module")
+def cluster_run(slurm, mirror, tmp_path_factory):
+    work = tmp_path_factory.mktemp("on-slurm")
+    result = run(on_slurm(work, workflow_config(work, mirror, TINY)), slurm, work)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-6000:]
+    return work, result.stdout + result.stderr
+
+
+def test_every_train_job_is_its_own_slurm_job(cluster_run):
+    work, log = cluster_run
+    submitted = re.findall(r"Job (\d+) has been submitted with SLURM jobid (\d+)", log)
+    slurm_ids = {slurm_id for _, slurm_id in submitted}
+    assert len(slurm_ids) == len(submitted) >= len(VARIANTS) * len(SEEDS) + len(VARIANTS)  # train + preflight
+    train_logs = list((work / ".snakemake" / "slurm_logs" / "rule_train").rglob("*.log"))
+    assert len(train_logs) == len(VARIANTS) * len(SEEDS)
+    for path in train_logs:
+        assert path.stem in slurm_ids
+
+
+def test_gpu_jobs_respect_the_two_fake_gpus(cluster_run):
+    work, _ = cluster_run
+    spans = []
+    for variant in VARIANTS:
+        for seed in SEEDS:
+            metrics = json.loads((work / "results" / "runs" / variant / f"seed_{seed}" / "metrics.json").read_text())
+            assert metrics["device"]["CUDA_VISIBLE_DEVICES"] in {"0", "1"}, "Slurm assigns each job one GPU"
+            spans.append(
+                (datetime.fromisoformat(metrics["started_at"]), datetime.fromisoformat(metrics["finished_at"]))
+            )
+    for start, _ in spans:
+        running = sum(1 for s, e in spans if s <= start < e)
+        assert running <= 2
+
+
+@pytest.fixture(scope="module")
+def local_run(mirror, tmp_path_factory):
+    work = tmp_path_factory.mktemp("local")
+    result = run(
+        snakemake_command(work, workflow_config(work, mirror, TINY), "--cores", "2", "--resources", "gpu=1"),
+        os.environ,
+        work,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return work
+
+
+def test_outputs_have_the_shape_of_a_local_run(cluster_run, local_run):
+    work, _ = cluster_run
+
+    def shape(root: Path) -> dict:
+        found = {}
+        for path in sorted((root / "results").rglob("*")):
+            relative = path.relative_to(root / "results").as_posix()
+            if path.is_file() and not relative.startswith(("logs/", "benchmarks/")):
+                found[relative] = list(pd.read_csv(path).columns) if path.suffix == ".csv" else None
+        return found
+
+    assert shape(work) == shape(local_run)
+    for variant in VARIANTS:
+        for seed in SEEDS:
+            history = pd.read_csv(work / "results" / "runs" / variant / f"seed_{seed}" / "history.csv")
+            assert history["epoch"].tolist() == [1, 2]
+
+
+def test_a_killed_training_job_resumes_from_its_checkpoint(slurm, mirror, tmp_path_factory):
+    work = tmp_path_factory.mktemp("killed")
+    variant = {"cifar_12conv_relu_batchnorm": {"epochs": 8, "batch_size": 20, "width": 0.25}}
+    command = on_slurm(work, workflow_config(work, mirror, variant, seeds=[1]))
+    first = subprocess.Popen(
+        ["timeout", "-k", "10", "600", *command],
+        env=slurm,
+        cwd=work,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    metadata = work / "results" / "checkpoints" / "cifar_12conv_relu_batchnorm" / "seed_1" / "training_metadata.json"
+    deadline = time.monotonic() + 400
+    while not (metadata.exists() and json.loads(metadata.read_text())["epoch"] >= 2):
+        assert first.poll() is None, first.stdout.read()[-4000:]
+        assert time.monotonic() < deadline, "no epoch was checkpointed in time"
+        time.sleep(0.2)
+    jobs = subprocess.run(["squeue", "-h", "-o", "%i %k"], env=slurm, capture_output=True, text=True).stdout
+    train_jobs = [line.split()[0] for line in jobs.splitlines() if "train" in line]
+    assert len(train_jobs) == 1, jobs
+    subprocess.run(["scancel", "--signal=KILL", train_jobs[0]], env=slurm, check=True)
+    output, _ = first.communicate(timeout=300)
+    assert first.returncode != 0, "the killed job must fail the first run"
+    saved = json.loads(metadata.read_text())["epoch"]
+    assert 2 <= saved < 8
+
+    second = run(command, slurm, work)
+    assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-4000:]
+    log = (work / "results" / "logs" / "train" / "cifar_12conv_relu_batchnorm" / "seed_1.log").read_text()
+    assert f"resuming from the checkpoint of epoch {saved}" in log
+    run_dir = work / "results" / "runs" / "cifar_12conv_relu_batchnorm" / "seed_1"
+    assert pd.read_csv(run_dir / "history.csv")["epoch"].tolist() == list(range(1, 9))
+    assert json.loads((run_dir / "metrics.json").read_text())["resumed_from_epoch"] == saved
+    os.killpg(first.pid, signal.SIGTERM) if first.poll() is None else None
