@@ -198,6 +198,57 @@ def worker(mode: str, name: str, steps: int, warmup: int, speed: dict | None = N
     }
 
 
+LECTURE_EPOCHS = {"fmnist_2conv": 20, "cifar_2conv": 50, "cifar_6conv": 50, "cifar_12conv": 10}
+
+
+def diagnostics_cost(name: str, steps: int, records: int = 3) -> dict:
+    """Seconds of one training step and of one diagnostics record (probe batch 256), in this process.
+
+    The diagnostics share of a lecture run follows: (epochs + 1) records against
+    epochs x steps-per-epoch training steps.
+    """
+    from study.runtime import configure_tensorflow
+
+    configure_tensorflow()
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from study.diagnostics import TrainingDiagnostics
+    from study.models import build_model
+    from study.train import make_dataset
+
+    config = MODELS[name]
+    tf.config.experimental.enable_op_determinism()
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(steps * BATCH, *config["input"]), dtype=np.uint8)
+    labels = rng.integers(0, 10, size=len(images)).astype(np.uint8)
+    spec = SPEC_DEFAULTS | {k: config[k] for k in ("blocks", "activation", "dense")}
+    model = build_model(spec, config["input"])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(make_dataset(images, labels, BATCH, seed=0), epochs=1, steps_per_epoch=2, verbose=0)  # warm-up
+    start = time.perf_counter()
+    model.fit(make_dataset(images, labels, BATCH, seed=1), epochs=1, steps_per_epoch=steps, verbose=0)
+    step = (time.perf_counter() - start) / steps
+    diagnostics = TrainingDiagnostics(images[:BATCH], labels[:BATCH])
+    diagnostics.set_model(model)
+    diagnostics.record(0)  # warm-up (traces the probe model)
+    start = time.perf_counter()
+    for epoch in range(1, records + 1):
+        diagnostics.record(epoch)
+    record = (time.perf_counter() - start) / records
+    epochs, steps_per_epoch = LECTURE_EPOCHS[name], -(-config["images"] // BATCH)
+    return {
+        "model": name,
+        "step_seconds": step,
+        "record_seconds": record,
+        "lecture_epochs": epochs,
+        "lecture_steps_per_epoch": steps_per_epoch,
+        "lecture_share_percent": 100 * record * (epochs + 1) / (step * steps_per_epoch * epochs),
+    }
+
+
 def measure(mode: str, name: str, steps: int, warmup: int, speed: dict | None = None) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
     result = subprocess.run(
@@ -241,9 +292,22 @@ def main(argv=None) -> None:
         help='training settings for the pipeline, as JSON: {"precision": "mixed_bfloat16", '
         '"jit_compile": true, "steps_per_execution": 8}',
     )
+    parser.add_argument(
+        "--diagnostics-cost",
+        action="store_true",
+        help="measure the diagnostics callback against training steps, projected to the lecture's runs",
+    )
     parser.add_argument("--worker", nargs=2, metavar=("MODE", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     speed = json.loads(args.speed)
+    if args.diagnostics_cost:
+        import pandas as pd
+
+        table = pd.DataFrame([diagnostics_cost(name, args.steps) for name in args.models])
+        args.out.mkdir(parents=True, exist_ok=True)
+        table.to_csv(args.out / "diagnostics_cost.csv", index=False)
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        return
     if args.worker:
         print(json.dumps(worker(*args.worker, args.steps, args.warmup, speed)))
         return
