@@ -98,6 +98,29 @@ def test_better_than_pairs_seeds_and_reports_a_paired_interval():
     assert row["p_value"] == pytest.approx(stats.ttest_rel([0.6, 0.7, 0.65], [0.1, 0.1, 0.12]).pvalue)
 
 
+def test_every_seed_agreeing_is_not_enough_when_the_interval_holds_zero():
+    table = runs(
+        [
+            ("big", 1, "learns", 0.30, 1.9, 0.3),
+            ("big", 2, "learns", 0.26, 2.0, 0.3),
+            ("big", 3, "learns", 0.30, 1.9, 0.3),
+            ("small", 1, "learns", 0.29, 2.0, 0.3),
+            ("small", 2, "learns", 0.23, 2.1, 0.3),
+            ("small", 3, "learns", 0.21, 2.1, 0.3),
+        ]
+    )
+    claim = {
+        "claim": "c",
+        "expect": "better_than",
+        "variant": "big",
+        "baseline": "small",
+        "metric": "final_train_accuracy",
+    }
+    row = evaluate_claim(claim, table, VARIANTS)
+    assert row["agree"] == "3/3" and row["ci95_low"] < 0
+    assert row["verdict"] == "mixed" and "includes 0" in row["reason"]
+
+
 def test_larger_gap_needs_nets_that_learned():
     table = runs([("big", 1, "overfits", 0.9, 0.3, 0.6), ("small", 1, "undecided", 0.15, 2.2, 0.14)])
     claim = {"claim": "big overfits more", "expect": "larger_gap", "variant": "big", "baseline": "small"}

@@ -103,6 +103,7 @@ def evaluate_claim(claim: dict, runs: pd.DataFrame, variants: dict) -> dict:
             "verdict": "not testable at this budget",
             "reason": f"not run: {', '.join(missing)}",
         }
+    uncertain = False
     if claim["expect"] in ("learns", "stuck"):
         outcomes = [seed_outcome(claim["expect"], r["verdict"]) for _, r in mine.iterrows()]
         per_seed = [f"seed {s}: {_describe(r)}" for s, r in mine.iterrows()]
@@ -128,8 +129,11 @@ def evaluate_claim(claim: dict, runs: pd.DataFrame, variants: dict) -> dict:
             what = "train-val accuracy gap"
         differences = a - b
         outcomes = ["agree" if d > 0 else "disagree" for d in differences]
+        uncertain = False
         per_seed = [f"seed {s}: {what} {x:.3f} vs {y:.3f}" for s, x, y in zip(seeds, a, b, strict=True)]
         extra = paired_statistics(differences) if len(differences) else {}
+        # Every seed agreeing is not enough when the interval of the mean still holds 0.
+        uncertain = len(differences) > 1 and not extra["ci95_low"] > 0
         reason = {
             "confirmed": f"{variant} beats {baseline} on {what} for every seed",
             "refuted": f"{variant} never beats {baseline} on {what}",
@@ -143,6 +147,12 @@ def evaluate_claim(claim: dict, runs: pd.DataFrame, variants: dict) -> dict:
                     f"{', '.join(learned)} did not learn in any seed, so its gap says nothing about overfitting"
                 )
     verdict = overall_verdict(outcomes)
+    if verdict == "confirmed" and claim["expect"] in ("better_than", "larger_gap") and uncertain:
+        verdict = "mixed"
+        reason["mixed"] = (
+            f"every seed agrees, but the 95% CI of the mean difference includes 0 "
+            f"(p = {extra['p_value']:.2g}, {len(outcomes)} seeds)"
+        )
     n_agree = outcomes.count("agree")
     return (
         row

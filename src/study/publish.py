@@ -53,9 +53,7 @@ def claims_markdown(claims: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def reproduction_readme(
-    command: str, provenance: dict, timing: dict, claims: pd.DataFrame, summary: pd.DataFrame
-) -> str:
+def reproduction_readme(command: str, provenance: dict, timing: dict, claims: pd.DataFrame) -> str:
     config = provenance["config"]
     sources = []
     for dataset, data in provenance["data"].items():
