@@ -13,8 +13,8 @@ TENSORFLOW_ENVIRONMENT = {"TF_ENABLE_ONEDNN_OPTS": "1", "TF_CPP_MIN_LOG_LEVEL": 
 
 def configure_tensorflow() -> dict:
     """Set the study's TensorFlow environment; return what is in force."""
-    if "tensorflow" in sys.modules:
+    missing = {name: value for name, value in TENSORFLOW_ENVIRONMENT.items() if name not in os.environ}
+    if missing and "tensorflow" in sys.modules:
         raise RuntimeError("configure_tensorflow() must run before tensorflow is imported")
-    for name, value in TENSORFLOW_ENVIRONMENT.items():
-        os.environ.setdefault(name, value)
+    os.environ.update(missing)
     return {name: os.environ[name] for name in TENSORFLOW_ENVIRONMENT}
