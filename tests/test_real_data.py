@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, SNAKEMAKE
+from conftest import REPO, run_locally
 
 FASHION_MNIST = Path(os.environ.get("FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist"))
 CIFAR10_BUILDER = Path(
@@ -62,27 +62,7 @@ def real_run(tmp_path_factory):
         "variants": {"fmnist_2conv_sigmoid": {"epochs": 2}, "cifar_6conv_sigmoid": DEEP, "cifar_6conv_relu": DEEP},
     }
     (work / "real.yaml").write_text(yaml.safe_dump(config))
-    result = subprocess.run(
-        [
-            SNAKEMAKE,
-            "--snakefile",
-            str(REPO / "Snakefile"),
-            "--directory",
-            str(work),
-            "--cores",
-            "2",
-            "--resources",
-            "gpu=1",
-            "--configfile",
-            str(REPO / "config" / "config.yaml"),
-            str(work / "real.yaml"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=1500,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
-    return work / "results"
+    return run_locally(work, work / "real.yaml", timeout=1500)
 
 
 def metrics(results, variant):

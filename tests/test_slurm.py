@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, SNAKEMAKE
+from conftest import LOCAL, REPO, workflow_command
 from fakedata import serve, write_cifar10, write_fashion_mnist
 
 CLUSTER = REPO / "tests" / "slurm" / "cluster.sh"
@@ -63,22 +63,8 @@ def workflow_config(work: Path, mirror, variants: dict, seeds=SEEDS) -> Path:
     return path
 
 
-def snakemake_command(work: Path, config: Path, *extra) -> list[str]:
-    return [
-        SNAKEMAKE,
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(work),
-        "--configfile",
-        str(REPO / "config" / "config.yaml"),
-        str(config),
-        *extra,
-    ]
-
-
 def on_slurm(work: Path, config: Path) -> list[str]:
-    return snakemake_command(
+    return workflow_command(
         work,
         config,
         "--profile",
@@ -137,7 +123,7 @@ def test_gpu_jobs_respect_the_two_fake_gpus(cluster_run):
 def local_run(mirror, tmp_path_factory):
     work = tmp_path_factory.mktemp("local")
     result = run(
-        snakemake_command(work, workflow_config(work, mirror, TINY), "--cores", "2", "--resources", "gpu=1"),
+        workflow_command(work, workflow_config(work, mirror, TINY), *LOCAL),
         os.environ,
         work,
     )

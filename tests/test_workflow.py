@@ -2,13 +2,12 @@
 
 import json
 import re
-import subprocess
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, SNAKEMAKE
+from conftest import run_locally
 from fakedata import serve, write_cifar10, write_fashion_mnist
 
 LECTURE_VARIANTS = ["fmnist_2conv_sigmoid", "cifar_12conv_relu_standardize"]
@@ -36,27 +35,7 @@ def study(tmp_path_factory):
             "diagnostics": {"probe_images": 32},
         }
         (work / "test.yaml").write_text(yaml.safe_dump(config))
-        result = subprocess.run(
-            [
-                SNAKEMAKE,
-                "--snakefile",
-                str(REPO / "Snakefile"),
-                "--directory",
-                str(work),
-                "--cores",
-                "2",
-                "--resources",
-                "gpu=1",
-                "--configfile",
-                str(REPO / "config" / "config.yaml"),
-                str(work / "test.yaml"),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
-    return work / "results"
+        return run_locally(work, work / "test.yaml", timeout=900)
 
 
 def test_every_output_exists(study):
