@@ -3,7 +3,7 @@ import re
 import subprocess
 
 import pytest
-from conftest import REPO, SNAKEMAKE
+from conftest import REPO, SNAKEMAKE, workflow_command
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
@@ -121,21 +121,7 @@ def test_dry_run_plans_one_train_job_per_variant_and_seed(default_config, tmp_pa
 def test_a_bad_config_stops_the_run_before_any_job(tmp_path):
     (tmp_path / "bad.yaml").write_text("variants:\n  cifar_6conv_relu:\n    epochz: 3\n")
     result = subprocess.run(
-        [
-            SNAKEMAKE,
-            "-n",
-            "--cores",
-            "1",
-            "--directory",
-            str(tmp_path),
-            "--snakefile",
-            str(REPO / "Snakefile"),
-            "--configfile",
-            str(REPO / "config" / "config.yaml"),
-            str(tmp_path / "bad.yaml"),
-        ],
-        capture_output=True,
-        text=True,
+        workflow_command(tmp_path, tmp_path / "bad.yaml", "-n", "--cores", "1"), capture_output=True, text=True
     )
     assert result.returncode != 0
     assert "'epochz' was unexpected" in result.stdout + result.stderr
