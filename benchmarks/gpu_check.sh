@@ -18,8 +18,7 @@ python3 -c "import tensorflow as tf; print('GPUs:', tf.config.list_physical_devi
 
 models="fmnist_2conv cifar_2conv cifar_6conv cifar_12conv"
 for speed in '{}' '{"precision": "mixed_bfloat16"}' '{"precision": "mixed_float16"}' \
-             '{"steps_per_execution": 8}' '{"precision": "mixed_bfloat16", "steps_per_execution": 8}' \
-             '{"jit_compile": true}'; do
+             '{"steps_per_execution": 8}' '{"precision": "mixed_bfloat16", "steps_per_execution": 8}'; do
     echo "== $speed"
     timeout 120 python3 -m study.bench --pipeline-only --models $models --steps 40 --warmup 5 --speed "$speed" \
         || echo "   (failed or timed out)"

@@ -6,8 +6,9 @@ import pytest
 from fakedata import write_cifar10
 
 from study.datasets import prepare
+from study.runtime import choose_precision
 from study.stats import write_channel_stats
-from study.train import HISTORY_COLUMNS, train_run
+from study.train import HISTORY_COLUMNS, epoch_orders, make_dataset, resolve_speed, train_run
 
 
 @pytest.fixture
@@ -89,15 +90,60 @@ def test_same_seed_repeats_exactly_and_another_seed_differs(prepared, small_spec
     assert first["final_train_loss"] == second["final_train_loss"] != other["final_train_loss"]
 
 
-def test_speed_settings_are_applied_and_recorded(prepared, small_spec):
-    speed = {"precision": "mixed_bfloat16", "jit_compile": True, "steps_per_execution": 2}
-    try:
-        metrics = run(prepared, small_spec | {"epochs": 1}, 1, "fast", speed=speed)
-    finally:
-        import keras
+def test_batches_are_read_from_the_memory_mapped_split_in_each_epochs_order(tmp_path):
+    images = np.arange(10 * 2 * 2 * 3, dtype=np.uint8).reshape(10, 2, 2, 3)
+    np.save(tmp_path / "images.npy", images)
+    mapped = np.load(tmp_path / "images.npy", mmap_mode="r")
+    labels = np.arange(10) % 3
+    batches = list(make_dataset(mapped, labels, batch_size=4, seed=5, first_epoch=1, epochs=3))
+    orders = epoch_orders(10, seed=5, first_epoch=1, epochs=3)
+    assert [len(y) for _, y in batches] == [4, 4, 2] * 2
+    pixels = np.concatenate([x.numpy() for x, _ in batches])
+    targets = np.concatenate([y.numpy() for _, y in batches])
+    assert pixels.dtype == np.uint8 and pixels.shape == (20, 2, 2, 3)
+    np.testing.assert_array_equal(pixels, images[orders.ravel()])
+    np.testing.assert_array_equal(targets, labels[orders.ravel()])
+    in_file_order = np.concatenate([x.numpy() for x, _ in make_dataset(mapped, labels, 4, seed=None)])
+    np.testing.assert_array_equal(in_file_order, images)
 
-        keras.mixed_precision.set_global_policy("float32")
+
+def test_auto_precision_is_bf16_only_on_cpus_with_amx():
+    assert choose_precision("CPU", {"avx512f", "amx_bf16", "amx_tile"})[0] == "mixed_bfloat16"
+    assert choose_precision("CPU", {"avx2", "fma"})[0] == "float32"
+    assert choose_precision("CPU", {"avx512f", "avx512_bf16"})[0] == "float32"
+    assert choose_precision("GPU", {"amx_bf16"})[0] == "float32"
+    cpu = {"type": "CPU", "name": "x", "count": 2}
+    assert resolve_speed({"precision": "float32"}, cpu) == {
+        "precision": "float32",
+        "steps_per_execution": 1,
+        "precision_choice": "set in the config",
+    }
+    assert resolve_speed({}, cpu)["precision"] in {"float32", "mixed_bfloat16"}
+    assert resolve_speed({}, cpu)["precision_choice"].startswith("auto: CPU")
+
+
+def test_a_sigmoid_net_in_bfloat16_repeats_exactly(prepared, small_spec):
+    spec = small_spec | {"activation": "sigmoid", "epochs": 1}
+    speed = {"precision": "mixed_bfloat16"}
+    first = run(prepared, spec, 4, "bf16_a", speed=speed)
+    second = run(prepared, spec, 4, "bf16_b", speed=speed)
+    h1, h2 = (pd.read_csv(prepared / name / "history.csv") for name in ("bf16_a", "bf16_b"))
+    columns = ["loss", "accuracy", "val_loss", "val_accuracy"]
+    pd.testing.assert_frame_equal(h1[columns], h2[columns], check_exact=True)
+    assert first["settings"]["precision"] == "mixed_bfloat16"
+    assert first["final_train_loss"] == second["final_train_loss"]
+    # The sigmoid diagnostics still find the fused bf16 sigmoid layers.
+    diagnostics = pd.read_csv(prepared / "bf16_a" / "diagnostics.csv")
+    saturation = diagnostics[diagnostics["statistic"] == "mean_sigmoid_derivative"]
+    assert set(saturation["layer"]) == {"block1_conv1", "block2_conv1", "dense1"}
+    assert saturation["value"].between(0, 0.25).all()
+
+
+def test_speed_settings_are_applied_and_recorded(prepared, small_spec):
+    speed = {"precision": "mixed_bfloat16", "steps_per_execution": 2}
+    metrics = run(prepared, small_spec | {"epochs": 1}, 1, "fast", speed=speed)
     assert {k: metrics["settings"][k] for k in speed} == speed
+    assert metrics["settings"]["precision_choice"] == "set in the config"
     diagnostics = pd.read_csv(prepared / "fast" / "diagnostics.csv")
     assert (diagnostics[diagnostics["statistic"] == "update_ratio"]["value"] > 0).all()
     assert np.isfinite(metrics["final_train_loss"])

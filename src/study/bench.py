@@ -92,8 +92,10 @@ def cpu_peak_gflops() -> tuple[float, str]:
     Two FMA units per core is assumed (true of current server cores with AVX-512
     or AVX2); the lanes come from the widest vector extension the CPU reports.
     """
+    from study.runtime import cpu_flags
+
     info = Path("/proc/cpuinfo").read_text()
-    flags = set(re.search(r"^flags\s*:(.*)$", info, re.MULTILINE).group(1).split())
+    flags = cpu_flags()
     lanes = 16 if "avx512f" in flags else 8 if "avx2" in flags else 4
     mhz = max(float(m) for m in re.findall(r"^cpu MHz\s*:\s*([\d.]+)", info, re.MULTILINE))
     cores = os.cpu_count()
@@ -118,12 +120,26 @@ def lecture_model(config: dict):
     return model
 
 
-def worker(mode: str, name: str, steps: int, warmup: int, speed: dict | None = None) -> dict:
+def write_bench_data(name: str, data_dir: Path) -> Path:
+    """Random uint8 images of the model's dataset size, stored as a prepared split (train_*.npy)."""
+    import numpy as np
+
+    config = MODELS[name]
+    data_dir = data_dir / name
+    if not (data_dir / "train_labels.npy").exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        rng = np.random.default_rng(0)
+        np.save(data_dir / "train_images.npy", rng.integers(0, 256, (config["images"], *config["input"]), np.uint8))
+        np.save(data_dir / "train_labels.npy", rng.integers(0, 10, config["images"]).astype(np.uint8))
+    return data_dir
+
+
+def worker(mode: str, name: str, steps: int, warmup: int, data_dir: Path, speed: dict | None = None) -> dict:
     """One measurement, in this process: per-step seconds, peak RSS, time to the first step.
 
-    ``speed`` (pipeline only): the config's `training` settings to measure.
+    ``speed`` (pipeline only): the config's `training` settings to measure; by
+    default the train rule's, precision chosen for this device.
     """
-    speed = {"precision": "float32", "jit_compile": False, "steps_per_execution": 1} | (speed or {})
     if mode == "pipeline":
         from study.runtime import configure_tensorflow
 
@@ -132,9 +148,6 @@ def worker(mode: str, name: str, steps: int, warmup: int, speed: dict | None = N
     import numpy as np
 
     config = MODELS[name]
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, size=(config["images"], *config["input"]), dtype=np.uint8)
-    labels = rng.integers(0, 10, size=config["images"]).astype(np.uint8)
     keras.utils.set_random_seed(0)
 
     class StepTimer(keras.callbacks.Callback):
@@ -152,36 +165,46 @@ def worker(mode: str, name: str, steps: int, warmup: int, speed: dict | None = N
 
     timer = StepTimer()
     if mode == "lecture":
-        model = lecture_model(config)
-        # The lecture's own preprocessing: a float64 copy of everything, scaled.
+        # The lecture's own loading and preprocessing: the dataset in memory, as
+        # keras.datasets returns it, then a float64 copy of everything, scaled.
+        images, labels = np.load(data_dir / "train_images.npy"), np.load(data_dir / "train_labels.npy")
         x = images / 255.0
+        model = lecture_model(config)
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         epoch_start = time.perf_counter()
         model.fit(x, labels, batch_size=BATCH, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[timer])
+        epoch_seconds = time.perf_counter() - epoch_start
     else:
         import tensorflow as tf
 
+        from study.datasets import load_split
         from study.models import build_model
-        from study.train import describe_device, make_dataset
+        from study.train import describe_device, make_dataset, resolve_speed
 
         tf.config.experimental.enable_op_determinism()
-        keras.mixed_precision.set_global_policy(speed["precision"])
+        speed = resolve_speed(speed, describe_device())
+        images, labels = load_split(data_dir, "train")
         spec = SPEC_DEFAULTS | {k: config[k] for k in ("blocks", "activation", "dense")}
-        model = build_model(spec, config["input"])
+        model = build_model(spec, config["input"], precision=speed["precision"])
         model.compile(
             optimizer="adam",
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
-            jit_compile=speed["jit_compile"],
             steps_per_execution=speed["steps_per_execution"],
         )
-        data = make_dataset(images[: steps * BATCH], labels[: steps * BATCH], BATCH, seed=0)
+        data = make_dataset(images, labels, BATCH, seed=0)
         epoch_start = time.perf_counter()
         model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[timer])
-    epoch_seconds = time.perf_counter() - epoch_start
+        epoch_seconds = time.perf_counter() - epoch_start
+        # Read the rest of the epoch's batches (untrained) so that the peak memory
+        # counts every image of the memory-mapped split, as a full epoch does.
+        for _ in make_dataset(images, labels, BATCH, seed=0).skip(steps):
+            pass
     # With steps_per_execution > 1 each timed "step" is a group of steps.
     group = speed["steps_per_execution"] if mode == "pipeline" else 1
     measured = [t / group for t in timer.times[warmup:]]
+    if not measured:
+        raise ValueError(f"no step left to time: {len(timer.times)} timed, {warmup} dropped as warm-up")
     return {
         "mode": mode,
         "model": name,
@@ -216,16 +239,17 @@ def diagnostics_cost(name: str, steps: int, records: int = 3) -> dict:
 
     from study.diagnostics import TrainingDiagnostics
     from study.models import build_model
-    from study.train import make_dataset
+    from study.train import describe_device, make_dataset, resolve_speed
 
     config = MODELS[name]
     tf.config.experimental.enable_op_determinism()
+    precision = resolve_speed({}, describe_device())["precision"]
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, size=(steps * BATCH, *config["input"]), dtype=np.uint8)
     labels = rng.integers(0, 10, size=len(images)).astype(np.uint8)
     spec = SPEC_DEFAULTS | {k: config[k] for k in ("blocks", "activation", "dense")}
-    model = build_model(spec, config["input"])
+    model = build_model(spec, config["input"], precision=precision)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(make_dataset(images, labels, BATCH, seed=0), epochs=1, steps_per_epoch=2, verbose=0)  # warm-up
     start = time.perf_counter()
@@ -241,6 +265,7 @@ def diagnostics_cost(name: str, steps: int, records: int = 3) -> dict:
     epochs, steps_per_epoch = LECTURE_EPOCHS[name], -(-config["images"] // BATCH)
     return {
         "model": name,
+        "precision": precision,
         "step_seconds": step,
         "record_seconds": record,
         "lecture_epochs": epochs,
@@ -249,7 +274,7 @@ def diagnostics_cost(name: str, steps: int, records: int = 3) -> dict:
     }
 
 
-def measure(mode: str, name: str, steps: int, warmup: int, speed: dict | None = None) -> dict:
+def measure(mode: str, name: str, steps: int, warmup: int, data_dir: Path, speed: dict | None = None) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
     result = subprocess.run(
         [
@@ -265,6 +290,8 @@ def measure(mode: str, name: str, steps: int, warmup: int, speed: dict | None = 
             str(warmup),
             "--speed",
             json.dumps(speed or {}),
+            "--data-dir",
+            str(data_dir),
         ],
         capture_output=True,
         text=True,
@@ -289,8 +316,7 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--speed",
         default="{}",
-        help='training settings for the pipeline, as JSON: {"precision": "mixed_bfloat16", '
-        '"jit_compile": true, "steps_per_execution": 8}',
+        help='training settings for the pipeline, as JSON: {"precision": "mixed_bfloat16", "steps_per_execution": 8}',
     )
     parser.add_argument(
         "--diagnostics-cost",
@@ -298,6 +324,7 @@ def main(argv=None) -> None:
         help="measure the diagnostics callback against training steps, projected to the lecture's runs",
     )
     parser.add_argument("--worker", nargs=2, metavar=("MODE", "MODEL"), help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     speed = json.loads(args.speed)
     if args.diagnostics_cost:
@@ -309,14 +336,15 @@ def main(argv=None) -> None:
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         return
     if args.worker:
-        print(json.dumps(worker(*args.worker, args.steps, args.warmup, speed)))
+        print(json.dumps(worker(*args.worker, args.steps, args.warmup, args.data_dir, speed)))
         return
     if args.pipeline_only:
         for name in args.models:
-            m = measure("pipeline", name, args.steps, args.warmup, speed)
+            m = measure("pipeline", name, args.steps, args.warmup, write_bench_data(name, args.out / "data"), speed)
             print(
                 f"{name:13s} {BATCH / m['median_step_seconds']:9.1f} img/s  {m['epoch_seconds']:7.2f} s for "
-                f"{args.steps} steps  device {m['device']}  {json.dumps(speed)}",
+                f"{args.steps} steps  peak {m['peak_rss_mb']:.0f} MB  device {m['device']}  "
+                f"{m['precision']} steps/exec {m['steps_per_execution']}",
                 flush=True,
             )
         return
@@ -328,7 +356,7 @@ def main(argv=None) -> None:
     for name in args.models:
         for round_ in range(1, args.rounds + 1):
             for mode in ("lecture", "pipeline"):
-                m = measure(mode, name, args.steps, args.warmup)
+                m = measure(mode, name, args.steps, args.warmup, write_bench_data(name, args.out / "data"), speed)
                 m["round"] = round_
                 rows.append(m)
                 print(
@@ -347,6 +375,7 @@ def main(argv=None) -> None:
         table.append(
             {
                 "model": name,
+                "pipeline precision": pipeline["precision"].iloc[0],
                 "lecture img/s": lecture["images_per_second"].median(),
                 "pipeline img/s": pipeline["images_per_second"].median(),
                 "ratio": ratios.median(),
