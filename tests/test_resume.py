@@ -100,3 +100,18 @@ def test_killed_run_resumes_from_its_last_epoch_and_matches_an_uninterrupted_one
     metrics = json.loads((data / "killed" / "metrics.json").read_text())
     assert metrics["resumed_from_epoch"] == saved and metrics["epochs"] == SPEC["epochs"]
     assert not (data / "killed-checkpoint").exists(), "the checkpoint goes once the outputs are written"
+
+
+def test_a_checkpoint_resumes_only_the_run_that_saved_it(tmp_path):
+    from study.train import open_checkpoint
+
+    checkpoint = tmp_path / "checkpoint"
+    run = {"spec": SPEC, "seed": 1, "subset": {}, "subset_seed": 0, "speed": {"precision": "float32"}}
+    assert open_checkpoint(checkpoint, run) == 0
+    (checkpoint / "training_metadata.json").write_text(json.dumps({"epoch": 3}))
+    assert open_checkpoint(checkpoint, json.loads(json.dumps(run))) == 3
+
+    changed = run | {"spec": SPEC | {"learning_rate": 0.01}}
+    assert open_checkpoint(checkpoint, changed) == 0
+    assert not (checkpoint / "training_metadata.json").exists(), "another run's weights are not resumed"
+    assert json.loads((checkpoint / "run.json").read_text())["spec"]["learning_rate"] == 0.01

@@ -119,6 +119,22 @@ def _write_atomically(path: Path, table: pd.DataFrame) -> None:
     os.replace(partial, path)
 
 
+def open_checkpoint(checkpoint_dir: Path, run: dict) -> int:
+    """The epoch to resume from: the checkpoint's when ``run`` (spec, seed, data, settings) saved it, else 0.
+
+    A checkpoint left by a different run, such as one killed before its variant's
+    config changed, is removed rather than resumed.
+    """
+    run = json.loads(json.dumps(run, sort_keys=True))
+    run_file = checkpoint_dir / "run.json"
+    if checkpoint_dir.exists() and (not run_file.exists() or json.loads(run_file.read_text()) != run):
+        print(f"removing {checkpoint_dir}: it holds the checkpoint of a different run", flush=True)
+        shutil.rmtree(checkpoint_dir)
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    run_file.write_text(json.dumps(run, sort_keys=True))
+    return checkpointed_epoch(checkpoint_dir)
+
+
 def checkpointed_epoch(checkpoint_dir: Path) -> int:
     """The last epoch BackupAndRestore saved in ``checkpoint_dir`` (0 when there is none)."""
     metadata = checkpoint_dir / "training_metadata.json"
@@ -216,7 +232,8 @@ def train_run(
 
     With ``checkpoint_dir`` the run saves its state there after every epoch
     and, when started again after being killed, resumes from the last saved
-    epoch; the directory is removed once the outputs are written. ``speed`` holds
+    epoch (unless the spec, seed, data or settings changed meanwhile: then it
+    starts over); the directory is removed once the outputs are written. ``speed`` holds
     the config's `training` settings (precision, steps_per_execution).
     """
     out_dir = Path(out_dir)
@@ -244,7 +261,8 @@ def train_run(
     )
     model.summary(print_fn=lambda line, **_: print(line))
     checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
-    first_epoch = checkpointed_epoch(checkpoint_dir) if checkpoint_dir else 0
+    run = {"spec": spec, "seed": seed, "subset": subset, "subset_seed": subset_seed, "speed": speed}
+    first_epoch = open_checkpoint(checkpoint_dir, run) if checkpoint_dir else 0
     rows, restored_diagnostics, restored_seconds = restore_rows(checkpoint_dir, first_epoch)
     if first_epoch:
         print(f"resuming from the checkpoint of epoch {first_epoch} in {checkpoint_dir}", flush=True)
@@ -258,7 +276,6 @@ def train_run(
     recorder = EpochRecorder(rows, diagnostics, checkpoint_dir)
     callbacks = [diagnostics, recorder, keras.callbacks.TerminateOnNaN()]
     if checkpoint_dir:
-        checkpoint_dir.mkdir(parents=True, exist_ok=True)
         callbacks.append(
             keras.callbacks.BackupAndRestore(checkpoint_dir, double_checkpoint=True, delete_checkpoint=False)
         )
