@@ -60,6 +60,14 @@ def reproduction_readme(command: str, provenance: dict, timing: dict, claims: pd
         for name, digest in data["sources"].items():
             sources.append(f"| {dataset} | `{name}` | `{digest['sha256']}` |")
     devices = "; ".join(provenance["devices"])
+    precisions = "; ".join(
+        sorted(
+            {
+                f"{s.get('precision', 'float32')} ({s.get('precision_choice', 'set in the config')})"
+                for s in provenance["settings"]
+            }
+        )
+    )
     versions = ", ".join(f"{k} {v}" for k, v in provenance["versions"][0].items())
     return "\n".join(
         [
@@ -73,6 +81,7 @@ def reproduction_readme(command: str, provenance: dict, timing: dict, claims: pd
             + ", ".join(f"`{c}`" for c in provenance["training_commits"])
             + f"; tables and report built at `{provenance['git_commit']}`",
             f"- Machine: {machine_description()}; trained on {devices}",
+            f"- Precision: {precisions}",
             f"- Libraries: {versions}",
             f"- Seeds: {', '.join(str(s) for s in config['seeds'])}; subset per dataset: "
             f"{config['subset'].get('train')} training and {config['subset'].get('test')} test images "
