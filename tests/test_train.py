@@ -1,11 +1,13 @@
 import json
 
+import keras
 import numpy as np
 import pandas as pd
 import pytest
 from fakedata import write_cifar10
 
 from study.datasets import prepare
+from study.models import sigmoid
 from study.runtime import choose_precision
 from study.stats import write_channel_stats
 from study.train import HISTORY_COLUMNS, epoch_orders, make_dataset, resolve_speed, train_run
@@ -137,6 +139,9 @@ def test_a_sigmoid_net_in_bfloat16_repeats_exactly(prepared, small_spec):
     saturation = diagnostics[diagnostics["statistic"] == "mean_sigmoid_derivative"]
     assert set(saturation["layer"]) == {"block1_conv1", "block2_conv1", "dense1"}
     assert saturation["value"].between(0, 0.25).all()
+    loaded = keras.saving.load_model(prepared / "bf16_a" / "model.keras")
+    assert loaded.get_layer("block1_conv1").activation is sigmoid
+    assert loaded.get_layer("block1_conv1").dtype_policy.name == "mixed_bfloat16"
 
 
 def test_speed_settings_are_applied_and_recorded(prepared, small_spec):

@@ -41,5 +41,5 @@ def choose_precision(device_type: str, flags: set[str]) -> tuple[str, str]:
     if device_type == "GPU":
         return "float32", "GPU: not measured yet (benchmarks/gpu_check.sh), so full precision"
     if "amx_bf16" in flags:
-        return "mixed_bfloat16", "CPU with AMX bf16 units: 2.2-2.8x the throughput of float32 on the conv nets"
+        return "mixed_bfloat16", "CPU with AMX bf16 units: 1.8-2.8x the throughput of float32 (study.bench, Intel Xeon)"
     return "float32", "CPU without AMX: bf16 ran about 7x slower than float32 where it is emulated"
