@@ -8,10 +8,16 @@ drift of a noisy machine hits both sides alike. Per-step times drop the
 warm-up steps; the table shows medians and the ratio pipeline / lecture with
 its spread over rounds.
 
-- lecture: the lecture's script: ``x / 255.0`` float64 arrays of the whole
-  dataset into ``model.fit(batch_size=256)``, TensorFlow's default settings.
-- pipeline: what the train rule runs: uint8 images fed through
-  ``study.train.make_dataset``, scaling inside the model, the study's settings.
+- lecture: the lecture's script: the dataset loaded into memory, ``x / 255.0``
+  float64 arrays of all of it into ``model.fit(batch_size=256)``, TensorFlow's
+  default settings (float32).
+- pipeline: what the train rule runs: the memory-mapped uint8 split fed
+  through ``study.train.make_dataset``, scaling inside the model, the study's
+  settings (op determinism, the precision chosen for this device).
+
+Both read the same random images of the dataset's size, written once to
+OUT/data. Peak memory is each process's peak RSS; the table also gives the
+ratio above the floor of a process that only imports TensorFlow and Keras.
 """
 
 from __future__ import annotations
