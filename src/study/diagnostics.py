@@ -40,19 +40,20 @@ def activation_name(layer: keras.layers.Layer) -> str | None:
     return name if name in ("sigmoid", "relu") else None
 
 
-def activation_stats(outputs: np.ndarray, activation: str) -> dict[str, float]:
-    """Statistics of a layer's activated outputs over a probe batch (first axis)."""
-    outputs = np.asarray(outputs, dtype=np.float64)
+def activation_stats(outputs, activation: str) -> dict[str, tf.Tensor]:
+    """Statistics of a layer's activated outputs over a probe batch (first axis), as scalar tensors."""
+    outputs = tf.cast(outputs, tf.float32)
     if activation == "sigmoid":
         # sigma'(z) = sigma(z)(1 - sigma(z)): computable from the outputs alone.
+        saturated = (outputs < SATURATION_LOW) | (outputs > SATURATION_HIGH)
         return {
-            "saturated_fraction": float(np.mean((outputs < SATURATION_LOW) | (outputs > SATURATION_HIGH))),
-            "mean_sigmoid_derivative": float(np.mean(outputs * (1 - outputs))),
+            "saturated_fraction": tf.reduce_mean(tf.cast(saturated, tf.float32)),
+            "mean_sigmoid_derivative": tf.reduce_mean(outputs * (1 - outputs)),
         }
     if activation == "relu":
         # A unit (one channel at one position, or one Dense neuron) is dead when it is
         # zero for every image of the batch.
-        return {"dead_fraction": float(np.mean(np.all(outputs <= 0, axis=0)))}
+        return {"dead_fraction": tf.reduce_mean(tf.cast(tf.reduce_all(outputs <= 0, axis=0), tf.float32))}
     return {}
 
 
@@ -83,8 +84,26 @@ class TrainingDiagnostics(keras.callbacks.Callback):
         super().set_model(model)
         self.layers = weighted_layers(model)
         self.activated = [layer for layer in self.layers if activation_name(layer)]
-        self.probe_model = keras.Model(model.inputs, [layer.output for layer in self.activated])
+        self.probe_model = keras.Model(model.inputs, [model.output, *(layer.output for layer in self.activated)])
         self.loss_fn = keras.losses.SparseCategoricalCrossentropy()
+        # One compiled pass: run eagerly, a record cost about 4 training steps.
+        self.probe = tf.function(self.probe_statistics)
+
+    def probe_statistics(self, images, labels):
+        """Loss, kernel gradient norms and activation statistics from one forward and backward pass."""
+        with tf.GradientTape() as tape:
+            predictions, *outputs = tf.nest.flatten(self.probe_model(images, training=False))
+            loss = self.loss_fn(labels, predictions)
+        gradients = tape.gradient(loss, [layer.kernel for layer in self.layers])
+        gradient_norms = [
+            tf.norm(tf.cast(gradient, tf.float32)) if gradient is not None else tf.constant(0.0)
+            for gradient in gradients
+        ]
+        activations = [
+            activation_stats(output, activation_name(layer))
+            for layer, output in zip(self.activated, outputs, strict=True)
+        ]
+        return loss, gradient_norms, activations
 
     def on_train_begin(self, logs=None):
         if not self.rows:  # a resumed run has its epoch-0 rows already
@@ -104,29 +123,20 @@ class TrainingDiagnostics(keras.callbacks.Callback):
 
     def record(self, epoch: int) -> None:
         start = time.perf_counter()
-        kernels = [layer.kernel for layer in self.layers]
-        with tf.GradientTape() as tape:
-            predictions = self.model(self.probe_images, training=False)
-            loss = self.loss_fn(self.probe_labels, predictions)
-        gradients = tape.gradient(loss, kernels)
-        for depth, (layer, gradient) in enumerate(zip(self.layers, gradients, strict=True), start=1):
+        loss, gradient_norms, activations = self.probe(self.probe_images, self.probe_labels)
+        for depth, (layer, gradient_norm) in enumerate(zip(self.layers, gradient_norms, strict=True), start=1):
             kernel = np.array(layer.kernel)
             weight_norm = float(np.linalg.norm(kernel))
-            self.add(
-                epoch, layer.name, depth, "gradient_norm", float(tf.norm(gradient)) if gradient is not None else 0.0
-            )
+            self.add(epoch, layer.name, depth, "gradient_norm", float(gradient_norm))
             self.add(epoch, layer.name, depth, "weight_norm", weight_norm)
             before = self._before_last_step.get(layer.name)
             if before is not None and epoch > 0:
                 update = float(np.linalg.norm(kernel - before))
                 self.add(epoch, layer.name, depth, "update_ratio", update / weight_norm if weight_norm else math.nan)
-        outputs = self.probe_model(self.probe_images, training=False)
-        if len(self.activated) == 1:
-            outputs = [outputs]
         depth_of = {layer.name: i for i, layer in enumerate(self.layers, start=1)}
-        for layer, output in zip(self.activated, outputs, strict=True):
-            for statistic, value in activation_stats(output, activation_name(layer)).items():
-                self.add(epoch, layer.name, depth_of[layer.name], statistic, value)
+        for layer, statistics in zip(self.activated, activations, strict=True):
+            for statistic, value in statistics.items():
+                self.add(epoch, layer.name, depth_of[layer.name], statistic, float(value))
         self.add(epoch, "model", 0, "probe_loss", float(loss))
         self.seconds += time.perf_counter() - start
 
