@@ -198,7 +198,8 @@ def worker(mode: str, name: str, steps: int, warmup: int, data_dir: Path, speed:
         from study.train import describe_device, make_dataset, resolve_speed
 
         tf.config.experimental.enable_op_determinism()
-        speed = resolve_speed(speed, describe_device())
+        device = describe_device()
+        speed = resolve_speed(speed, device)
         images, labels = load_split(data_dir, "train")
         spec = SPEC_DEFAULTS | {k: config[k] for k in ("blocks", "activation", "dense")}
         model = build_model(spec, config["input"], precision=speed["precision"])
@@ -232,7 +233,7 @@ def worker(mode: str, name: str, steps: int, warmup: int, data_dir: Path, speed:
         "seconds_to_first_step": timer.first_step,
         "forward_flops_per_image": forward_flops_per_image(model),
         "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default"),
-        "device": describe_device()["name"] if mode == "pipeline" else "",
+        "device": device["name"] if mode == "pipeline" else "",
         **(speed if mode == "pipeline" else {}),
     }
 
