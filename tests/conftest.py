@@ -1,9 +1,12 @@
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+
+from study.run import Run
 
 REPO = Path(__file__).resolve().parents[1]
 # The venv's own command line, whether or not the venv is activated.
@@ -32,6 +35,24 @@ def run_locally(work: Path, config: Path, timeout: int) -> Path:
     result = subprocess.run(workflow_command(work, config, *LOCAL), capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     return work / "results"
+
+
+VERDICT_THRESHOLDS = {"chance_band": 0.05, "loss_band": 0.05, "learns_accuracy": 0.2, "overfit_gap": 0.15}
+
+
+def make_run(spec: dict, seed: int, **changes) -> Run:
+    """A run of ``spec`` named 'small', on the full splits, with the schema's training defaults and a small probe."""
+    run = Run(
+        variant="small",
+        seed=seed,
+        spec=spec,
+        subset={},
+        subset_seed=0,
+        training={"precision": "auto", "steps_per_execution": 1},
+        diagnostics={"probe_images": 32, "saturation": 0.01},
+        verdicts=VERDICT_THRESHOLDS,
+    )
+    return dataclasses.replace(run, **changes)
 
 
 @pytest.fixture

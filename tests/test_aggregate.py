@@ -25,6 +25,7 @@ def test_summarize_orders_by_config_and_carries_the_lecture():
             "seed": seed,
             "dataset": "cifar10",
             "epochs": 2,
+            "steps": 8,
             "final_train_accuracy": acc,
             "final_val_accuracy": acc - 0.1,
             "best_val_accuracy": acc,

@@ -5,14 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from study.diagnostics import (
-    LN10,
-    TrainingDiagnostics,
-    activation_stats,
-    initial_loss,
-    overfit_one_batch,
-    run_verdict,
-)
+from study.diagnostics import TrainingDiagnostics, activation_stats
+from study.preflight import initial_loss, overfit_one_batch
+from study.verdicts import PLATEAU_LOSS, run_verdict
+
+SATURATION = 0.01
 
 
 def probe(n=16, seed=0):
@@ -39,7 +36,7 @@ def dense_stack(depth, activation, units=16, bias=0.0, scale=None):
 
 def diagnostics_of(model, images, labels, epochs=1):
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
-    callback = TrainingDiagnostics(images, labels)
+    callback = TrainingDiagnostics(images, labels, SATURATION)
     model.fit(images, labels, epochs=epochs, batch_size=8, verbose=0, callbacks=[callback])
     return callback.table()
 
@@ -86,16 +83,18 @@ def test_constant_output_model_has_initial_loss_ln10():
     inputs = keras.Input(shape=(8,))
     outputs = keras.layers.Dense(10, activation="softmax", kernel_initializer="zeros")(inputs)
     images, labels = probe(40)
-    assert initial_loss(keras.Model(inputs, outputs), images, labels, batch_size=16) == pytest.approx(LN10, rel=1e-6)
+    assert initial_loss(keras.Model(inputs, outputs), images, labels, batch_size=16) == pytest.approx(
+        PLATEAU_LOSS, rel=1e-6
+    )
 
 
 def test_activation_stats_by_hand():
     sigmoid = np.array([[0.001, 0.5], [0.999, 0.5]])
-    got = {name: float(value) for name, value in activation_stats(sigmoid, "sigmoid").items()}
+    got = {name: float(value) for name, value in activation_stats(sigmoid, "sigmoid", SATURATION).items()}
     assert got["saturated_fraction"] == 0.5
     assert got["mean_sigmoid_derivative"] == pytest.approx(np.mean(sigmoid * (1 - sigmoid)))
     relu = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 2.0]])
-    got = {name: float(value) for name, value in activation_stats(relu, "relu").items()}
+    got = {name: float(value) for name, value in activation_stats(relu, "relu", SATURATION).items()}
     assert got == {"dead_fraction": pytest.approx(1 / 3)}
 
 

@@ -9,6 +9,7 @@ import time
 
 import pandas as pd
 import pytest
+from conftest import make_run
 from fakedata import write_cifar10
 
 from study.datasets import prepare
@@ -33,9 +34,10 @@ TRAIN = """
 import json, sys
 from study.runtime import configure_tensorflow
 configure_tensorflow()
+from study.run import Run
 from study.train import train_run
 args = json.loads(sys.argv[1])
-train_run(**args)
+train_run(Run.from_dict(args.pop("run")), **args)
 """
 
 
@@ -51,15 +53,12 @@ def data(tmp_path_factory):
 
 
 def launch(data, name, checkpoint=True):
+    run = make_run(SPEC, 4, variant="resumable", diagnostics={"probe_images": 20, "saturation": 0.01})
     args = {
-        "spec": SPEC,
+        "run": run.to_dict(),
         "data_dir": str(data / "data"),
         "stats_path": str(data / "stats.json"),
-        "seed": 4,
         "out_dir": str(data / name),
-        "variant": "resumable",
-        "verdict_thresholds": {"chance_band": 0.05, "loss_band": 0.05, "learns_accuracy": 0.2, "overfit_gap": 0.15},
-        "probe_images": 20,
         "threads": 1,
         "checkpoint_dir": str(data / f"{name}-checkpoint") if checkpoint else None,
     }
@@ -103,15 +102,15 @@ def test_killed_run_resumes_from_its_last_epoch_and_matches_an_uninterrupted_one
 
 
 def test_a_checkpoint_resumes_only_the_run_that_saved_it(tmp_path):
-    from study.train import open_checkpoint
+    from study.checkpoints import open_checkpoint
 
     checkpoint = tmp_path / "checkpoint"
-    run = {"spec": SPEC, "seed": 1, "subset": {}, "subset_seed": 0, "speed": {"precision": "float32"}}
-    assert open_checkpoint(checkpoint, run) == 0
+    run = make_run(SPEC, 1, training={"precision": "float32", "steps_per_execution": 1})
+    assert open_checkpoint(checkpoint, run.to_dict()) == 0
     (checkpoint / "training_metadata.json").write_text(json.dumps({"epoch": 3}))
-    assert open_checkpoint(checkpoint, json.loads(json.dumps(run))) == 3
+    assert open_checkpoint(checkpoint, json.loads(json.dumps(run.to_dict()))) == 3
 
-    changed = run | {"spec": SPEC | {"learning_rate": 0.01}}
-    assert open_checkpoint(checkpoint, changed) == 0
+    changed = make_run(SPEC | {"learning_rate": 0.01}, 1, training=run.training)
+    assert open_checkpoint(checkpoint, changed.to_dict()) == 0
     assert not (checkpoint / "training_metadata.json").exists(), "another run's weights are not resumed"
     assert json.loads((checkpoint / "run.json").read_text())["spec"]["learning_rate"] == 0.01

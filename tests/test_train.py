@@ -4,13 +4,15 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import make_run
 from fakedata import write_cifar10
 
 from study.datasets import prepare
+from study.feeding import epoch_orders, make_dataset
 from study.models import sigmoid
-from study.runtime import choose_precision
+from study.runtime import choose_precision, resolve_training
 from study.stats import write_channel_stats
-from study.train import HISTORY_COLUMNS, epoch_orders, make_dataset, resolve_speed, train_run
+from study.train import HISTORY_COLUMNS, train_run
 
 
 @pytest.fixture
@@ -21,21 +23,10 @@ def prepared(tmp_path):
     return tmp_path
 
 
-THRESHOLDS = {"chance_band": 0.05, "loss_band": 0.05, "learns_accuracy": 0.2, "overfit_gap": 0.15}
-
-
-def run(prepared, spec, seed, name, **options):
+def run(prepared, spec, seed, name, **changes):
+    """Train ``spec`` with ``seed`` into prepared/name; ``changes`` replace fields of the run."""
     return train_run(
-        spec,
-        prepared / "data",
-        prepared / "stats.json",
-        seed,
-        prepared / name,
-        variant="small",
-        verdict_thresholds=THRESHOLDS,
-        probe_images=32,
-        threads=1,
-        **options,
+        make_run(spec, seed, **changes), prepared / "data", prepared / "stats.json", prepared / name, threads=1
     )
 
 
@@ -51,10 +42,10 @@ def test_a_run_writes_history_metrics_and_model(prepared, small_spec):
     assert saved["final_val_accuracy"] == history["val_accuracy"].iloc[-1]
     assert saved["best_val_accuracy"] == history["val_accuracy"].max()
     assert saved["device"]["type"] == "CPU"
-    assert saved["settings"]["op_determinism"] is True
+    assert saved["runtime"]["op_determinism"] is True
     assert saved["versions"]["tensorflow"] and saved["versions"]["keras"]
     assert set(saved["data"]["sources"]) == {"cifar-10-binary.tar.gz"}
-    assert saved["spec"]["batchnorm"] is True and saved["train_images"] == 100
+    assert saved["run"]["spec"]["batchnorm"] is True and saved["train_images"] == 100
     assert saved["images_per_second"] > 0
     assert saved["verdict"] in {"learns", "stuck at chance", "overfits"}
     assert 0 < saved["diagnostics_seconds"] < saved["train_seconds"]
@@ -115,24 +106,24 @@ def test_auto_precision_is_bf16_only_on_cpus_with_amx():
     assert choose_precision("CPU", {"avx512f", "avx512_bf16"})[0] == "float32"
     assert choose_precision("GPU", {"amx_bf16"})[0] == "float32"
     cpu = {"type": "CPU", "name": "x", "count": 2}
-    assert resolve_speed({"precision": "float32"}, cpu) == {
+    assert resolve_training({"precision": "float32"}, cpu) == {
         "precision": "float32",
         "steps_per_execution": 1,
         "precision_choice": "set in the config",
     }
-    assert resolve_speed({}, cpu)["precision"] in {"float32", "mixed_bfloat16"}
-    assert resolve_speed({}, cpu)["precision_choice"].startswith("auto: CPU")
+    assert resolve_training({}, cpu)["precision"] in {"float32", "mixed_bfloat16"}
+    assert resolve_training({}, cpu)["precision_choice"].startswith("auto: CPU")
 
 
 def test_a_sigmoid_net_in_bfloat16_repeats_exactly(prepared, small_spec):
     spec = small_spec | {"activation": "sigmoid", "epochs": 1}
-    speed = {"precision": "mixed_bfloat16"}
-    first = run(prepared, spec, 4, "bf16_a", speed=speed)
-    second = run(prepared, spec, 4, "bf16_b", speed=speed)
+    training = {"precision": "mixed_bfloat16", "steps_per_execution": 1}
+    first = run(prepared, spec, 4, "bf16_a", training=training)
+    second = run(prepared, spec, 4, "bf16_b", training=training)
     h1, h2 = (pd.read_csv(prepared / name / "history.csv") for name in ("bf16_a", "bf16_b"))
     columns = ["loss", "accuracy", "val_loss", "val_accuracy"]
     pd.testing.assert_frame_equal(h1[columns], h2[columns], check_exact=True)
-    assert first["settings"]["precision"] == "mixed_bfloat16"
+    assert first["run"]["training"]["precision"] == "mixed_bfloat16"
     assert first["final_train_loss"] == second["final_train_loss"]
     # The sigmoid diagnostics still find the fused bf16 sigmoid layers.
     diagnostics = pd.read_csv(prepared / "bf16_a" / "diagnostics.csv")
@@ -145,10 +136,10 @@ def test_a_sigmoid_net_in_bfloat16_repeats_exactly(prepared, small_spec):
 
 
 def test_speed_settings_are_applied_and_recorded(prepared, small_spec):
-    speed = {"precision": "mixed_bfloat16", "steps_per_execution": 2}
-    metrics = run(prepared, small_spec | {"epochs": 1}, 1, "fast", speed=speed)
-    assert {k: metrics["settings"][k] for k in speed} == speed
-    assert metrics["settings"]["precision_choice"] == "set in the config"
+    training = {"precision": "mixed_bfloat16", "steps_per_execution": 2}
+    metrics = run(prepared, small_spec | {"epochs": 1}, 1, "fast", training=training)
+    assert {k: metrics["run"]["training"][k] for k in training} == training
+    assert metrics["run"]["training"]["precision_choice"] == "set in the config"
     diagnostics = pd.read_csv(prepared / "fast" / "diagnostics.csv")
     assert (diagnostics[diagnostics["statistic"] == "update_ratio"]["value"] > 0).all()
     assert np.isfinite(metrics["final_train_loss"])

@@ -12,7 +12,7 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from study.claims import claims_table
-from study.diagnostics import preflight_summary
+from study.verdicts import preflight_summary
 
 SUMMARY_METRICS = ["final_train_accuracy", "final_val_accuracy", "best_val_accuracy"]
 
@@ -64,6 +64,7 @@ def summarize(metrics: list[dict], variants: dict) -> pd.DataFrame:
             "n_seeds": len(runs),
             "seeds": " ".join(str(m["seed"]) for m in runs),
             "epochs": runs[0]["epochs"],
+            "steps": int(np.mean([m["steps"] for m in runs])),
         }
         for metric in SUMMARY_METRICS:
             for stat, value in mean_std_ci([m[metric] for m in runs]).items():
@@ -86,15 +87,22 @@ def _distinct(records: list[dict]) -> list[dict]:
     return [json.loads(text) for text in sorted({json.dumps(r, sort_keys=True) for r in records})]
 
 
-def provenance(metrics: list[dict], config: dict, commit: str) -> dict:
-    """What a reader needs to trust and rerun the study."""
+def device_name(device: dict) -> str:
+    """'CPU: Intel(R) Xeon(R) Processor (2 cores)', 'GPU: NVIDIA H200 (1)'."""
+    count = f"{device['count']} cores" if device["type"] == "CPU" else str(device["count"])
+    return f"{device['type']}: {device['name']} ({count})"
+
+
+def provenance(metrics: list[dict], config: dict, configfiles: list[str], commit: str) -> dict:
+    """What a reader needs to trust and rerun the study; ``configfiles``: the config layers given to Snakemake."""
     return {
         "git_commit": commit,
+        "configfiles": [str(path) for path in configfiles],
         "training_commits": sorted({m["git_commit"] for m in metrics}),
         "versions": _distinct([m["versions"] for m in metrics]),
-        "devices": sorted({f"{m['device']['type']}: {m['device']['name']}" for m in metrics}),
-        "settings": _distinct([{k: v for k, v in m["settings"].items() if k != "seed"} for m in metrics]),
-        "data": {m["dataset"]: m["data"] for m in metrics},
+        "devices": sorted({device_name(m["device"]) for m in metrics}),
+        "training": _distinct([m["run"]["training"] | m["runtime"] for m in metrics]),
+        "data": {m["dataset"]: m["data"] | {"subset": m["run"]["subset"]} for m in metrics},
         "config": config,
     }
 
@@ -114,13 +122,15 @@ RUN_COLUMNS = [
 ]
 
 
-def write_tables(run_dirs, preflight_jsons, variants: dict, config: dict, commit: str, out: dict) -> None:
+def write_tables(run_dirs, preflight_jsons, config: dict, configfiles: list[str], commit: str, out: dict) -> None:
     """Write summary, claims, epochs, diagnostics, preflight (CSV) and provenance (JSON) to the paths in ``out``."""
     metrics, epochs, diagnostics = read_runs(run_dirs)
+    variants = config["variants"]
     summarize(metrics, variants).to_csv(out["summary"], index=False)
     runs = pd.DataFrame([{k: m[k] for k in RUN_COLUMNS} for m in metrics])
     claims_table(config["claims"], runs, variants).to_csv(out["claims"], index=False)
     epochs.to_csv(out["epochs"], index=False)
     diagnostics.to_csv(out["diagnostics"], index=False)
     preflight_table(preflight_jsons).to_csv(out["preflight"], index=False)
-    Path(out["provenance"]).write_text(json.dumps(provenance(metrics, config, commit), indent=2) + "\n")
+    record = provenance(metrics, config, configfiles, commit)
+    Path(out["provenance"]).write_text(json.dumps(record, indent=2) + "\n")

@@ -79,94 +79,110 @@ def _describe(run: pd.Series) -> str:
     return f"{run['verdict']} (train acc {run['final_train_accuracy']:.3f}, loss {run['final_train_loss']:.3f})"
 
 
+def _seeds_columns(seeds: list, per_seed: list[str], outcomes: list[str]) -> dict:
+    n_agree = outcomes.count("agree")
+    return {
+        "seeds": " ".join(str(s) for s in seeds),
+        "per_seed": "; ".join(per_seed),
+        "n_agree": n_agree,
+        "n_seeds": len(outcomes),
+        "agree": f"{n_agree}/{len(outcomes)}",
+    }
+
+
+def outcome_claim(claim: dict, runs: pd.DataFrame) -> dict:
+    """A 'learns' or 'stuck' claim, from each seed's verdict."""
+    mine = runs[runs["variant"] == claim["variant"]].set_index("seed")
+    outcomes = [seed_outcome(claim["expect"], r["verdict"]) for _, r in mine.iterrows()]
+    verdict = overall_verdict(outcomes)
+    reason = {
+        "confirmed": "every seed behaves as claimed",
+        "refuted": "no seed behaves as claimed",
+        "mixed": "seeds disagree",
+        "not testable at this budget": "no seed is clearly stuck or clearly learning yet",
+    }[verdict]
+    per_seed = [f"seed {s}: {_describe(r)}" for s, r in mine.iterrows()]
+    return _seeds_columns(list(mine.index), per_seed, outcomes) | {"verdict": verdict, "reason": reason}
+
+
+def compared_values(claim: dict, runs: pd.DataFrame) -> tuple[list, np.ndarray, np.ndarray, str]:
+    """The seeds both variants ran, and per seed what a comparison claim compares, with its name."""
+    mine = runs[runs["variant"] == claim["variant"]].set_index("seed")
+    other = runs[runs["variant"] == claim["baseline"]].set_index("seed")
+    seeds = sorted(set(mine.index) & set(other.index))
+    mine, other = mine.loc[seeds], other.loc[seeds]
+    if claim["expect"] == "better_than":
+        metric = claim.get("metric", "final_train_accuracy")
+        return seeds, mine[metric].to_numpy(float), other[metric].to_numpy(float), metric.replace("_", " ")
+    gap = "final_train_accuracy", "final_val_accuracy"
+    a = (mine[gap[0]] - mine[gap[1]]).to_numpy(float)
+    b = (other[gap[0]] - other[gap[1]]).to_numpy(float)
+    return seeds, a, b, "train-val accuracy gap"
+
+
+def comparison_claim(claim: dict, runs: pd.DataFrame) -> dict:
+    """A 'better_than' or 'larger_gap' claim, from paired differences seed by seed.
+
+    Every seed agreeing is not enough when the 95% interval of the mean
+    difference still holds 0: the claim is then 'mixed'.
+    """
+    variant, baseline = claim["variant"], claim["baseline"]
+    seeds, a, b, what = compared_values(claim, runs)
+    differences = a - b
+    outcomes = ["agree" if d > 0 else "disagree" for d in differences]
+    statistics = paired_statistics(differences) if len(differences) else {}
+    reasons = {
+        "confirmed": f"{variant} beats {baseline} on {what} for every seed",
+        "refuted": f"{variant} never beats {baseline} on {what}",
+        "mixed": f"{variant} beats {baseline} on {what} for some seeds only",
+    }
+    if claim["expect"] == "larger_gap":
+        not_learning = [
+            v for v in (variant, baseline) if not runs[runs["variant"] == v]["verdict"].isin(LEARNING).any()
+        ]
+        if not_learning:
+            outcomes = ["inconclusive"] * len(outcomes)
+            reasons["not testable at this budget"] = (
+                f"{', '.join(not_learning)} did not learn in any seed, so its gap says nothing about overfitting"
+            )
+    verdict = overall_verdict(outcomes)
+    if verdict == "confirmed" and len(differences) > 1 and not statistics["ci95_low"] > 0:
+        verdict = "mixed"
+        reasons["mixed"] = (
+            f"every seed agrees, but the 95% CI of the mean difference includes 0 "
+            f"(p = {statistics['p_value']:.2g}, {len(outcomes)} seeds)"
+        )
+    per_seed = [f"seed {s}: {what} {x:.3f} vs {y:.3f}" for s, x, y in zip(seeds, a, b, strict=True)]
+    return (
+        statistics
+        | _seeds_columns(seeds, per_seed, outcomes)
+        | {"verdict": verdict, "reason": reasons.get(verdict, "")}
+    )
+
+
 def evaluate_claim(claim: dict, runs: pd.DataFrame, variants: dict) -> dict:
     """One claim against the runs table (one row per variant x seed, with verdicts and final metrics)."""
     variant, baseline = claim["variant"], claim.get("baseline")
-    lecture = variants.get(variant, {}).get("lecture", {}).get("says", "")
     row = {
         "claim": claim["claim"],
         "expect": claim["expect"],
         "variant": variant,
         "baseline": baseline or "",
-        "lecture": lecture,
+        "lecture": variants.get(variant, {}).get("lecture", {}).get("says", ""),
     }
-    mine = runs[runs["variant"] == variant].set_index("seed")
-    needed = [variant] + ([baseline] if baseline else [])
-    missing = [name for name in needed if name not in set(runs["variant"])]
+    missing = [name for name in (variant, baseline) if name and name not in set(runs["variant"])]
     if missing:
-        return row | {
-            "seeds": "",
-            "per_seed": "",
-            "n_agree": 0,
-            "n_seeds": 0,
-            "agree": "0/0",
-            "verdict": "not testable at this budget",
-            "reason": f"not run: {', '.join(missing)}",
-        }
-    uncertain = False
-    if claim["expect"] in ("learns", "stuck"):
-        outcomes = [seed_outcome(claim["expect"], r["verdict"]) for _, r in mine.iterrows()]
-        per_seed = [f"seed {s}: {_describe(r)}" for s, r in mine.iterrows()]
-        seeds = list(mine.index)
-        extra = {}
-        reason = {
-            "confirmed": "every seed behaves as claimed",
-            "refuted": "no seed behaves as claimed",
-            "mixed": "seeds disagree",
-            "not testable at this budget": "no seed is clearly stuck or clearly learning yet",
-        }
-    else:
-        other = runs[runs["variant"] == baseline].set_index("seed")
-        seeds = sorted(set(mine.index) & set(other.index))
-        mine, other = mine.loc[seeds], other.loc[seeds]
-        if claim["expect"] == "better_than":
-            metric = claim.get("metric", "final_train_accuracy")
-            a, b = mine[metric].to_numpy(float), other[metric].to_numpy(float)
-            what = metric.replace("_", " ")
-        else:  # larger_gap
-            a = (mine["final_train_accuracy"] - mine["final_val_accuracy"]).to_numpy(float)
-            b = (other["final_train_accuracy"] - other["final_val_accuracy"]).to_numpy(float)
-            what = "train-val accuracy gap"
-        differences = a - b
-        outcomes = ["agree" if d > 0 else "disagree" for d in differences]
-        uncertain = False
-        per_seed = [f"seed {s}: {what} {x:.3f} vs {y:.3f}" for s, x, y in zip(seeds, a, b, strict=True)]
-        extra = paired_statistics(differences) if len(differences) else {}
-        # Every seed agreeing is not enough when the interval of the mean still holds 0.
-        uncertain = len(differences) > 1 and not extra["ci95_low"] > 0
-        reason = {
-            "confirmed": f"{variant} beats {baseline} on {what} for every seed",
-            "refuted": f"{variant} never beats {baseline} on {what}",
-            "mixed": f"{variant} beats {baseline} on {what} for some seeds only",
-        }
-        if claim["expect"] == "larger_gap":
-            learned = [v for v in (variant, baseline) if not runs[runs["variant"] == v]["verdict"].isin(LEARNING).any()]
-            if learned:
-                outcomes = ["inconclusive"] * len(outcomes)
-                reason["not testable at this budget"] = (
-                    f"{', '.join(learned)} did not learn in any seed, so its gap says nothing about overfitting"
-                )
-    verdict = overall_verdict(outcomes)
-    if verdict == "confirmed" and claim["expect"] in ("better_than", "larger_gap") and uncertain:
-        verdict = "mixed"
-        reason["mixed"] = (
-            f"every seed agrees, but the 95% CI of the mean difference includes 0 "
-            f"(p = {extra['p_value']:.2g}, {len(outcomes)} seeds)"
+        return (
+            row
+            | _seeds_columns([], [], [])
+            | {
+                "verdict": "not testable at this budget",
+                "reason": f"not run: {', '.join(missing)}",
+            }
         )
-    n_agree = outcomes.count("agree")
-    return (
-        row
-        | extra
-        | {
-            "seeds": " ".join(str(s) for s in seeds),
-            "per_seed": "; ".join(per_seed),
-            "n_agree": n_agree,
-            "n_seeds": len(outcomes),
-            "agree": f"{n_agree}/{len(outcomes)}",
-            "verdict": verdict,
-            "reason": reason.get(verdict, ""),
-        }
-    )
+    if claim["expect"] in ("learns", "stuck"):
+        return row | outcome_claim(claim, runs)
+    return row | comparison_claim(claim, runs)
 
 
 def claims_table(claims: list[dict], runs: pd.DataFrame, variants: dict) -> pd.DataFrame:

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+import yaml
+
 from study.datasets import FORMAT_FILES
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIG = REPOSITORY / "config" / "config.yaml"
+DEFAULT_SCHEMA = REPOSITORY / "workflow" / "schemas" / "config.schema.yaml"
 
 
 class ConfigError(ValueError):
@@ -47,3 +56,28 @@ def train_mem_mb(spec: dict) -> int:
 def train_runtime_minutes(spec: dict) -> int:
     """Wall time to ask for one training job on a GPU, with a generous margin."""
     return int(15 + spec["epochs"] * _conv_count(spec) * max(spec["width"], 0.25))
+
+
+def merge_layers(base: dict, layer: dict) -> dict:
+    """``layer`` over ``base``, key by key into nested mappings, as Snakemake layers --configfile files."""
+    merged = dict(base)
+    for key, value in layer.items():
+        merged[key] = (
+            merge_layers(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        )
+    return merged
+
+
+def load_config(paths: list[str | os.PathLike], schema: str | os.PathLike = DEFAULT_SCHEMA) -> dict:
+    """Config files layered in order, validated with the schema's defaults filled in and cross-checked.
+
+    The way the workflow reads its config, for tools that run outside it (the benchmark).
+    """
+    from snakemake.utils import validate
+
+    config: dict = {}
+    for path in paths:
+        config = merge_layers(config, yaml.safe_load(Path(path).read_text()) or {})
+    validate(config, str(schema), set_default=True)
+    check_config(config)
+    return config

@@ -172,6 +172,11 @@ def prepare(fmt: str, download_dir: str | os.PathLike, out_dir: str | os.PathLik
     return meta
 
 
+def image_shape(meta_path: str | os.PathLike) -> tuple[int, ...]:
+    """The H×W×C shape of a prepared dataset's images, from its meta.json."""
+    return tuple(json.loads(Path(meta_path).read_text())["train"]["shape"])
+
+
 def load_split(data_dir: str | os.PathLike, split: str) -> tuple[np.ndarray, np.ndarray]:
     """Memory-map a prepared split: the images stay uint8 on disk until a batch is read."""
     data_dir = Path(data_dir)

@@ -15,7 +15,8 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-NUM_CLASSES = 10
+from study.datasets import NUM_CLASSES
+
 MIXED_PRECISIONS = ("mixed_bfloat16", "mixed_float16")
 
 
@@ -130,3 +131,26 @@ REFERENCE_MODELS = {
     "VGG16 (Keras, 244x244x3, 10 classes)": (vgg16_imagenet_reference, 134_301_514),
     "VGG16-like for CIFAR-10": (vgg16_cifar_reference, 21_034_826),
 }
+
+
+def count_params(spec: dict, input_shape: tuple[int, ...]) -> int:
+    """Weights of a variant's model; counting needs no data (standardization is a weightless rescaling)."""
+    channels = input_shape[-1]
+    placeholder_stats = {"mean": [0.0] * channels, "std": [1.0] * channels}
+    count = build_model(spec, input_shape, placeholder_stats).count_params()
+    keras.backend.clear_session()
+    return count
+
+
+def variant_counts(variants: dict[str, dict], shapes: dict[str, tuple[int, ...]]) -> dict[str, tuple[str, int]]:
+    """name -> (dataset, count) for each variant, built at its dataset's image shape."""
+    return {name: (spec["dataset"], count_params(spec, shapes[spec["dataset"]])) for name, spec in variants.items()}
+
+
+def reference_counts() -> dict[str, tuple[int, int]]:
+    """Each reference model's count as Keras builds it, beside the lecture's printed total."""
+    counts = {}
+    for name, (builder, lecture_count) in REFERENCE_MODELS.items():
+        counts[name] = (builder().count_params(), lecture_count)
+        keras.backend.clear_session()
+    return counts

@@ -21,12 +21,15 @@ rule aggregate:
     params:
         run_dirs=get_run_dirs(),
         config=config,
+        configfiles=get_config_layers(),
         repository=workflow.basedir,
     script:
         "../scripts/aggregate.py"
 
 
 rule params:
+    input:
+        metas=get_run_metas(),
     output:
         "results/tables/params.csv",
     log:
@@ -39,6 +42,7 @@ rule params:
         mem_mb=4000,
         runtime=10,
     params:
-        variants=config["variants"],
+        variants=get_run_variant_specs(),
+        datasets=get_run_datasets(),
     script:
         "../scripts/params.py"

@@ -3,6 +3,7 @@ from pathlib import Path
 from study.config import check_config, train_mem_mb, train_runtime_minutes
 from study.datasets import ARRAYS
 from study.download import source_url
+from study.run import Run
 
 check_config(config)
 
@@ -16,6 +17,11 @@ wildcard_constraints:
 REPORT_NOTEBOOK = str(
     Path(workflow.basedir) / "workflow" / "notebooks" / "report.ipynb"
 )
+
+
+def get_config_layers():
+    """The config files given with --configfile, in the order they were layered."""
+    return [str(path) for path in workflow.config_settings.configfiles]
 
 
 def get_run_variants():
@@ -43,6 +49,14 @@ def get_run_preflights():
     return [f"results/preflight/{variant}.json" for variant in get_run_variants()]
 
 
+def get_run_variant_specs():
+    return {variant: config["variants"][variant] for variant in get_run_variants()}
+
+
+def get_run_metas():
+    return [f"results/data/{dataset}/meta.json" for dataset in get_run_datasets()]
+
+
 def get_run_stats():
     return [f"results/stats/{dataset}.json" for dataset in get_run_datasets()]
 
@@ -67,10 +81,6 @@ def get_dataset_format(wildcards):
     return config["datasets"][wildcards.dataset]["format"]
 
 
-def get_variant_spec(wildcards):
-    return config["variants"][wildcards.variant]
-
-
 def get_variant_data(wildcards):
     """The prepared arrays and channel statistics of a variant's dataset."""
     dataset = config["variants"][wildcards.variant]["dataset"]
@@ -80,8 +90,14 @@ def get_variant_data(wildcards):
     return inputs
 
 
-def get_preflight_seed(wildcards):
-    return config["seeds"][0]
+def get_run(wildcards):
+    """The run a training job trains, whole (study.run.Run as a dict)."""
+    return Run.from_config(config, wildcards.variant, wildcards.seed).to_dict()
+
+
+def get_preflight_run(wildcards):
+    """The variant's run with the first seed: what its pre-flight checks build and seed."""
+    return Run.from_config(config, wildcards.variant, config["seeds"][0]).to_dict()
 
 
 def get_train_mem_mb(wildcards):

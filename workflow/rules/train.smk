@@ -12,11 +12,8 @@ rule preflight:
         mem_mb=get_train_mem_mb,
         runtime=30,
     params:
-        spec=get_variant_spec,
-        seed=get_preflight_seed,
+        run=get_preflight_run,
         settings=config["preflight"],
-        subset=config["subset"],
-        subset_seed=config["subset_seed"],
     script:
         "../scripts/preflight.py"
 
@@ -42,13 +39,8 @@ rule train:
         mem_mb=get_train_mem_mb,
         runtime=get_train_runtime,
     params:
-        spec=get_variant_spec,
-        subset=config["subset"],
-        subset_seed=config["subset_seed"],
-        probe_images=config["diagnostics"]["probe_images"],
-        verdicts=config["verdicts"],
+        run=get_run,
         stop_failed=config["preflight"]["stop_failed"],
         checkpoint_dir="results/checkpoints/{variant}/seed_{seed}",
-        speed=config["training"],
     script:
         "../scripts/train.py"

@@ -6,8 +6,8 @@ with logged_to(snakemake.log[0]):
     write_tables(
         run_dirs=snakemake.params.run_dirs,
         preflight_jsons=snakemake.input.preflight,
-        variants=snakemake.params.config["variants"],
         config=snakemake.params.config,
+        configfiles=snakemake.params.configfiles,
         commit=git_commit(snakemake.params.repository),
         out=dict(snakemake.output.items()),
     )
