@@ -1,19 +1,28 @@
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
-from study.publish import END, START, replace_results_block, reproduction_readme
+from study.publish import END, START, replace_results_block, reproduction_readme, results_block
 
 PROVENANCE = {
     "git_commit": "abc123",
+    "configfiles": ["config/offline-mirror.yaml", "config/quick.yaml"],
     "training_commits": ["abc123"],
-    "devices": ["CPU: Intel(R) Xeon(R) Processor"],
+    "devices": ["CPU: Intel(R) Xeon(R) Processor (2 cores)"],
     "versions": [{"python": "3.11", "tensorflow": "2.21.0"}],
-    "settings": [
+    "training": [
         {"precision": "mixed_bfloat16", "precision_choice": "auto: CPU with AMX bf16 units", "threads": 2},
         {"precision": "mixed_bfloat16", "precision_choice": "auto: CPU with AMX bf16 units", "threads": 1},
     ],
     "data": {"cifar10": {"sources": {"cifar-10-binary.tar.gz": {"sha256": "f00d"}}}},
-    "config": {"seeds": [1, 2], "subset": {"train": 100, "test": 20}, "subset_seed": 0},
+    "config": {
+        "seeds": [1, 2],
+        "subset": {"train": 100, "test": 20},
+        "subset_seed": 0,
+        "mirror": "results/mirror",
+        "datasets": {"cifar10": {"note": "a JPEG re-encoding"}},
+    },
 }
 CLAIMS = pd.DataFrame(
     [
@@ -29,13 +38,33 @@ TIMING = {"training_jobs": 2, "training_span_minutes": 3.0, "training_job_minute
 
 
 def test_the_reproduction_readme_says_how_it_was_made():
-    text = reproduction_readme("make reproduction", PROVENANCE, TIMING, CLAIMS)
+    text = reproduction_readme("make reproduction", PROVENANCE, TIMING)
+    assert text.startswith("# Reproduction on real data: `config/offline-mirror.yaml` + `config/quick.yaml`\n")
     assert "```bash\nmake reproduction\n```" in text
     assert "- Precision: mixed_bfloat16 (auto: CPU with AMX bf16 units)\n" in text
-    assert "trained on CPU: Intel(R) Xeon(R) Processor" in text
+    assert "trained on CPU: Intel(R) Xeon(R) Processor (2 cores)" in text
+    assert "Fetched from the mirror `results/mirror`" in text
+    assert "- **cifar10**: a JPEG re-encoding" in text
     assert "| cifar10 | `cifar-10-binary.tar.gz` | `f00d` |" in text
-    assert "| the 6-conv sigmoid net does not learn | does not learn | 2/2 | confirmed |" in text
-    assert "Seeds: 1, 2; subset per dataset: 100 training and 20 test images" in text
+    assert "Seeds: 1, 2; data: at most 100 train and 20 test images per dataset" in text
+    assert "3.0 minutes from the first job's start" in text
+
+
+def test_a_run_on_the_default_config_and_full_data_says_so():
+    config = PROVENANCE["config"] | {"subset": {}, "mirror": None, "datasets": {"cifar10": {}}}
+    text = reproduction_readme("make study", PROVENANCE | {"configfiles": [], "config": config}, TIMING)
+    assert text.startswith("# Reproduction on real data: the default config\n")
+    assert "data: the full splits" in text
+    assert "Fetched from the official URLs in the config" in text and "JPEG" not in text
+    assert "quick" not in text
+
+
+def test_the_results_block_has_the_claims_and_points_to_the_run():
+    block = results_block(PROVENANCE, CLAIMS, Path("docs/reproduction"))
+    assert "| the 6-conv sigmoid net does not learn | does not learn | 2/2 | confirmed |" in block
+    assert "`config/offline-mirror.yaml` + `config/quick.yaml`, 2 seeds per variant" in block
+    assert "(docs/reproduction/README.md)" in block
+    assert "minutes" not in block, "timing lives in the reproduction's own README"
 
 
 def test_only_the_results_block_of_the_readme_is_replaced():

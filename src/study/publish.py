@@ -3,16 +3,15 @@
     python -m study.publish --results results --out docs/reproduction --command "..."
 
 Writes OUT/report.html, OUT/summary.csv, OUT/claims.csv and OUT/README.md
-(command, commit, machine, timing, data provenance), and rewrites the block
-between the results markers in the project README with the claims table.
+(command, config layers, commit, device, timing, data provenance), and rewrites
+the block between the results markers in the project README with the claims
+table. Everything it states comes from the run's tables and provenance.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -20,16 +19,6 @@ from pathlib import Path
 import pandas as pd
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
-
-
-def machine_description() -> str:
-    memory = ""
-    try:
-        kib = int(Path("/proc/meminfo").read_text().split()[1])
-        memory = f", {kib / 1024**2:.0f} GiB memory"
-    except (OSError, ValueError, IndexError):
-        pass
-    return f"{os.cpu_count()} CPU cores{memory}, {platform.system()} {platform.machine()}"
 
 
 def run_timing(results: Path) -> dict:
@@ -53,25 +42,41 @@ def claims_markdown(claims: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def reproduction_readme(command: str, provenance: dict, timing: dict, claims: pd.DataFrame) -> str:
+def profile_name(provenance: dict) -> str:
+    """The config layers the run was made with, as the user passed them ('+' between layers)."""
+    return " + ".join(f"`{path}`" for path in provenance["configfiles"]) or "the default config"
+
+
+def subset_description(config: dict) -> str:
+    subset = config["subset"]
+    if not subset:
+        return "the full splits"
+    caps = [f"{subset[split]} {split}" for split in ("train", "test") if split in subset]
+    return f"at most {' and '.join(caps)} images per dataset (class-stratified draw, seed {config['subset_seed']})"
+
+
+def data_provenance(provenance: dict) -> list[str]:
+    """Where the data came from, per dataset: the source, the config's note on it, and each file's digest."""
     config = provenance["config"]
-    sources = []
+    source = f"the mirror `{config['mirror']}`" if config["mirror"] else "the official URLs in the config"
+    lines = [f"Fetched from {source} and checked against the config's checksums.", ""]
+    for dataset in provenance["data"]:
+        note = config["datasets"][dataset].get("note")
+        if note:
+            lines += [f"- **{dataset}**: {note}"]
+    lines += ["", "| dataset | file | sha256 |", "|---|---|---|"]
     for dataset, data in provenance["data"].items():
-        for name, digest in data["sources"].items():
-            sources.append(f"| {dataset} | `{name}` | `{digest['sha256']}` |")
-    devices = "; ".join(provenance["devices"])
-    precisions = "; ".join(
-        sorted(
-            {
-                f"{s.get('precision', 'float32')} ({s.get('precision_choice', 'set in the config')})"
-                for s in provenance["settings"]
-            }
-        )
-    )
+        lines += [f"| {dataset} | `{name}` | `{digest['sha256']}` |" for name, digest in data["sources"].items()]
+    return lines
+
+
+def reproduction_readme(command: str, provenance: dict, timing: dict) -> str:
+    config = provenance["config"]
+    precisions = "; ".join(sorted({f"{t['precision']} ({t['precision_choice']})" for t in provenance["training"]}))
     versions = ", ".join(f"{k} {v}" for k, v in provenance["versions"][0].items())
     return "\n".join(
         [
-            "# Reproduction on real data: the quick profile",
+            f"# Reproduction on real data: {profile_name(provenance)}",
             "",
             "Regenerate everything in this folder with one command from the repository root:",
             "",
@@ -80,34 +85,35 @@ def reproduction_readme(command: str, provenance: dict, timing: dict, claims: pd
             "- Models trained at commit "
             + ", ".join(f"`{c}`" for c in provenance["training_commits"])
             + f"; tables and report built at `{provenance['git_commit']}`",
-            f"- Machine: {machine_description()}; trained on {devices}",
+            f"- Models trained on {'; '.join(provenance['devices'])}",
             f"- Precision: {precisions}",
             f"- Libraries: {versions}",
-            f"- Seeds: {', '.join(str(s) for s in config['seeds'])}; subset per dataset: "
-            f"{config['subset'].get('train')} training and {config['subset'].get('test')} test images "
-            f"(class-stratified draw, seed {config['subset_seed']})",
+            f"- Seeds: {', '.join(str(s) for s in config['seeds'])}; data: {subset_description(config)}",
             f"- Training: {timing['training_jobs']} jobs, {timing['training_span_minutes']:.1f} minutes from the first "
             f"job's start to the last one's end ({timing['training_job_minutes']:.1f} minutes of job time, "
             "pre-flight and data jobs included).",
             "",
             "## Data provenance",
             "",
-            "Fetched through the pipeline's own mirror support (`config/offline-mirror.yaml`) and checked against",
-            "the config's checksums. Fashion-MNIST is the exact upstream data from Debian's `dataset-fashion-mnist`",
-            "(its payload checksums are the upstream ones). **CIFAR-10 here is a JPEG re-encoding** of the official",
-            "set, rebuilt into the official binary layout by `../shared/datasets/make_cifar10_mirror.py`: its",
-            "pixels are close to, not identical with, the official ones.",
+            *data_provenance(provenance),
             "",
-            "| dataset | file | sha256 |",
-            "|---|---|---|",
-            *sources,
+            "Files: `report.html` (the full report), `summary.csv` (one row per variant), `claims.csv` (the",
+            "lecture's claims; the project README shows them as a table).",
             "",
-            "## The lecture's claims",
+        ]
+    )
+
+
+def results_block(provenance: dict, claims: pd.DataFrame, out: Path) -> str:
+    """The project README's results section: what was run, where to read more, and the claims."""
+    return "\n".join(
+        [
+            f"Published run: {profile_name(provenance)}, {len(provenance['config']['seeds'])} seeds per variant, "
+            f"trained on {'; '.join(provenance['devices'])}. Full report: [`{out.as_posix()}/report.html`]"
+            f"({out.as_posix()}/report.html); how it was made, with timing and data provenance: "
+            f"[`{out.as_posix()}/README.md`]({out.as_posix()}/README.md).",
             "",
             claims_markdown(claims),
-            "",
-            "Files: `report.html` (the full report), `summary.csv` (one row per variant), `claims.csv`.",
-            "",
         ]
     )
 
@@ -127,18 +133,8 @@ def publish(results: Path, out: Path, command: str, project_readme: Path) -> Non
         shutil.copyfile(results / "tables" / name, out / name)
     provenance = json.loads((results / "tables" / "provenance.json").read_text())
     claims = pd.read_csv(results / "tables" / "claims.csv")
-    timing = run_timing(results)
-    (out / "README.md").write_text(reproduction_readme(command, provenance, timing, claims))
-    block = "\n".join(
-        [
-            f"Quick profile on real data, {len(provenance['config']['seeds'])} seeds per variant, on "
-            f"{machine_description()} ({timing['training_span_minutes']:.0f} minutes of training). "
-            f"Full report: [`docs/reproduction/report.html`]({out.as_posix()}/report.html); how it was made: "
-            f"[`docs/reproduction/README.md`]({out.as_posix()}/README.md).",
-            "",
-            claims_markdown(claims),
-        ]
-    )
+    (out / "README.md").write_text(reproduction_readme(command, provenance, run_timing(results)))
+    block = results_block(provenance, claims, out)
     project_readme.write_text(replace_results_block(project_readme.read_text(), block))
 
 

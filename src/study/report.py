@@ -14,7 +14,11 @@ import pandas as pd
 import seaborn as sns
 from nbconvert import HTMLExporter
 
+from study.verdicts import CHANCE_ACCURACY, verdict_rules
+
 TEMPLATES = Path(__file__).parent / "templates"
+# BatchNormalization's default, which study.models keeps.
+KERAS_BATCHNORM_MOMENTUM = 0.99
 CURVE_METRICS = {"accuracy": "train accuracy", "val_accuracy": "validation accuracy", "loss": "train loss"}
 
 
@@ -98,7 +102,7 @@ def plot_final_accuracy(epochs: pd.DataFrame, palette: dict) -> plt.Figure:
             legend=False,
         )
         sns.stripplot(data=part, y="variant", x="value", color="black", size=3, ax=ax, order=list(palette))
-        ax.axvline(0.1, color="grey", linestyle=":", linewidth=1)
+        ax.axvline(CHANCE_ACCURACY, color="grey", linestyle=":", linewidth=1)
         ax.set_title(f"final {split} accuracy (dotted: chance)")
         ax.set_xlabel("accuracy")
         ax.set_ylabel("")
@@ -276,17 +280,46 @@ def claims_view(claims: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def batchnorm_notes(summary: pd.DataFrame, variants: dict) -> str:
-    """Explain batch-normalized runs that learn on training data while validation sits near chance."""
+def batchnorm_notes(summary: pd.DataFrame, config: dict) -> str:
+    """Explain batch-normalized runs that learn on training data while validation sits near chance.
+
+    "Near chance" is the verdicts' own band around chance accuracy.
+    """
+    near_chance = CHANCE_ACCURACY + config["verdicts"]["chance_band"]
     notes = []
     for _, r in summary.iterrows():
-        spec = variants.get(r["variant"], {})
-        if spec.get("batchnorm") and r["final_val_accuracy_mean"] < 0.15 < r["final_train_accuracy_mean"]:
+        spec = config["variants"].get(r["variant"], {})
+        if spec.get("batchnorm") and r["final_val_accuracy_mean"] < near_chance < r["final_train_accuracy_mean"]:
+            steps = int(r["steps"])
+            moved = 1 - KERAS_BATCHNORM_MOMENTUM**steps
             notes.append(
                 f"- **{r['variant']}** reaches train accuracy {r['final_train_accuracy_mean']:.3f} but validation "
                 f"accuracy {r['final_val_accuracy_mean']:.3f}. Validation runs the net in inference mode, on the "
-                "moving averages of the batch statistics; with momentum 0.99 those move only about 45% of the way "
-                "in 60 steps, so after few steps they still describe the untrained net. The verdicts judge such "
-                "runs on training metrics, so this is not counted as 'stuck'."
+                f"moving averages of the batch statistics; with Keras' momentum of {KERAS_BATCHNORM_MOMENTUM} those "
+                f"move only about {moved:.0%} of the way in this run's {steps} steps, so they still largely "
+                "describe the untrained net. The verdicts judge such runs on training metrics, so this is not "
+                "counted as 'stuck'."
             )
     return "\n".join(notes)
+
+
+def method_notes(config: dict) -> str:
+    """How runs and claims were judged in this study, with the config's thresholds."""
+    rules = "\n".join(f"- {rule}" for rule in verdict_rules(config["verdicts"]))
+    return (
+        "Each run gets a verdict from its training metrics (thresholds under `verdicts` in the config):\n\n"
+        f"{rules}\n\n"
+        "`learns` and `stuck` claims use each seed's verdict. Comparisons pair the two variants seed by seed; "
+        "the interval is a 95% t-interval of the mean paired difference and p a paired t-test. *Confirmed*: "
+        "every seed agrees (for comparisons, the 95% CI of the mean difference must also exclude 0); "
+        "*refuted*: no seed does; *mixed*: some do, or all do but the CI still includes 0; *not testable at "
+        "this budget*: the runs are too short to tell, with the reason given."
+    )
+
+
+def saturation_note(config: dict) -> str:
+    threshold = config["diagnostics"]["saturation"]
+    return (
+        f"A sigmoid unit counts as saturated when its output is below {threshold} or above {1 - threshold:g}, "
+        f"where its derivative is below {threshold * (1 - threshold):.3g}."
+    )
