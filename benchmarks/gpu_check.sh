@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The prepared GPU check of the training path (issue 3), for one NVIDIA GPU, in
+# The prepared GPU check of the training path, for one NVIDIA GPU, in
 # under 8 minutes. From the repository root:
 #   bash benchmarks/gpu_check.sh
 # Python packages: the machine's own, or wheels in .whl/ (tensorflow[and-cuda]
@@ -17,10 +17,10 @@ nvidia-smi -L || true
 python3 -c "import tensorflow as tf; print('GPUs:', tf.config.list_physical_devices('GPU'))"
 
 models="fmnist_2conv cifar_2conv cifar_6conv cifar_12conv"
-for speed in '{}' '{"precision": "mixed_bfloat16"}' '{"precision": "mixed_float16"}' \
+for training in '{}' '{"precision": "mixed_bfloat16"}' '{"precision": "mixed_float16"}' \
              '{"steps_per_execution": 8}' '{"precision": "mixed_bfloat16", "steps_per_execution": 8}'; do
-    echo "== $speed"
-    timeout 120 python3 -m study.bench --pipeline-only --models $models --steps 40 --warmup 5 --speed "$speed" \
+    echo "== $training"
+    timeout 120 python3 -m study.bench --pipeline-only --models $models --steps 40 --warmup 5 --training "$training" \
         || echo "   (failed or timed out)"
 done
 echo "== one full 12-conv CIFAR-10 epoch (196 steps), default settings"

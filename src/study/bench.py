@@ -12,7 +12,7 @@ its spread over rounds.
   float64 arrays of all of it into ``model.fit(batch_size=256)``, TensorFlow's
   default settings (float32).
 - pipeline: what the train rule runs: the memory-mapped uint8 split fed
-  through ``study.train.make_dataset``, scaling inside the model, the study's
+  through ``study.feeding.make_dataset``, scaling inside the model, the study's
   settings (op determinism, the precision chosen for this device).
 
 Both read the same random images of the dataset's size, written once to
@@ -33,47 +33,27 @@ import sys
 import time
 from pathlib import Path
 
+from study.datasets import NUM_CLASSES
+
 PROCESS_START = time.perf_counter()
 
-# The four models of the benchmark, as variant specs (the same builder as the study).
+# The four models of the benchmark: which variant of the config each one is, and
+# the size of its dataset's training split (filled with random images).
 MODELS = {
-    "fmnist_2conv": {
-        "input": (28, 28, 1),
-        "images": 60000,
-        "blocks": [[64], [128]],
-        "activation": "sigmoid",
-        "dense": [],
-    },
-    "cifar_2conv": {
-        "input": (32, 32, 3),
-        "images": 50000,
-        "blocks": [[64], [128]],
-        "activation": "sigmoid",
-        "dense": [],
-    },
-    "cifar_6conv": {
-        "input": (32, 32, 3),
-        "images": 50000,
-        "blocks": [[64, 64], [128, 128], [256, 256]],
-        "activation": "relu",
-        "dense": [512],
-    },
-    "cifar_12conv": {
-        "input": (32, 32, 3),
-        "images": 50000,
-        "blocks": [[64] * 3, [128] * 3, [256] * 3, [512] * 3],
-        "activation": "relu",
-        "dense": [512],
-    },
+    "fmnist_2conv": {"variant": "fmnist_2conv_sigmoid", "input": (28, 28, 1), "images": 60000},
+    "cifar_2conv": {"variant": "cifar_2conv_sigmoid", "input": (32, 32, 3), "images": 50000},
+    "cifar_6conv": {"variant": "cifar_6conv_relu", "input": (32, 32, 3), "images": 50000},
+    "cifar_12conv": {"variant": "cifar_12conv_relu", "input": (32, 32, 3), "images": 50000},
 }
 BATCH = 256
-SPEC_DEFAULTS = {
-    "normalization": "scale01",
-    "batchnorm": False,
-    "initializer": "glorot_uniform",
-    "skip": False,
-    "width": 1.0,
-}
+
+
+def bench_specs(config_paths: list[str]) -> dict[str, dict]:
+    """Each benchmark model's variant spec, from the config the study runs (schema defaults filled in)."""
+    from study.config import load_config
+
+    variants = load_config(config_paths)["variants"]
+    return {name: variants[model["variant"]] for name, model in MODELS.items()}
 
 
 def forward_flops_per_image(model) -> int:
@@ -110,19 +90,21 @@ def cpu_peak_gflops() -> tuple[float, str]:
     return peak, f"{cores} cores x {fma_units} FMA x {lanes} fp32 lanes x 2 x {mhz / 1000:.2f} GHz"
 
 
-def lecture_model(config: dict):
+def lecture_model(spec: dict, input_shape: tuple[int, ...]):
     """The model as the lecture's scripts write it: Sequential, float inputs, no scaling layer."""
     import keras
 
-    model = keras.Sequential([keras.Input(shape=config["input"])])
-    for block in config["blocks"]:
+    from study.models import conv_filters
+
+    model = keras.Sequential([keras.Input(shape=input_shape)])
+    for block in conv_filters(spec):
         for filters in block:
-            model.add(keras.layers.Conv2D(filters, (3, 3), strides=1, padding="same", activation=config["activation"]))
+            model.add(keras.layers.Conv2D(filters, (3, 3), strides=1, padding="same", activation=spec["activation"]))
         model.add(keras.layers.MaxPooling2D(2))
     model.add(keras.layers.Flatten())
-    for units in config["dense"]:
-        model.add(keras.layers.Dense(units, activation=config["activation"]))
-    model.add(keras.layers.Dense(10, activation="softmax"))
+    for units in spec["dense"]:
+        model.add(keras.layers.Dense(units, activation=spec["activation"]))
+    model.add(keras.layers.Dense(NUM_CLASSES, activation="softmax"))
     return model
 
 
@@ -136,7 +118,7 @@ def write_bench_data(name: str, data_dir: Path) -> Path:
         data_dir.mkdir(parents=True, exist_ok=True)
         rng = np.random.default_rng(0)
         np.save(data_dir / "train_images.npy", rng.integers(0, 256, (config["images"], *config["input"]), np.uint8))
-        np.save(data_dir / "train_labels.npy", rng.integers(0, 10, config["images"]).astype(np.uint8))
+        np.save(data_dir / "train_labels.npy", rng.integers(0, NUM_CLASSES, config["images"]).astype(np.uint8))
     return data_dir
 
 
@@ -150,23 +132,11 @@ def framework_floor_mb() -> float:
     return float(result.stdout.strip().splitlines()[-1])
 
 
-def worker(mode: str, name: str, steps: int, warmup: int, data_dir: Path, speed: dict | None = None) -> dict:
-    """One measurement, in this process: per-step seconds, peak RSS, time to the first step.
-
-    ``speed`` (pipeline only): the config's `training` settings to measure; by
-    default the train rule's, precision chosen for this device.
-    """
-    if mode == "pipeline":
-        from study.runtime import configure_tensorflow
-
-        configure_tensorflow()
+def step_timer():
+    """A Keras callback timing each training step, and when the first one began (Keras is imported late)."""
     import keras
-    import numpy as np
 
-    config = MODELS[name]
-    keras.utils.set_random_seed(0)
-
-    class StepTimer(keras.callbacks.Callback):
+    class Timer(keras.callbacks.Callback):
         def __init__(self):
             super().__init__()
             self.times, self.first_step = [], None
@@ -179,46 +149,72 @@ def worker(mode: str, name: str, steps: int, warmup: int, data_dir: Path, speed:
         def on_train_batch_end(self, batch, logs=None):
             self.times.append(time.perf_counter() - self._t)
 
-    timer = StepTimer()
+    return Timer()
+
+
+def lecture_fit(name: str, spec: dict, steps: int, data_dir: Path, timer) -> tuple:
+    """The lecture's own loading and preprocessing: the dataset in memory, as keras.datasets returns it,
+    then a float64 copy of everything, scaled."""
+    import numpy as np
+
+    images, labels = np.load(data_dir / "train_images.npy"), np.load(data_dir / "train_labels.npy")
+    x = images / 255.0
+    model = lecture_model(spec, MODELS[name]["input"])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    start = time.perf_counter()
+    model.fit(x, labels, batch_size=BATCH, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[timer])
+    return model, time.perf_counter() - start, {}
+
+
+def pipeline_fit(name: str, spec: dict, steps: int, data_dir: Path, timer, training: dict) -> tuple:
+    """What the train rule runs: the memory-mapped split through the study's feeding, its settings."""
+    from study.datasets import load_split
+    from study.feeding import make_dataset
+    from study.models import build_model
+    from study.runtime import describe_device, resolve_training, seed_everything
+
+    seed_everything(0)
+    device = describe_device()
+    training = resolve_training(training, device)
+    images, labels = load_split(data_dir, "train")
+    model = build_model(spec, MODELS[name]["input"], precision=training["precision"])
+    model.compile(
+        optimizer="adam",
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=training["steps_per_execution"],
+    )
+    start = time.perf_counter()
+    model.fit(
+        make_dataset(images, labels, BATCH, seed=0), epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[timer]
+    )
+    seconds = time.perf_counter() - start
+    # Read the rest of the epoch's batches (untrained) so that the peak memory
+    # counts every image of the memory-mapped split, as a full epoch does.
+    for _ in make_dataset(images, labels, BATCH, seed=0).skip(steps):
+        pass
+    return model, seconds, training | {"device": device["name"]}
+
+
+def worker(mode: str, name: str, spec: dict, steps: int, warmup: int, data_dir: Path, training: dict) -> dict:
+    """One measurement, in this process: per-step seconds, peak RSS, time to the first step.
+
+    ``training`` (pipeline only): the config's `training` settings to measure.
+    """
+    if mode == "pipeline":
+        from study.runtime import configure_tensorflow
+
+        configure_tensorflow()
+    import keras
+
+    keras.utils.set_random_seed(0)
+    timer = step_timer()
     if mode == "lecture":
-        # The lecture's own loading and preprocessing: the dataset in memory, as
-        # keras.datasets returns it, then a float64 copy of everything, scaled.
-        images, labels = np.load(data_dir / "train_images.npy"), np.load(data_dir / "train_labels.npy")
-        x = images / 255.0
-        model = lecture_model(config)
-        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        epoch_start = time.perf_counter()
-        model.fit(x, labels, batch_size=BATCH, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[timer])
-        epoch_seconds = time.perf_counter() - epoch_start
+        model, epoch_seconds, settings = lecture_fit(name, spec, steps, data_dir, timer)
     else:
-        import tensorflow as tf
-
-        from study.datasets import load_split
-        from study.models import build_model
-        from study.train import describe_device, make_dataset, resolve_speed
-
-        tf.config.experimental.enable_op_determinism()
-        device = describe_device()
-        speed = resolve_speed(speed, device)
-        images, labels = load_split(data_dir, "train")
-        spec = SPEC_DEFAULTS | {k: config[k] for k in ("blocks", "activation", "dense")}
-        model = build_model(spec, config["input"], precision=speed["precision"])
-        model.compile(
-            optimizer="adam",
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-            steps_per_execution=speed["steps_per_execution"],
-        )
-        data = make_dataset(images, labels, BATCH, seed=0)
-        epoch_start = time.perf_counter()
-        model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[timer])
-        epoch_seconds = time.perf_counter() - epoch_start
-        # Read the rest of the epoch's batches (untrained) so that the peak memory
-        # counts every image of the memory-mapped split, as a full epoch does.
-        for _ in make_dataset(images, labels, BATCH, seed=0).skip(steps):
-            pass
+        model, epoch_seconds, settings = pipeline_fit(name, spec, steps, data_dir, timer, training)
     # With steps_per_execution > 1 each timed "step" is a group of steps.
-    group = speed["steps_per_execution"] if mode == "pipeline" else 1
+    group = settings.get("steps_per_execution", 1)
     measured = [t / group for t in timer.times[warmup:]]
     if not measured:
         raise ValueError(f"no step left to time: {len(timer.times)} timed, {warmup} dropped as warm-up")
@@ -233,139 +229,101 @@ def worker(mode: str, name: str, steps: int, warmup: int, data_dir: Path, speed:
         "seconds_to_first_step": timer.first_step,
         "forward_flops_per_image": forward_flops_per_image(model),
         "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default"),
-        "device": device["name"] if mode == "pipeline" else "",
-        **(speed if mode == "pipeline" else {}),
+        **settings,
     }
 
 
-LECTURE_EPOCHS = {"fmnist_2conv": 20, "cifar_2conv": 50, "cifar_6conv": 50, "cifar_12conv": 10}
-
-
-def diagnostics_cost(name: str, steps: int, records: int = 3) -> dict:
+def diagnostics_cost(name: str, spec: dict, steps: int, saturation: float, records: int = 3) -> dict:
     """Seconds of one training step and of one diagnostics record (probe batch 256), in this process.
 
-    The diagnostics share of a lecture run follows: (epochs + 1) records against
-    epochs x steps-per-epoch training steps.
+    The diagnostics share of a run of the config's epochs follows: (epochs + 1)
+    records against epochs x steps-per-epoch training steps.
     """
     from study.runtime import configure_tensorflow
 
     configure_tensorflow()
-    import keras
     import numpy as np
-    import tensorflow as tf
 
     from study.diagnostics import TrainingDiagnostics
+    from study.feeding import make_dataset, steps_per_epoch
     from study.models import build_model
-    from study.train import describe_device, make_dataset, resolve_speed
+    from study.runtime import describe_device, resolve_training, seed_everything
 
-    config = MODELS[name]
-    tf.config.experimental.enable_op_determinism()
-    precision = resolve_speed({}, describe_device())["precision"]
-    keras.utils.set_random_seed(0)
+    seed_everything(0)
+    precision = resolve_training({}, describe_device())["precision"]
     rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, size=(steps * BATCH, *config["input"]), dtype=np.uint8)
-    labels = rng.integers(0, 10, size=len(images)).astype(np.uint8)
-    spec = SPEC_DEFAULTS | {k: config[k] for k in ("blocks", "activation", "dense")}
-    model = build_model(spec, config["input"], precision=precision)
+    images = rng.integers(0, 256, size=(steps * BATCH, *MODELS[name]["input"]), dtype=np.uint8)
+    labels = rng.integers(0, NUM_CLASSES, size=len(images)).astype(np.uint8)
+    model = build_model(spec, MODELS[name]["input"], precision=precision)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(make_dataset(images, labels, BATCH, seed=0), epochs=1, steps_per_epoch=2, verbose=0)  # warm-up
     start = time.perf_counter()
     model.fit(make_dataset(images, labels, BATCH, seed=1), epochs=1, steps_per_epoch=steps, verbose=0)
     step = (time.perf_counter() - start) / steps
-    diagnostics = TrainingDiagnostics(images[:BATCH], labels[:BATCH])
+    diagnostics = TrainingDiagnostics(images[:BATCH], labels[:BATCH], saturation)
     diagnostics.set_model(model)
     diagnostics.record(0)  # warm-up (traces the probe model)
     start = time.perf_counter()
     for epoch in range(1, records + 1):
         diagnostics.record(epoch)
     record = (time.perf_counter() - start) / records
-    epochs, steps_per_epoch = LECTURE_EPOCHS[name], -(-config["images"] // BATCH)
+    epochs, epoch_steps = spec["epochs"], steps_per_epoch(MODELS[name]["images"], BATCH)
     return {
         "model": name,
         "precision": precision,
         "step_seconds": step,
         "record_seconds": record,
-        "lecture_epochs": epochs,
-        "lecture_steps_per_epoch": steps_per_epoch,
-        "lecture_share_percent": 100 * record * (epochs + 1) / (step * steps_per_epoch * epochs),
+        "epochs": epochs,
+        "steps_per_epoch": epoch_steps,
+        "share_percent": 100 * record * (epochs + 1) / (step * epoch_steps * epochs),
     }
 
 
-def measure(mode: str, name: str, steps: int, warmup: int, data_dir: Path, speed: dict | None = None) -> dict:
+def measure(mode: str, name: str, spec: dict, args: argparse.Namespace) -> dict:
+    """One measurement in a fresh process (TensorFlow reads its settings once, and peak memory is per process)."""
     env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "study.bench",
-            "--worker",
-            mode,
-            name,
-            "--steps",
-            str(steps),
-            "--warmup",
-            str(warmup),
-            "--speed",
-            json.dumps(speed or {}),
-            "--data-dir",
-            str(data_dir),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
+    job = {
+        "mode": mode,
+        "name": name,
+        "spec": spec,
+        "steps": args.steps,
+        "warmup": args.warmup,
+        "data_dir": str(write_bench_data(name, args.out / "data")),
+        "training": json.loads(args.training),
+    }
+    command = [sys.executable, "-m", "study.bench", "--worker", json.dumps(job)]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if result.returncode:
         raise RuntimeError(f"{mode} {name} failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
-    parser.add_argument("--steps", type=int, default=12, help="training steps per measurement")
-    parser.add_argument("--warmup", type=int, default=3, help="first steps dropped from the timings")
-    parser.add_argument("--rounds", type=int, default=2, help="A B pairs per model")
-    parser.add_argument("--out", type=Path, default=Path("results/bench"))
-    parser.add_argument(
-        "--pipeline-only", action="store_true", help="measure only the pipeline's training path (the GPU check)"
-    )
-    parser.add_argument(
-        "--speed",
-        default="{}",
-        help='training settings for the pipeline, as JSON: {"precision": "mixed_bfloat16", "steps_per_execution": 8}',
-    )
-    parser.add_argument(
-        "--diagnostics-cost",
-        action="store_true",
-        help="measure the diagnostics callback against training steps, projected to the lecture's runs",
-    )
-    parser.add_argument("--worker", nargs=2, metavar=("MODE", "MODEL"), help=argparse.SUPPRESS)
-    parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    speed = json.loads(args.speed)
-    if args.diagnostics_cost:
-        import pandas as pd
+def summary_row(name: str, part, peak: float, floor: float) -> dict:
+    """One model's line of the comparison: medians over rounds, ratios pipeline / lecture."""
+    lecture = part[part["mode"] == "lecture"].set_index("round")
+    pipeline = part[part["mode"] == "pipeline"].set_index("round")
+    ratios = pipeline["images_per_second"] / lecture["images_per_second"]
+    lecture_peak, pipeline_peak = lecture["peak_rss_mb"].max(), pipeline["peak_rss_mb"].max()
+    return {
+        "model": name,
+        "pipeline precision": pipeline["precision"].iloc[0],
+        "lecture img/s": lecture["images_per_second"].median(),
+        "pipeline img/s": pipeline["images_per_second"].median(),
+        "ratio": ratios.median(),
+        "ratio min-max": f"{ratios.min():.2f}-{ratios.max():.2f}",
+        "pipeline GFLOP/s": pipeline["gflops"].median(),
+        "% of fp32 peak": 100 * pipeline["gflops"].median() / peak,
+        "lecture peak MB": lecture_peak,
+        "pipeline peak MB": pipeline_peak,
+        "memory ratio": pipeline_peak / lecture_peak,
+        "memory ratio above framework": (pipeline_peak - floor) / (lecture_peak - floor),
+        "pipeline s to 1st step": pipeline["seconds_to_first_step"].median(),
+        "pipeline epoch / sum of steps": (pipeline["epoch_seconds"] / pipeline["sum_step_seconds"]).median(),
+    }
 
-        table = pd.DataFrame([diagnostics_cost(name, args.steps) for name in args.models])
-        args.out.mkdir(parents=True, exist_ok=True)
-        table.to_csv(args.out / "diagnostics_cost.csv", index=False)
-        print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-        return
-    if args.worker:
-        print(json.dumps(worker(*args.worker, args.steps, args.warmup, args.data_dir, speed)))
-        return
-    if args.pipeline_only:
-        for name in args.models:
-            m = measure("pipeline", name, args.steps, args.warmup, write_bench_data(name, args.out / "data"), speed)
-            print(
-                f"{name:13s} {BATCH / m['median_step_seconds']:9.1f} img/s  {m['epoch_seconds']:7.2f} s for "
-                f"{args.steps} steps  peak {m['peak_rss_mb']:.0f} MB  device {m['device']}  "
-                f"{m['precision']} steps/exec {m['steps_per_execution']}",
-                flush=True,
-            )
-        return
 
+def compare(specs: dict, args: argparse.Namespace) -> None:
+    """The lecture's way against the pipeline's, interleaved A B A B, per model; tables to args.out."""
     import pandas as pd
 
     peak, peak_formula = cpu_peak_gflops()
@@ -374,8 +332,7 @@ def main(argv=None) -> None:
     for name in args.models:
         for round_ in range(1, args.rounds + 1):
             for mode in ("lecture", "pipeline"):
-                m = measure(mode, name, args.steps, args.warmup, write_bench_data(name, args.out / "data"), speed)
-                m["round"] = round_
+                m = measure(mode, name, specs[name], args) | {"round": round_}
                 rows.append(m)
                 print(
                     f"  {name:13s} round {round_} {mode:8s} {BATCH / m['median_step_seconds']:8.1f} img/s "
@@ -385,31 +342,7 @@ def main(argv=None) -> None:
     raw = pd.DataFrame(rows)
     raw["images_per_second"] = BATCH / raw["median_step_seconds"]
     raw["gflops"] = 3 * raw["forward_flops_per_image"] * raw["images_per_second"] / 1e9
-    table = []
-    for name, part in raw.groupby("model", sort=False):
-        lecture = part[part["mode"] == "lecture"].set_index("round")
-        pipeline = part[part["mode"] == "pipeline"].set_index("round")
-        ratios = pipeline["images_per_second"] / lecture["images_per_second"]
-        table.append(
-            {
-                "model": name,
-                "pipeline precision": pipeline["precision"].iloc[0],
-                "lecture img/s": lecture["images_per_second"].median(),
-                "pipeline img/s": pipeline["images_per_second"].median(),
-                "ratio": ratios.median(),
-                "ratio min-max": f"{ratios.min():.2f}-{ratios.max():.2f}",
-                "pipeline GFLOP/s": pipeline["gflops"].median(),
-                "% of fp32 peak": 100 * pipeline["gflops"].median() / peak,
-                "lecture peak MB": lecture["peak_rss_mb"].max(),
-                "pipeline peak MB": pipeline["peak_rss_mb"].max(),
-                "memory ratio": pipeline["peak_rss_mb"].max() / lecture["peak_rss_mb"].max(),
-                "memory ratio above framework": (pipeline["peak_rss_mb"].max() - floor)
-                / (lecture["peak_rss_mb"].max() - floor),
-                "pipeline s to 1st step": pipeline["seconds_to_first_step"].median(),
-                "pipeline epoch / sum of steps": (pipeline["epoch_seconds"] / pipeline["sum_step_seconds"]).median(),
-            }
-        )
-    table = pd.DataFrame(table)
+    table = pd.DataFrame([summary_row(name, part, peak, floor) for name, part in raw.groupby("model", sort=False)])
     args.out.mkdir(parents=True, exist_ok=True)
     raw.drop(columns=["step_seconds"]).to_csv(args.out / "measurements.csv", index=False)
     table.to_csv(args.out / "summary.csv", index=False)
@@ -418,6 +351,68 @@ def main(argv=None) -> None:
         f"{args.warmup} warm-up dropped, {args.rounds} rounds; TensorFlow + Keras alone: {floor:.0f} MB\n"
     )
     print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+
+
+def pipeline_only(specs: dict, args: argparse.Namespace) -> None:
+    for name in args.models:
+        m = measure("pipeline", name, specs[name], args)
+        print(
+            f"{name:13s} {BATCH / m['median_step_seconds']:9.1f} img/s  {m['epoch_seconds']:7.2f} s for "
+            f"{args.steps} steps  peak {m['peak_rss_mb']:.0f} MB  device {m['device']}  "
+            f"{m['precision']} steps/exec {m['steps_per_execution']}",
+            flush=True,
+        )
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument(
+        "--config", nargs="+", default=["config/config.yaml"], help="config layers the model specs are read from"
+    )
+    parser.add_argument("--steps", type=int, default=12, help="training steps per measurement")
+    parser.add_argument("--warmup", type=int, default=3, help="first steps dropped from the timings")
+    parser.add_argument("--rounds", type=int, default=2, help="A B pairs per model")
+    parser.add_argument("--out", type=Path, default=Path("results/bench"))
+    parser.add_argument(
+        "--pipeline-only", action="store_true", help="measure only the pipeline's training path (the GPU check)"
+    )
+    parser.add_argument(
+        "--training",
+        default="{}",
+        help='training settings for the pipeline, as JSON: {"precision": "mixed_bfloat16", "steps_per_execution": 8}',
+    )
+    parser.add_argument(
+        "--diagnostics-cost",
+        action="store_true",
+        help="measure the diagnostics callback against training steps, projected to runs of the config's epochs",
+    )
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    if args.worker:
+        job = json.loads(args.worker)
+        job["data_dir"] = Path(job["data_dir"])
+        print(json.dumps(worker(**job)))
+        return
+    specs = bench_specs(args.config)
+    if args.diagnostics_cost:
+        import pandas as pd
+
+        from study.config import load_config
+
+        saturation = load_config(args.config)["diagnostics"]["saturation"]
+        table = pd.DataFrame([diagnostics_cost(name, specs[name], args.steps, saturation) for name in args.models])
+        args.out.mkdir(parents=True, exist_ok=True)
+        table.to_csv(args.out / "diagnostics_cost.csv", index=False)
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    elif args.pipeline_only:
+        pipeline_only(specs, args)
+    else:
+        compare(specs, args)
 
 
 if __name__ == "__main__":
