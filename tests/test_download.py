@@ -1,10 +1,13 @@
 import gzip
 import hashlib
+import socket
+import subprocess
 
 import pytest
+from conftest import workflow_command
 from fakedata import serve
 
-from study.download import ChecksumError, fetch, file_digest, source_url
+from study.download import ChecksumError, DownloadError, fetch, file_digest, source_url
 
 
 def checksum(data, algorithm="sha256", covers="file"):
@@ -63,3 +66,51 @@ def test_fetch_from_directory_mirror(tmp_path):
     (tmp_path / "mirror" / "f.bin").write_bytes(b"local")
     fetch(source_url(str(tmp_path / "mirror"), "f.bin"), tmp_path / "f.bin", checksum(b"local"))
     assert (tmp_path / "f.bin").read_bytes() == b"local"
+
+
+def test_a_large_download_reports_its_progress(tmp_path, capsys):
+    data = bytes(range(256)) * (3 * 4096 + 100)  # a little over 3 MB: four chunks
+    (tmp_path / "srv").mkdir()
+    (tmp_path / "srv" / "big.bin").write_bytes(data)
+    with serve(tmp_path / "srv") as url:
+        fetch(f"{url}/big.bin", tmp_path / "big.bin", checksum(data), progress_seconds=0)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 5, lines
+    assert lines[0].startswith("1.0 MB of 3.2 MB (33%), ") and lines[0].endswith(" MB/s")
+    assert lines[-1].startswith("fetched 3.2 MB of 3.2 MB (100%), ")
+
+
+def test_an_unreachable_server_names_the_url_and_the_way_round_it(tmp_path):
+    with socket.socket() as probe:  # a port on loopback that nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/cifar-10-binary.tar.gz"
+    with pytest.raises(DownloadError) as failure:
+        fetch(url, tmp_path / "out" / "f.gz", checksum(b""), timeout=5)
+    message = str(failure.value)
+    assert message.startswith(f"{url} could not be fetched: the network or the server could not be reached")
+    assert "`mirror:`" in message and "make mirror" in message
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_file_missing_from_a_directory_mirror_says_so(tmp_path):
+    with pytest.raises(DownloadError, match="the mirror has no such file"):
+        fetch(source_url(str(tmp_path), "absent.gz"), tmp_path / "out" / "absent.gz", checksum(b""))
+
+
+def test_an_offline_first_run_explains_itself_in_the_download_log(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (tmp_path / "offline.yaml").write_text(f"mirror: http://127.0.0.1:{port}\n")
+    target = "results/downloads/fashion_mnist/train-labels-idx1-ubyte.gz"
+    command = workflow_command(tmp_path, tmp_path / "offline.yaml", "--cores", "1", target)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    log = (tmp_path / "results/logs/download/fashion_mnist/train-labels-idx1-ubyte.gz.log").read_text()
+    url = f"http://127.0.0.1:{port}/train-labels-idx1-ubyte.gz"
+    lines = log.splitlines()
+    assert lines[0] == f"fetching {url}"
+    assert lines[1].startswith(f"failed: {url} could not be fetched: the network or the server could not be reached")
+    assert "make mirror" in lines[1] and lines[2].startswith("Traceback")
+    assert not (tmp_path / target).exists()

@@ -38,3 +38,14 @@ def test_snakefmt_is_clean():
 def test_ruff_is_clean():
     result = run([str(BIN / "ruff"), "check", "src", "workflow", "tests"])
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_licence_and_the_citation_agree_and_cite_the_lecture():
+    import yaml
+
+    citation = yaml.safe_load((REPO / "CITATION.cff").read_text())
+    assert citation["cff-version"] == "1.2.0" and citation["type"] == "software"
+    assert (REPO / "LICENSE").read_text().startswith(f"{citation['license']} License\n")
+    lecture = citation["references"][0]
+    assert lecture["title"] == "CNN Training: Problem-Solving Approach"
+    assert lecture["authors"] == [{"family-names": "Dinh", "given-names": "Quang-Vinh"}]

@@ -12,8 +12,8 @@ import traceback
 def logged_to(path: str | os.PathLike):
     """Redirect file descriptors 1 and 2 to ``path`` while the block runs.
 
-    An exception is written to the log before it propagates, so the log says
-    why a job failed.
+    An exception is written to the log before it propagates, its message first
+    and its traceback after, so the log says why a job failed.
     """
     sys.stdout.flush()
     sys.stderr.flush()
@@ -23,7 +23,8 @@ def logged_to(path: str | os.PathLike):
         os.dup2(log.fileno(), 2)
         try:
             yield
-        except BaseException:
+        except BaseException as error:
+            print(f"failed: {error}", flush=True)
             traceback.print_exc()
             raise
         finally:
