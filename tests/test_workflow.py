@@ -2,12 +2,14 @@
 
 import json
 import re
+import subprocess
+import zipfile
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import run_locally
+from conftest import REPO, run_locally, workflow_command
 from fakedata import serve, write_cifar10, write_fashion_mnist
 
 LECTURE_VARIANTS = ["fmnist_2conv_sigmoid", "cifar_12conv_relu_standardize"]
@@ -15,6 +17,8 @@ LECTURE_VARIANTS = ["fmnist_2conv_sigmoid", "cifar_12conv_relu_standardize"]
 DIVERGING = {"dataset": "fashion_mnist", "blocks": [[8]], "activation": "relu", "learning_rate": 1.0e20}
 VARIANTS = [*LECTURE_VARIANTS, "diverging"]
 SEEDS = [1, 2]
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+FIGURES = ["learning_curves", "final_accuracy", "gradient_by_depth", "unit_health"]
 
 
 @pytest.fixture(scope="module")
@@ -165,3 +169,71 @@ def test_report_is_complete_and_offline(study):
     assert external == []
     assert "<script src" not in html
     assert "import pandas" not in html, "code cells must be hidden"
+
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1400,1000",
+]
+
+
+def notebook_headings() -> list[str]:
+    """Every section heading the report notebook writes."""
+    notebook = json.loads((REPO / "workflow" / "notebooks" / "report.ipynb").read_text())
+    lines = ("".join(cell["source"]).splitlines() for cell in notebook["cells"] if cell["cell_type"] == "markdown")
+    return [line.lstrip("#").strip() for cell in lines for line in cell if line.startswith("#")]
+
+
+def test_the_report_renders_offline_in_a_real_browser(study, tmp_path):
+    from selenium import webdriver
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(service=webdriver.ChromeService(CHROMEDRIVER), options=options)
+    url = (study / "report.html").as_uri()
+    try:
+        driver.get(url)
+        images = driver.execute_script("return Array.from(document.images, i => [i.complete, i.naturalWidth])")
+        headings = driver.execute_script(
+            "return Array.from(document.querySelectorAll('h1, h2, h3'), h => h.textContent.replace('¶', '').trim())"
+        )
+        console = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+        events = [json.loads(entry["message"])["message"] for entry in driver.get_log("performance")]
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(1400, min(height + 100, 20000))
+        driver.save_screenshot(str(tmp_path / "report.png"))
+    finally:
+        driver.quit()
+    # Chromium's own start page loads chrome:// resources; the report's requests carry its URL as documentURL.
+    requests = [e["params"] for e in events if e["method"] == "Network.requestWillBeSent"]
+    by_report = {r["request"]["url"] for r in requests if r["documentURL"] == url}
+    assert console == []
+    assert {u for u in by_report if not u.startswith("data:")} == {url}, "nothing but the file itself is fetched"
+    assert not [r["request"]["url"] for r in requests if r["request"]["url"].startswith(("http:", "https:"))]
+    assert len(images) == len(FIGURES) and all(complete and width > 0 for complete, width in images), images
+    assert set(notebook_headings()) <= set(headings)
+    assert (tmp_path / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_snakemakes_own_report_bundles_the_report_tables_and_figures(study):
+    work = study.parent
+    bundle = work / "bundle.zip"
+    result = subprocess.run(
+        workflow_command(work, work / "test.yaml", "--report", str(bundle)), capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    names = zipfile.ZipFile(bundle).namelist()
+    for name in ["report.html", "summary.csv", "claims.csv", "epochs.csv", "preflight.csv", "params.csv"]:
+        assert any(n.endswith(f"/{name}") for n in names), name
+    figures = {n.rsplit("/", 1)[-1] for n in names if n.endswith(".png")}
+    assert figures >= {f"{name}.png" for name in FIGURES}

@@ -22,6 +22,13 @@ KERAS_BATCHNORM_MOMENTUM = 0.99
 CURVE_METRICS = {"accuracy": "train accuracy", "val_accuracy": "validation accuracy", "loss": "train loss"}
 
 
+def keep(figure: plt.Figure, directory: str | os.PathLike, name: str) -> plt.Figure:
+    """Save a report figure as DIRECTORY/NAME.png too, for Snakemake's report bundle."""
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    figure.savefig(Path(directory) / f"{name}.png", dpi=96, bbox_inches="tight")
+    return figure
+
+
 def variant_palette(variants: list[str]) -> dict[str, tuple]:
     """One colour per variant, the same in every figure of the report."""
     return dict(zip(variants, sns.color_palette("tab20", len(variants)), strict=False))
@@ -30,7 +37,42 @@ def variant_palette(variants: list[str]) -> dict[str, tuple]:
 def mean_pm_std(mean: float, std: float) -> str:
     if math.isnan(mean):
         return ""
-    return f"{mean:.4f}" if math.isnan(std) else f"{mean:.4f} ± {std:.4f}"
+    return f"{mean:.3f}" if math.isnan(std) else f"{mean:.3f} ± {std:.3f}"
+
+
+def header(name: str) -> str:
+    """A column name as words ('lecture_params' -> 'lecture params'); environment variables keep their names."""
+    return name if name.isupper() else name.replace("_", " ")
+
+
+def styled(table: pd.DataFrame):
+    """A table as the report shows it: counts as integers with thousands separators (134,301,514), other
+    numbers with 3 decimals, headers as words, no index."""
+    table = table.rename(columns=header)
+    formats = {}
+    for column in table.columns:
+        dtype = table[column].dtype
+        if pd.api.types.is_bool_dtype(dtype):
+            continue
+        if pd.api.types.is_integer_dtype(dtype):
+            formats[column] = "{:,}"
+        elif pd.api.types.is_float_dtype(dtype):
+            formats[column] = "{:,.3f}"
+    return table.style.format(formats, na_rep="").hide(axis="index")
+
+
+def params_view(params: pd.DataFrame) -> pd.DataFrame:
+    """The parameter counts as the report shows them: counts as integers, even where the lecture gives none."""
+    return pd.DataFrame(
+        {
+            "model": params["model"],
+            "kind": params["kind"],
+            "dataset": params["dataset"].fillna(""),
+            "parameters": params["params"].astype("Int64"),
+            "the lecture's count": params["lecture_params"].astype("Int64"),
+            "matches the lecture": params["matches_lecture"].astype("boolean"),
+        }
+    )
 
 
 def lecture_table(summary: pd.DataFrame) -> pd.DataFrame:
@@ -221,7 +263,7 @@ def preflight_table(preflight: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFr
             "ln 10": preflight["expected_initial_loss"],
             "init loss ok": preflight["initial_loss_ok"],
             "overfits one batch": preflight["overfits"],
-            "steps to overfit": preflight["steps_to_overfit"],
+            "steps to overfit": preflight["steps_to_overfit"].astype("Int64"),
             "batch loss at end": preflight["final_batch_loss"],
             "full runs ended": preflight["variant"].map(verdicts),
         }

@@ -3,11 +3,27 @@ rule aggregate:
         metrics=get_run_metrics(),
         preflight=get_run_preflights(),
     output:
-        summary="results/tables/summary.csv",
-        claims="results/tables/claims.csv",
-        epochs="results/tables/epochs.csv",
+        summary=report(
+            "results/tables/summary.csv",
+            caption="../report/summary.rst",
+            category="Tables",
+        ),
+        claims=report(
+            "results/tables/claims.csv",
+            caption="../report/claims.rst",
+            category="Tables",
+        ),
+        epochs=report(
+            "results/tables/epochs.csv",
+            caption="../report/epochs.rst",
+            category="Tables",
+        ),
         diagnostics="results/tables/diagnostics.csv",
-        preflight="results/tables/preflight.csv",
+        preflight=report(
+            "results/tables/preflight.csv",
+            caption="../report/preflight.rst",
+            category="Tables",
+        ),
         provenance="results/tables/provenance.json",
     log:
         "results/logs/aggregate.log",
@@ -31,7 +47,11 @@ rule params:
     input:
         metas=get_run_metas(),
     output:
-        "results/tables/params.csv",
+        report(
+            "results/tables/params.csv",
+            caption="../report/params.rst",
+            category="Tables",
+        ),
     log:
         "results/logs/params.log",
     localrule: True

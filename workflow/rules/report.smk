@@ -11,7 +11,15 @@ rule report:
         stats=get_run_stats(),
     output:
         notebook="results/report.ipynb",
-        html="results/report.html",
+        html=report(
+            "results/report.html", caption="../report/report.rst", category="Report"
+        ),
+        figures=report(
+            directory("results/figures"),
+            patterns=["{name}.png"],
+            caption="../report/figures.rst",
+            category="Figures",
+        ),
     log:
         "results/logs/report.log",
     localrule: True

@@ -18,6 +18,7 @@ with logged_to(snakemake.log[0]):
             "params_csv": str(Path(snakemake.input.params).resolve()),
             "provenance_json": str(Path(snakemake.input.provenance).resolve()),
             "stats_jsons": [str(Path(p).resolve()) for p in snakemake.input.stats],
+            "figures_dir": str(Path(snakemake.output.figures).resolve()),
         },
         kernel_name="python3",
         cwd=str(Path(snakemake.output.notebook).parent.resolve()),
