@@ -1,4 +1,5 @@
 import json
+import re
 
 import keras
 import numpy as np
@@ -143,3 +144,24 @@ def test_speed_settings_are_applied_and_recorded(prepared, small_spec):
     diagnostics = pd.read_csv(prepared / "fast" / "diagnostics.csv")
     assert (diagnostics[diagnostics["statistic"] == "update_ratio"]["value"] > 0).all()
     assert np.isfinite(metrics["final_train_loss"])
+
+
+def test_a_run_logs_its_progress_and_writes_tensorboard_events(prepared, small_spec, capsys, monkeypatch):
+    import tensorflow as tf
+
+    from study import train
+
+    monkeypatch.setattr(train, "PROGRESS_SECONDS", 0)
+    run(prepared, small_spec, 3, "watched")
+    out = capsys.readouterr().out
+    # 100 images in batches of 32: 4 steps an epoch
+    assert re.search(r"^epoch 1/2 step 1/4 loss \d+\.\d{4} \d+ img/s epoch ETA \d+ s$", out, re.MULTILINE), out
+    assert re.search(r"^epoch 2/2 step 4/4 loss .* epoch ETA 0 s$", out, re.MULTILINE)
+    tags = {}
+    for events in (prepared / "watched" / "tensorboard").rglob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(events)):
+            for value in event.summary.value:
+                tags.setdefault(value.tag, set()).add(event.step)
+    assert tags["epoch_loss"] == tags["epoch_accuracy"] == {0, 1}
+    assert tags["gradient_norm/01_block1_conv1"] == tags["dead_fraction/01_block1_conv1"] == {0, 1, 2}
+    assert {"gradient_norm/04_predictions", "probe_loss/00_model"} <= set(tags)

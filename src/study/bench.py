@@ -233,11 +233,40 @@ def worker(mode: str, name: str, spec: dict, steps: int, warmup: int, data_dir: 
     }
 
 
-def diagnostics_cost(name: str, spec: dict, steps: int, saturation: float, records: int = 3) -> dict:
-    """Seconds of one training step and of one diagnostics record (probe batch 256), in this process.
+def tensorboard_seconds(model, diagnostics, images, labels, epochs: int) -> tuple[float, float]:
+    """Seconds the TensorBoard callbacks take at the start of a run and per epoch, timed inside their hooks
+    during a short fit (one step an epoch)."""
+    import tempfile
 
-    The diagnostics share of a run of the config's epochs follows: (epochs + 1)
-    records against epochs x steps-per-epoch training steps.
+    from study.feeding import make_dataset
+    from study.monitoring import tensorboard_callbacks
+
+    spent = {"on_train_begin": 0.0, "on_epoch_end": 0.0}
+
+    def timed(hook, method):
+        def run(*args, **kwargs):
+            start = time.perf_counter()
+            method(*args, **kwargs)
+            spent[hook] += time.perf_counter() - start
+
+        return run
+
+    with tempfile.TemporaryDirectory() as log_dir:
+        callbacks = tensorboard_callbacks(Path(log_dir), diagnostics, first_epoch=0)
+        for callback in callbacks:
+            for hook in spent:
+                setattr(callback, hook, timed(hook, getattr(callback, hook)))
+        data = make_dataset(images, labels, BATCH, seed=2, epochs=epochs)
+        model.fit(data, epochs=epochs, steps_per_epoch=1, verbose=0, callbacks=[diagnostics, *callbacks])
+    return spent["on_train_begin"], spent["on_epoch_end"] / epochs
+
+
+def diagnostics_cost(name: str, spec: dict, steps: int, saturation: float, records: int = 3) -> dict:
+    """Seconds of one training step, of one diagnostics record (probe batch 256) and of the TensorBoard
+    writes, in this process.
+
+    The share of a run of the config's epochs follows: (epochs + 1) records, and
+    the TensorBoard writes of every epoch, against epochs x steps-per-epoch training steps.
     """
     from study.runtime import configure_tensorflow
 
@@ -267,15 +296,20 @@ def diagnostics_cost(name: str, spec: dict, steps: int, saturation: float, recor
     for epoch in range(1, records + 1):
         diagnostics.record(epoch)
     record = (time.perf_counter() - start) / records
+    tensorboard_start, tensorboard_epoch = tensorboard_seconds(model, diagnostics, images, labels, records)
     epochs, epoch_steps = spec["epochs"], steps_per_epoch(MODELS[name]["images"], BATCH)
+    training = step * epoch_steps * epochs
     return {
         "model": name,
         "precision": precision,
         "step_seconds": step,
         "record_seconds": record,
+        "tensorboard_start_seconds": tensorboard_start,
+        "tensorboard_epoch_seconds": tensorboard_epoch,
         "epochs": epochs,
         "steps_per_epoch": epoch_steps,
-        "share_percent": 100 * record * (epochs + 1) / (step * epoch_steps * epochs),
+        "share_percent": 100 * record * (epochs + 1) / training,
+        "tensorboard_share_percent": 100 * (tensorboard_start + tensorboard_epoch * epochs) / training,
     }
 
 

@@ -19,6 +19,7 @@ from study.datasets import NUM_CLASSES, load_subset, stratified_subset
 from study.diagnostics import TrainingDiagnostics
 from study.feeding import make_dataset, steps_per_epoch
 from study.models import build_model
+from study.monitoring import ProgressLog, tensorboard_callbacks
 from study.provenance import git_commit
 from study.run import Run
 from study.runtime import (
@@ -32,6 +33,7 @@ from study.runtime import (
 from study.verdicts import run_verdict
 
 HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"]
+PROGRESS_SECONDS = 30  # between progress lines in a training log
 
 
 class TrainingData(NamedTuple):
@@ -98,10 +100,11 @@ def compiled_model(run: Run, input_shape: tuple[int, ...], stats: dict) -> keras
     return model
 
 
-def fit(run: Run, model: keras.Model, data: TrainingData, checkpoint_dir: Path | None):
+def fit(run: Run, model: keras.Model, data: TrainingData, out_dir: Path, checkpoint_dir: Path | None):
     """Train ``model`` for the run's epochs, resuming from a checkpoint of this same run when there is one.
 
-    Returns the epoch rows, the diagnostics callback and the epoch resumed from (0 for a fresh start).
+    TensorBoard logs go to OUT_DIR/tensorboard as it trains. Returns the epoch rows, the diagnostics
+    callback and the epoch resumed from (0 for a fresh start).
     """
     first_epoch = open_checkpoint(checkpoint_dir, run.to_dict()) if checkpoint_dir else 0
     rows, restored, restored_seconds = restore_rows(checkpoint_dir, first_epoch)
@@ -116,7 +119,14 @@ def fit(run: Run, model: keras.Model, data: TrainingData, checkpoint_dir: Path |
         restored=restored,
         seconds=restored_seconds,
     )
-    callbacks = [diagnostics, EpochRecorder(rows, diagnostics, checkpoint_dir), keras.callbacks.TerminateOnNaN()]
+    steps = steps_per_epoch(len(data.y_train), batch_size)
+    callbacks = [
+        diagnostics,
+        *tensorboard_callbacks(out_dir / "tensorboard", diagnostics, first_epoch),
+        ProgressLog(PROGRESS_SECONDS, batch_size, steps),
+        EpochRecorder(rows, diagnostics, checkpoint_dir),
+        keras.callbacks.TerminateOnNaN(),
+    ]
     if checkpoint_dir:
         callbacks.append(
             keras.callbacks.BackupAndRestore(checkpoint_dir, double_checkpoint=True, delete_checkpoint=False)
@@ -126,7 +136,7 @@ def fit(run: Run, model: keras.Model, data: TrainingData, checkpoint_dir: Path |
         validation_data=make_dataset(data.x_test, data.y_test, batch_size, seed=None),
         epochs=epochs,
         initial_epoch=first_epoch,
-        steps_per_epoch=steps_per_epoch(len(data.y_train), batch_size),
+        steps_per_epoch=steps,
         callbacks=callbacks,
         verbose=2,
     )
@@ -208,7 +218,7 @@ def train_run(
     data = load_training_data(run, data_dir)
     stats = json.loads(Path(stats_path).read_text())
     model = compiled_model(run, data.x_train.shape[1:], stats)
-    epoch_rows, diagnostics, first_epoch = fit(run, model, data, checkpoint_dir)
+    epoch_rows, diagnostics, first_epoch = fit(run, model, data, out_dir, checkpoint_dir)
     wall = time.perf_counter() - started
 
     history = epoch_rows.reindex(columns=HISTORY_COLUMNS)
