@@ -66,6 +66,7 @@ def test_every_output_exists(study):
         assert preflight["initial_loss"] > 0
     for name in [
         "summary.csv",
+        "runs.csv",
         "claims.csv",
         "epochs.csv",
         "diagnostics.csv",

@@ -119,15 +119,18 @@ RUN_COLUMNS = [
     "final_train_loss",
     "final_val_accuracy",
     "best_val_accuracy",
+    "seconds_per_epoch",
 ]
 
 
 def write_tables(run_dirs, preflight_jsons, config: dict, configfiles: list[str], commit: str, out: dict) -> None:
-    """Write summary, claims, epochs, diagnostics, preflight (CSV) and provenance (JSON) to the paths in ``out``."""
+    """Write summary, runs, claims, epochs, diagnostics, preflight (CSV) and provenance (JSON) to the paths
+    in ``out``."""
     metrics, epochs, diagnostics = read_runs(run_dirs)
     variants = config["variants"]
     summarize(metrics, variants).to_csv(out["summary"], index=False)
     runs = pd.DataFrame([{k: m[k] for k in RUN_COLUMNS} for m in metrics])
+    runs.to_csv(out["runs"], index=False)
     claims_table(config["claims"], runs, variants).to_csv(out["claims"], index=False)
     epochs.to_csv(out["epochs"], index=False)
     diagnostics.to_csv(out["diagnostics"], index=False)

@@ -34,12 +34,24 @@ def run_timing(results: Path) -> dict:
     }
 
 
-def claims_markdown(claims: pd.DataFrame) -> str:
-    lines = ["| claim | lecture reports | seeds agreeing | verdict |", "|---|---|---|---|"]
-    for _, c in claims.iterrows():
-        lecture = c["lecture"] if isinstance(c["lecture"], str) else ""
-        lines.append(f"| {c['claim']} | {lecture} | {c['agree']} | {c['verdict']} |")
+def markdown_table(table: pd.DataFrame, decimals: int | None = None) -> str:
+    """A table as Markdown; floats with ``decimals`` when given, missing values empty."""
+
+    def cell(value) -> str:
+        if pd.isna(value):
+            return ""
+        if decimals is not None and isinstance(value, float):
+            return f"{value:.{decimals}f}"
+        return str(value).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(map(str, table.columns)) + " |", "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
     return "\n".join(lines)
+
+
+def claims_markdown(claims: pd.DataFrame) -> str:
+    columns = {"claim": "claim", "lecture": "lecture reports", "agree": "seeds agreeing", "verdict": "verdict"}
+    return markdown_table(claims[list(columns)].rename(columns=columns))
 
 
 def profile_name(provenance: dict) -> str:
@@ -97,8 +109,9 @@ def reproduction_readme(command: str, provenance: dict, timing: dict) -> str:
             "",
             *data_provenance(provenance),
             "",
-            "Files: `report.html` (the full report), `summary.csv` (one row per variant), `claims.csv` (the",
-            "lecture's claims; the project README shows them as a table).",
+            "Files: `report.html` (the full report), `summary.csv` (one row per variant), `runs.csv` (one row",
+            "per variant and seed), `claims.csv` (the lecture's claims; the project README shows them as a",
+            "table) and `provenance.json`. Compare two runs with `python -m study.diff A B`.",
             "",
         ]
     )
@@ -129,7 +142,7 @@ def replace_results_block(readme: str, block: str) -> str:
 def publish(results: Path, out: Path, command: str, project_readme: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(results / "report.html", out / "report.html")
-    for name in ("summary.csv", "claims.csv"):
+    for name in ("summary.csv", "claims.csv", "runs.csv", "provenance.json"):
         shutil.copyfile(results / "tables" / name, out / name)
     provenance = json.loads((results / "tables" / "provenance.json").read_text())
     claims = pd.read_csv(results / "tables" / "claims.csv")

@@ -8,6 +8,9 @@ rule aggregate:
             caption="../report/summary.rst",
             category="Tables",
         ),
+        runs=report(
+            "results/tables/runs.csv", caption="../report/runs.rst", category="Tables"
+        ),
         claims=report(
             "results/tables/claims.csv",
             caption="../report/claims.rst",
