@@ -20,6 +20,10 @@ include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/report.smk"
 
 
+onstart:
+    print(get_plan())
+
+
 rule all:
     input:
         "results/report.html",

@@ -31,8 +31,9 @@ def workflow_command(work: Path, config: Path, *extra: str) -> list[str]:
 
 
 def run_locally(work: Path, config: Path, timeout: int) -> Path:
-    """Run the workflow on this machine as a user would; return its results folder."""
+    """Run the workflow on this machine as a user would; return its results folder (its output: WORK/run.out)."""
     result = subprocess.run(workflow_command(work, config, *LOCAL), capture_output=True, text=True, timeout=timeout)
+    (work / "run.out").write_text(result.stdout + result.stderr)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     return work / "results"
 

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from study.models import REFERENCE_MODELS, build_model
+from study.specs import forward_flops
 
 
 @pytest.mark.parametrize("name", list(REFERENCE_MODELS))
@@ -55,3 +56,31 @@ def test_model_takes_uint8_pixels(small_spec):
     assert model.inputs[0].dtype == "uint8"
     probabilities = model.predict(np.zeros((2, 32, 32, 3), dtype=np.uint8), verbose=0)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def keras_forward_flops(model) -> int:
+    """Multiply-adds x 2 of every Conv2D and Dense layer of a built model, for one image."""
+    import keras
+
+    flops = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            _, h, w, c_out = layer.output.shape
+            kh, kw, c_in, _ = layer.kernel.shape
+            flops += 2 * h * w * kh * kw * c_in * c_out
+        elif isinstance(layer, keras.layers.Dense):
+            c_in, c_out = layer.kernel.shape
+            flops += 2 * c_in * c_out
+    return flops
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{}, {"skip": True}, {"width": 0.5, "batchnorm": True}, {"blocks": [[8, 8], [16], [4, 4, 4]], "dense": [32, 8]}],
+)
+def test_the_spec_arithmetic_counts_what_the_builder_builds(small_spec, changes):
+    spec = small_spec | changes
+    for shape in [(32, 32, 3), (28, 28, 1)]:
+        assert forward_flops(spec, shape) == keras_forward_flops(
+            build_model(spec, shape, {"mean": [0] * 3, "std": [1] * 3})
+        )

@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 from study.datasets import NUM_CLASSES
+from study.specs import conv_filters, forward_flops
 
 PROCESS_START = time.perf_counter()
 
@@ -54,22 +55,6 @@ def bench_specs(config_paths: list[str]) -> dict[str, dict]:
 
     variants = load_config(config_paths)["variants"]
     return {name: variants[model["variant"]] for name, model in MODELS.items()}
-
-
-def forward_flops_per_image(model) -> int:
-    """Multiply-adds x 2 of every Conv2D and Dense layer for one image."""
-    import keras
-
-    flops = 0
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Conv2D):
-            _, h, w, c_out = layer.output.shape
-            kh, kw, c_in, _ = layer.kernel.shape
-            flops += 2 * h * w * kh * kw * c_in * c_out
-        elif isinstance(layer, keras.layers.Dense):
-            c_in, c_out = layer.kernel.shape
-            flops += 2 * c_in * c_out
-    return flops
 
 
 def cpu_peak_gflops() -> tuple[float, str]:
@@ -93,8 +78,6 @@ def cpu_peak_gflops() -> tuple[float, str]:
 def lecture_model(spec: dict, input_shape: tuple[int, ...]):
     """The model as the lecture's scripts write it: Sequential, float inputs, no scaling layer."""
     import keras
-
-    from study.models import conv_filters
 
     model = keras.Sequential([keras.Input(shape=input_shape)])
     for block in conv_filters(spec):
@@ -152,7 +135,7 @@ def step_timer():
     return Timer()
 
 
-def lecture_fit(name: str, spec: dict, steps: int, data_dir: Path, timer) -> tuple:
+def lecture_fit(name: str, spec: dict, steps: int, data_dir: Path, timer) -> tuple[float, dict]:
     """The lecture's own loading and preprocessing: the dataset in memory, as keras.datasets returns it,
     then a float64 copy of everything, scaled."""
     import numpy as np
@@ -163,10 +146,10 @@ def lecture_fit(name: str, spec: dict, steps: int, data_dir: Path, timer) -> tup
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     start = time.perf_counter()
     model.fit(x, labels, batch_size=BATCH, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[timer])
-    return model, time.perf_counter() - start, {}
+    return time.perf_counter() - start, {}
 
 
-def pipeline_fit(name: str, spec: dict, steps: int, data_dir: Path, timer, training: dict) -> tuple:
+def pipeline_fit(name: str, spec: dict, steps: int, data_dir: Path, timer, training: dict) -> tuple[float, dict]:
     """What the train rule runs: the memory-mapped split through the study's feeding, its settings."""
     from study.datasets import load_split
     from study.feeding import make_dataset
@@ -193,7 +176,7 @@ def pipeline_fit(name: str, spec: dict, steps: int, data_dir: Path, timer, train
     # counts every image of the memory-mapped split, as a full epoch does.
     for _ in make_dataset(images, labels, BATCH, seed=0).skip(steps):
         pass
-    return model, seconds, training | {"device": device["name"]}
+    return seconds, training | {"device": device["name"]}
 
 
 def worker(mode: str, name: str, spec: dict, steps: int, warmup: int, data_dir: Path, training: dict) -> dict:
@@ -210,9 +193,9 @@ def worker(mode: str, name: str, spec: dict, steps: int, warmup: int, data_dir: 
     keras.utils.set_random_seed(0)
     timer = step_timer()
     if mode == "lecture":
-        model, epoch_seconds, settings = lecture_fit(name, spec, steps, data_dir, timer)
+        epoch_seconds, settings = lecture_fit(name, spec, steps, data_dir, timer)
     else:
-        model, epoch_seconds, settings = pipeline_fit(name, spec, steps, data_dir, timer, training)
+        epoch_seconds, settings = pipeline_fit(name, spec, steps, data_dir, timer, training)
     # With steps_per_execution > 1 each timed "step" is a group of steps.
     group = settings.get("steps_per_execution", 1)
     measured = [t / group for t in timer.times[warmup:]]
@@ -227,7 +210,7 @@ def worker(mode: str, name: str, spec: dict, steps: int, warmup: int, data_dir: 
         "sum_step_seconds": sum(timer.times),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "seconds_to_first_step": timer.first_step,
-        "forward_flops_per_image": forward_flops_per_image(model),
+        "forward_flops_per_image": forward_flops(spec, MODELS[name]["input"]),
         "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default"),
         **settings,
     }

@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from study.datasets import FORMAT_FILES
+from study.specs import conv_count
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = REPOSITORY / "config" / "config.yaml"
@@ -44,18 +45,14 @@ def check_config(config: dict) -> None:
         raise ConfigError(f"run: {unknown} not among variants {sorted(config['variants'])}")
 
 
-def _conv_count(spec: dict) -> int:
-    return sum(len(block) for block in spec["blocks"])
-
-
 def train_mem_mb(spec: dict) -> int:
     """Memory to ask for one training job: the runtime and data, plus room per conv layer."""
-    return int(4000 + 500 * _conv_count(spec) * max(spec["width"], 0.25))
+    return int(4000 + 500 * conv_count(spec) * max(spec["width"], 0.25))
 
 
 def train_runtime_minutes(spec: dict) -> int:
     """Wall time to ask for one training job on a GPU, with a generous margin."""
-    return int(15 + spec["epochs"] * _conv_count(spec) * max(spec["width"], 0.25))
+    return int(15 + spec["epochs"] * conv_count(spec) * max(spec["width"], 0.25))
 
 
 def merge_layers(base: dict, layer: dict) -> dict:

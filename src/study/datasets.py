@@ -37,6 +37,12 @@ FORMAT_FILES = {
     "idx": [name for pair in IDX_FILES.values() for name in pair],
     "cifar10_binary": [CIFAR_ARCHIVE],
 }
+# What the official files of each format hold, for estimates made before anything is
+# downloaded; everything else reads the prepared data's meta.json.
+FORMAT_TYPICAL = {
+    "idx": {"shape": (28, 28, 1), "train_images": 60000},
+    "cifar10_binary": {"shape": (CIFAR_SIDE, CIFAR_SIDE, CIFAR_CHANNELS), "train_images": 50000},
+}
 SPLITS = ("train", "test")
 ARRAYS = [f"{split}_{kind}" for split in SPLITS for kind in ("images", "labels")]
 

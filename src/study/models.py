@@ -16,6 +16,7 @@ import tensorflow as tf
 from keras import layers
 
 from study.datasets import NUM_CLASSES
+from study.specs import conv_filters
 
 MIXED_PRECISIONS = ("mixed_bfloat16", "mixed_float16")
 
@@ -40,12 +41,6 @@ def sigmoid(x):
 def activation_function(name: str, precision: str):
     """The Keras activation for a spec's ``name`` under ``precision``."""
     return sigmoid if name == "sigmoid" and precision in MIXED_PRECISIONS else name
-
-
-def conv_filters(spec: dict) -> list[list[int]]:
-    """Filter counts per block after the variant's width multiplier."""
-    width = spec.get("width", 1.0)
-    return [[max(1, round(f * width)) for f in block] for block in spec["blocks"]]
 
 
 def input_layers(inputs, spec: dict, stats: dict | None, precision: str):

@@ -1,8 +1,17 @@
 from pathlib import Path
 
-from study.config import check_config, train_mem_mb, train_runtime_minutes
+from snakemake.exceptions import WorkflowError
+
+from study.config import (
+    ConfigError,
+    check_config,
+    load_config,
+    train_mem_mb,
+    train_runtime_minutes,
+)
 from study.datasets import ARRAYS
 from study.download import source_url
+from study.plan import plan_text
 from study.run import Run
 
 check_config(config)
@@ -17,6 +26,24 @@ wildcard_constraints:
 REPORT_NOTEBOOK = str(
     Path(workflow.basedir) / "workflow" / "notebooks" / "report.ipynb"
 )
+
+
+def get_plan():
+    """The plan printed before the first job, with the quick profile as the way to a shorter run."""
+    layers = get_config_layers()
+    shown = [*(layers or ["config/config.yaml"]), "config/quick.yaml"]
+    default, quick_layer = (
+        Path(workflow.basedir) / "config" / name
+        for name in ("config.yaml", "quick.yaml")
+    )
+    quick = None
+    if not any(Path(layer).name == quick_layer.name for layer in layers):
+        try:
+            quick = load_config([*(layers or [default]), quick_layer])
+        except (WorkflowError, ConfigError) as error:
+            print(f"(the quick profile does not apply to this config: {error})")
+    command = f'make study ARGS="--configfile {" ".join(shown)}"'
+    return plan_text(config, Path("results"), quick, command)
 
 
 def get_config_layers():

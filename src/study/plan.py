@@ -1,0 +1,120 @@
+"""The study's plan, printed before its first job: jobs per rule, and how long training will take here.
+
+The estimate divides each training job's arithmetic (`study.specs.training_flops`)
+by the rate `study.bench` measured for the benchmark model of the nearest size on a
+CPU of the same kind (`measured_speeds.csv`), scaled to this machine's cores. It
+is a rough guide, not a promise; there is none yet for GPUs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+
+from study.datasets import FORMAT_TYPICAL
+from study.runtime import cpu_flags, cpu_name
+from study.specs import forward_flops, training_flops
+
+MEASURED_SPEEDS = Path(__file__).parent / "measured_speeds.csv"
+LONG_ON_A_CPU_HOURS = 3
+
+
+def dataset_facts(config: dict, dataset: str, results: Path | None) -> tuple[tuple[int, ...], int]:
+    """Image shape and training images of a dataset: from its prepared meta.json, else its format's usual."""
+    meta = results / "data" / dataset / "meta.json" if results else None
+    if meta and meta.exists():
+        facts = json.loads(meta.read_text())["train"]
+        return tuple(facts["shape"]), facts["images"]
+    typical = FORMAT_TYPICAL[config["datasets"][dataset]["format"]]
+    return typical["shape"], typical["train_images"]
+
+
+def job_counts(config: dict, variants: list[str]) -> dict[str, int]:
+    datasets = sorted({config["variants"][v]["dataset"] for v in variants})
+    return {
+        "download": sum(len(config["datasets"][d]["files"]) for d in datasets),
+        "prepare": len(datasets),
+        "channel_stats": len(datasets),
+        "preflight": len(variants),
+        "train": len(variants) * len(config["seeds"]),
+        "aggregate": 1,
+        "params": 1,
+        "report": 1,
+    }
+
+
+def speeds_for_this_cpu(precision: str, flags: set[str]) -> pd.DataFrame:
+    """The measured rates for a CPU like this one, in the precision its jobs will use."""
+    speeds = pd.read_csv(MEASURED_SPEEDS)
+    if precision == "auto":
+        precision = "mixed_bfloat16" if "amx_bf16" in flags else "float32"
+    kind = "amx" if "amx_bf16" in flags else "no_amx"
+    return speeds[(speeds["cpu"] == kind) & (speeds["precision"] == precision)]
+
+
+def training_hours(config: dict, variants: list[str], speeds: pd.DataFrame, results: Path | None) -> float:
+    """Hours of training, one job at a time, for every (variant, seed) still without its metrics.json
+    under ``results`` (for all of them without ``results``)."""
+    seconds = 0.0
+    for variant in variants:
+        spec = config["variants"][variant]
+        shape, images = dataset_facts(config, spec["dataset"], results)
+        images = min(images, config["subset"].get("train", images))
+        per_image = forward_flops(spec, shape)
+        nearest = speeds.iloc[(speeds["forward_flops"].map(math.log) - math.log(per_image)).abs().argmin()]
+        rate = nearest["gflops"] * 1e9 / nearest["cores"] * (os.cpu_count() or 1)
+        pending = [
+            seed
+            for seed in config["seeds"]
+            if not (results and (results / "runs" / variant / f"seed_{seed}" / "metrics.json").exists())
+        ]
+        seconds += len(pending) * training_flops(spec, shape, images) / rate
+    return seconds / 3600
+
+
+def plan_text(config: dict, results: Path, quick: dict | None, quick_command: str) -> str:
+    """The plan in words. ``quick``: the quick profile's config, to suggest when training here is long."""
+    variants = config["run"] or list(config["variants"])
+    counts = job_counts(config, variants)
+    lines = [
+        f"Study plan: {sum(counts.values())} jobs ("
+        + ", ".join(f"{rule} {n}" for rule, n in counts.items())
+        + f") for {len(variants)} variants x {len(config['seeds'])} seeds."
+    ]
+    if has_gpu():
+        return "\n".join([*lines, "A GPU is present: no speed has been measured on GPUs yet, so no estimate."])
+    flags = cpu_flags()
+    speeds = speeds_for_this_cpu(config["training"]["precision"], flags)
+    if speeds.empty:
+        return "\n".join([*lines, "No speed has been measured for this CPU and precision, so no estimate."])
+    hours = training_hours(config, variants, speeds, results)
+    source = speeds.iloc[0]
+    lines.append(
+        f"Estimated training time here ({cpu_name()}, {os.cpu_count()} cores, {source['precision']}): "
+        f"about {hours:.1f} hours, from what study.bench measured on {source['measured_on']} "
+        f"({source['cores']} cores), scaled by cores."
+    )
+    if hours > LONG_ON_A_CPU_HOURS and quick is not None:
+        quick_hours = training_hours(quick, quick["run"] or list(quick["variants"]), speeds, None)
+        lines += [
+            f"That is more than {LONG_ON_A_CPU_HOURS} hours on a CPU. The quick profile tells the lecture's story "
+            f"in about {quick_hours:.1f} hours of training here:",
+            f"    {quick_command}",
+        ]
+    return "\n".join(lines)
+
+
+def has_gpu() -> bool:
+    """Whether this machine lists an NVIDIA GPU (the devices CUDA_VISIBLE_DEVICES leaves, when it is set)."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES") is not None:
+        return os.environ["CUDA_VISIBLE_DEVICES"].strip() not in ("", "-1")
+    if not shutil.which("nvidia-smi"):
+        return False
+    listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, check=False)
+    return listed.returncode == 0 and "GPU" in listed.stdout

@@ -1,0 +1,78 @@
+import math
+
+import pandas as pd
+import pytest
+from conftest import REPO
+
+from study import plan
+from study.config import load_config
+from study.specs import training_flops
+
+SPEEDS = pd.DataFrame(
+    [
+        {"cpu": "no_amx", "precision": "float32", "model": "small", "forward_flops": 1e6, "gflops": 10.0, "cores": 2},
+        {"cpu": "no_amx", "precision": "float32", "model": "big", "forward_flops": 1e9, "gflops": 100.0, "cores": 2},
+    ]
+)
+
+
+@pytest.fixture
+def config():
+    return load_config([REPO / "config" / "config.yaml"])
+
+
+def test_the_plan_counts_the_jobs_of_every_rule(config):
+    counts = plan.job_counts(config, list(config["variants"]))
+    assert counts == {
+        "download": 5,
+        "prepare": 2,
+        "channel_stats": 2,
+        "preflight": 10,
+        "train": 30,
+        "aggregate": 1,
+        "params": 1,
+        "report": 1,
+    }
+
+
+def test_training_hours_use_the_nearest_measured_rate_and_skip_finished_runs(config, tmp_path, monkeypatch):
+    monkeypatch.setattr(plan.os, "cpu_count", lambda: 4)
+    variant = "cifar_12conv_relu"  # about 0.6 GFLOP forward per image: nearest to "big"
+    spec = config["variants"][variant]
+    one_run = training_flops(spec, (32, 32, 3), 50000) / (100e9 / 2 * 4) / 3600
+    assert plan.training_hours(config, [variant], SPEEDS, None) == pytest.approx(3 * one_run)
+    (tmp_path / "runs" / variant / "seed_2").mkdir(parents=True)
+    (tmp_path / "runs" / variant / "seed_2" / "metrics.json").write_text("{}")
+    assert plan.training_hours(config, [variant], SPEEDS, tmp_path) == pytest.approx(2 * one_run)
+    subset = config | {"subset": {"train": 5000}}
+    assert plan.training_hours(subset, [variant], SPEEDS, None) == pytest.approx(3 * one_run / 10)
+
+
+def test_a_long_cpu_study_points_to_the_quick_profile(config, monkeypatch):
+    monkeypatch.setattr(plan, "has_gpu", lambda: False)
+    monkeypatch.setattr(plan, "speeds_for_this_cpu", lambda precision, flags: SPEEDS.assign(measured_on="a test CPU"))
+    quick = load_config([REPO / "config" / "config.yaml", REPO / "config" / "quick.yaml"])
+    text = plan.plan_text(config, REPO / "no-results", quick, "make study QUICK")
+    assert text.startswith("Study plan: 52 jobs (download 5, prepare 2, channel_stats 2, preflight 10, train 30")
+    hours = float(text.split("about ")[1].split(" hours")[0])
+    assert hours > plan.LONG_ON_A_CPU_HOURS and "make study QUICK" in text
+    quick_hours = float(text.split("about ")[2].split(" hours")[0])
+    assert quick_hours < hours / 10
+    assert "QUICK" not in plan.plan_text(quick, REPO / "no-results", None, "make study QUICK")
+
+
+def test_with_a_gpu_there_is_no_estimate(config, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    text = plan.plan_text(config, REPO / "no-results", None, "")
+    assert "no speed has been measured on GPUs yet" in text and "hours" not in text
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert not plan.has_gpu()
+
+
+def test_the_measured_speeds_cover_both_kinds_of_cpu():
+    speeds = pd.read_csv(plan.MEASURED_SPEEDS)
+    assert set(zip(speeds["cpu"], speeds["precision"], strict=True)) == {
+        ("amx", "mixed_bfloat16"),
+        ("no_amx", "float32"),
+    }
+    assert (speeds["gflops"] > 0).all() and not math.isnan(speeds["forward_flops"].sum())
