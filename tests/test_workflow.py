@@ -78,6 +78,13 @@ def test_every_output_exists(study):
     assert (study / "report.ipynb").is_file()
 
 
+def test_the_plan_is_printed_before_the_first_job(study):
+    output = (study.parent / "run.out").read_text()
+    plan = output.index("Study plan: ")
+    assert plan < output.index("rule download") or plan < output.index("localrule download")
+    assert "train 6" in output[plan:] and "for 3 variants x 2 seeds" in output[plan:]
+
+
 def test_subset_is_class_stratified(study):
     meta = json.loads((study / "data" / "cifar10" / "meta.json").read_text())
     assert meta["train"]["images"] == 200
