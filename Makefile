@@ -16,8 +16,9 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 setup: $(VENV)/.installed
 
+# Snakemake's default workflow profile (profiles/default) sets --cores all --resources gpu=1.
 study: setup
-	$(BIN)/snakemake --cores all --resources gpu=1 $(ARGS)
+	$(BIN)/snakemake $(ARGS)
 
 test: setup
 	$(BIN)/python -m pytest
@@ -36,7 +37,7 @@ mirror: setup
 # offline mirror, then its report, tables and README are copied there.
 REPRODUCTION_CONFIGS := config/offline-mirror.yaml config/quick.yaml
 reproduction: mirror
-	$(BIN)/snakemake --cores all --resources gpu=1 --configfile $(REPRODUCTION_CONFIGS)
+	$(BIN)/snakemake --configfile $(REPRODUCTION_CONFIGS)
 	$(BIN)/python -m study.publish --command "make reproduction"
 
 # Training throughput and memory against the lecture's way (a few minutes on 2 cores).

@@ -64,6 +64,7 @@ def workflow_config(work: Path, mirror, variants: dict, seeds=SEEDS) -> Path:
 
 
 def on_slurm(work: Path, config: Path) -> list[str]:
+    """The cluster run, with the default profile's --resources gpu=1, which must cap nothing on a cluster."""
     return workflow_command(
         work,
         config,
@@ -71,6 +72,8 @@ def on_slurm(work: Path, config: Path) -> list[str]:
         str(REPO / "profiles" / "slurm"),
         "--workflow-profile",
         str(REPO / "tests" / "slurm" / "profile"),
+        "--resources",
+        "gpu=1",
     )
 
 
@@ -114,9 +117,8 @@ def test_gpu_jobs_respect_the_two_fake_gpus(cluster_run):
             spans.append(
                 (datetime.fromisoformat(metrics["started_at"]), datetime.fromisoformat(metrics["finished_at"]))
             )
-    for start, _ in spans:
-        running = sum(1 for s, e in spans if s <= start < e)
-        assert running <= 2
+    running = [sum(1 for s, e in spans if s <= start < e) for start, _ in spans]
+    assert max(running) == 2, "two GPU jobs at once: --resources gpu=1 does not cap a cluster's jobs"
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,12 @@ from study.run import Run
 check_config(config)
 
 
+# A job's gpu=1 is counted against --resources gpu=N where jobs run on this machine;
+# on a cluster each job gets its own GPU from the cluster instead, so N caps nothing.
+resource_scopes:
+    gpu="local",
+
+
 wildcard_constraints:
     dataset="[A-Za-z0-9_]+",
     variant="[A-Za-z0-9_]+",

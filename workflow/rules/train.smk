@@ -9,6 +9,7 @@ rule preflight:
         "../../environment.yml"
     threads: 8
     resources:
+        gpu=1,
         mem_mb=get_train_mem_mb,
         runtime=30,
     params:
