@@ -49,7 +49,7 @@ def make_run(spec: dict, seed: int, **changes) -> Run:
         spec=spec,
         subset={},
         subset_seed=0,
-        training={"precision": "auto", "steps_per_execution": 1},
+        training={"backend": "tensorflow", "precision": "auto", "steps_per_execution": 1},
         diagnostics={"probe_images": 32, "saturation": 0.01},
         verdicts=VERDICT_THRESHOLDS,
     )

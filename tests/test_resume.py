@@ -32,12 +32,13 @@ SPEC = {
 }
 TRAIN = """
 import json, sys
-from study.runtime import configure_tensorflow
-configure_tensorflow()
 from study.run import Run
-from study.train import train_run
+from study.runtime import configure_backend
 args = json.loads(sys.argv[1])
-train_run(Run.from_dict(args.pop("run")), **args)
+run = Run.from_dict(args.pop("run"))
+configure_backend(run.training["backend"])
+from study.train import train_run
+train_run(run, **args)
 """
 
 
@@ -52,8 +53,11 @@ def data(tmp_path_factory):
     return root
 
 
-def launch(data, name, checkpoint=True):
-    run = make_run(SPEC, 4, variant="resumable", diagnostics={"probe_images": 20, "saturation": 0.01})
+def launch(data, name, checkpoint=True, backend="tensorflow"):
+    training = {"backend": backend, "precision": "auto", "steps_per_execution": 1}
+    run = make_run(
+        SPEC, 4, variant="resumable", diagnostics={"probe_images": 20, "saturation": 0.01}, training=training
+    )
     args = {
         "run": run.to_dict(),
         "data_dir": str(data / "data"),
@@ -67,11 +71,13 @@ def launch(data, name, checkpoint=True):
     )
 
 
-def test_killed_run_resumes_from_its_last_epoch_and_matches_an_uninterrupted_one(data):
-    assert launch(data, "straight", checkpoint=False).wait(timeout=300) == 0
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_killed_run_resumes_from_its_last_epoch_and_matches_an_uninterrupted_one(data, backend):
+    straight, killed = f"straight-{backend}", f"killed-{backend}"
+    assert launch(data, straight, checkpoint=False, backend=backend).wait(timeout=300) == 0
 
-    victim = launch(data, "killed")
-    metadata = data / "killed-checkpoint" / "training_metadata.json"
+    victim = launch(data, killed, backend=backend)
+    metadata = data / f"{killed}-checkpoint" / "training_metadata.json"
     deadline = time.monotonic() + 240
     while not (metadata.exists() and json.loads(metadata.read_text())["epoch"] >= 2):
         assert victim.poll() is None, victim.stdout.read()
@@ -81,24 +87,24 @@ def test_killed_run_resumes_from_its_last_epoch_and_matches_an_uninterrupted_one
     victim.wait()
     saved = json.loads(metadata.read_text())["epoch"]
     assert 2 <= saved < SPEC["epochs"], "the kill must land mid-run"
-    assert not (data / "killed" / "metrics.json").exists()
+    assert not (data / killed / "metrics.json").exists()
 
-    rerun = launch(data, "killed")
+    rerun = launch(data, killed, backend=backend)
     output, _ = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, output
     assert f"resuming from the checkpoint of epoch {saved}" in output
 
-    straight = pd.read_csv(data / "straight" / "history.csv")
-    resumed = pd.read_csv(data / "killed" / "history.csv")
+    straight = pd.read_csv(data / straight / "history.csv")
+    resumed = pd.read_csv(data / killed / "history.csv")
     assert resumed["epoch"].tolist() == list(range(1, SPEC["epochs"] + 1)), "each epoch exactly once"
     columns = ["loss", "accuracy", "val_loss", "val_accuracy"]
     pd.testing.assert_frame_equal(resumed[columns], straight[columns], check_exact=True)
-    diagnostics = pd.read_csv(data / "killed" / "diagnostics.csv")
+    diagnostics = pd.read_csv(data / killed / "diagnostics.csv")
     assert sorted(diagnostics["epoch"].unique()) == list(range(0, SPEC["epochs"] + 1))
     assert not diagnostics.duplicated(["epoch", "layer", "statistic"]).any()
-    metrics = json.loads((data / "killed" / "metrics.json").read_text())
+    metrics = json.loads((data / killed / "metrics.json").read_text())
     assert metrics["resumed_from_epoch"] == saved and metrics["epochs"] == SPEC["epochs"]
-    assert not (data / "killed-checkpoint").exists(), "the checkpoint goes once the outputs are written"
+    assert not (data / f"{killed}-checkpoint").exists(), "the checkpoint goes once the outputs are written"
 
 
 def test_a_checkpoint_resumes_only_the_run_that_saved_it(tmp_path):

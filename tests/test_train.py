@@ -108,6 +108,7 @@ def test_auto_precision_is_bf16_only_on_cpus_with_amx():
     assert choose_precision("GPU", {"amx_bf16"})[0] == "float32"
     cpu = {"type": "CPU", "name": "x", "count": 2}
     assert resolve_training({"precision": "float32"}, cpu) == {
+        "backend": "tensorflow",
         "precision": "float32",
         "steps_per_execution": 1,
         "precision_choice": "set in the config",

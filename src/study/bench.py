@@ -151,6 +151,8 @@ def lecture_fit(name: str, spec: dict, steps: int, data_dir: Path, timer) -> tup
 
 def pipeline_fit(name: str, spec: dict, steps: int, data_dir: Path, timer, training: dict) -> tuple[float, dict]:
     """What the train rule runs: the memory-mapped split through the study's feeding, its settings."""
+    import numpy as np
+
     from study.datasets import load_split
     from study.feeding import make_dataset
     from study.models import build_model
@@ -168,14 +170,13 @@ def pipeline_fit(name: str, spec: dict, steps: int, data_dir: Path, timer, train
         steps_per_execution=training["steps_per_execution"],
     )
     start = time.perf_counter()
-    model.fit(
-        make_dataset(images, labels, BATCH, seed=0), epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[timer]
-    )
+    data = make_dataset(images, labels, BATCH, seed=0)
+    model.fit(data, epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0, callbacks=[timer])
     seconds = time.perf_counter() - start
-    # Read the rest of the epoch's batches (untrained) so that the peak memory
-    # counts every image of the memory-mapped split, as a full epoch does.
-    for _ in make_dataset(images, labels, BATCH, seed=0).skip(steps):
-        pass
+    # Read the rest of the split (untrained) so that the peak memory counts every
+    # image of the memory-mapped split, as a full epoch does.
+    for first in range(steps * BATCH, len(labels), BATCH):
+        np.asarray(images[first : first + BATCH])
     return seconds, training | {"device": device["name"]}
 
 
@@ -185,9 +186,9 @@ def worker(mode: str, name: str, spec: dict, steps: int, warmup: int, data_dir: 
     ``training`` (pipeline only): the config's `training` settings to measure.
     """
     if mode == "pipeline":
-        from study.runtime import configure_tensorflow
+        from study.runtime import configure_backend
 
-        configure_tensorflow()
+        configure_backend(training.get("backend", "tensorflow"))
     import keras
 
     keras.utils.set_random_seed(0)
@@ -240,7 +241,7 @@ def tensorboard_seconds(model, diagnostics, images, labels, epochs: int) -> tupl
             for hook in spent:
                 setattr(callback, hook, timed(hook, getattr(callback, hook)))
         data = make_dataset(images, labels, BATCH, seed=2, epochs=epochs)
-        model.fit(data, epochs=epochs, steps_per_epoch=1, verbose=0, callbacks=[diagnostics, *callbacks])
+        model.fit(data, epochs=epochs, steps_per_epoch=1, shuffle=False, verbose=0, callbacks=[diagnostics, *callbacks])
     return spent["on_train_begin"], spent["on_epoch_end"] / epochs
 
 
@@ -251,9 +252,9 @@ def diagnostics_cost(name: str, spec: dict, steps: int, saturation: float, recor
     The share of a run of the config's epochs follows: (epochs + 1) records, and
     the TensorBoard writes of every epoch, against epochs x steps-per-epoch training steps.
     """
-    from study.runtime import configure_tensorflow
+    from study.runtime import configure_backend
 
-    configure_tensorflow()
+    configure_backend()
     import numpy as np
 
     from study.diagnostics import TrainingDiagnostics
@@ -268,9 +269,9 @@ def diagnostics_cost(name: str, spec: dict, steps: int, saturation: float, recor
     labels = rng.integers(0, NUM_CLASSES, size=len(images)).astype(np.uint8)
     model = build_model(spec, MODELS[name]["input"], precision=precision)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(make_dataset(images, labels, BATCH, seed=0), epochs=1, steps_per_epoch=2, verbose=0)  # warm-up
+    model.fit(make_dataset(images, labels, BATCH, seed=0), epochs=1, steps_per_epoch=2, shuffle=False, verbose=0)
     start = time.perf_counter()
-    model.fit(make_dataset(images, labels, BATCH, seed=1), epochs=1, steps_per_epoch=steps, verbose=0)
+    model.fit(make_dataset(images, labels, BATCH, seed=1), epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0)
     step = (time.perf_counter() - start) / steps
     diagnostics = TrainingDiagnostics(images[:BATCH], labels[:BATCH], saturation)
     diagnostics.set_model(model)
@@ -376,7 +377,7 @@ def pipeline_only(specs: dict, args: argparse.Namespace) -> None:
         print(
             f"{name:13s} {BATCH / m['median_step_seconds']:9.1f} img/s  {m['epoch_seconds']:7.2f} s for "
             f"{args.steps} steps  peak {m['peak_rss_mb']:.0f} MB  device {m['device']}  "
-            f"{m['precision']} steps/exec {m['steps_per_execution']}",
+            f"{m['backend']} {m['precision']} steps/exec {m['steps_per_execution']}",
             flush=True,
         )
 

@@ -13,7 +13,7 @@ import time
 import keras
 import numpy as np
 import pandas as pd
-import tensorflow as tf
+from keras import ops
 
 DIAGNOSTIC_COLUMNS = ["epoch", "layer", "depth", "statistic", "value"]
 
@@ -29,23 +29,23 @@ def activation_name(layer: keras.layers.Layer) -> str | None:
     return name if name in ("sigmoid", "relu") else None
 
 
-def activation_stats(outputs, activation: str, saturation: float) -> dict[str, tf.Tensor]:
+def activation_stats(outputs, activation: str, saturation: float) -> dict:
     """Statistics of a layer's activated outputs over a probe batch (first axis), as scalar tensors.
 
     A sigmoid output counts as saturated within ``saturation`` of 0 or 1.
     """
-    outputs = tf.cast(outputs, tf.float32)
+    outputs = ops.cast(outputs, "float32")
     if activation == "sigmoid":
         # sigma'(z) = sigma(z)(1 - sigma(z)): computable from the outputs alone.
-        saturated = (outputs < saturation) | (outputs > 1 - saturation)
+        saturated = ops.logical_or(outputs < saturation, outputs > 1 - saturation)
         return {
-            "saturated_fraction": tf.reduce_mean(tf.cast(saturated, tf.float32)),
-            "mean_sigmoid_derivative": tf.reduce_mean(outputs * (1 - outputs)),
+            "saturated_fraction": ops.mean(ops.cast(saturated, "float32")),
+            "mean_sigmoid_derivative": ops.mean(outputs * (1 - outputs)),
         }
     if activation == "relu":
         # A unit (one channel at one position, or one Dense neuron) is dead when it is
         # zero for every image of the batch.
-        return {"dead_fraction": tf.reduce_mean(tf.cast(tf.reduce_all(outputs <= 0, axis=0), tf.float32))}
+        return {"dead_fraction": ops.mean(ops.cast(ops.all(outputs <= 0, axis=0), "float32"))}
     return {}
 
 
@@ -68,8 +68,8 @@ class TrainingDiagnostics(keras.callbacks.Callback):
         """``saturation``: see `activation_stats`; ``restored``, ``seconds``: rows and time before a resume."""
         super().__init__()
         self.saturation = saturation
-        self.probe_images = tf.constant(probe_images)
-        self.probe_labels = tf.constant(np.asarray(probe_labels, dtype=np.int32))
+        self.probe_images = ops.convert_to_tensor(np.asarray(probe_images))
+        self.probe_labels = ops.convert_to_tensor(np.asarray(probe_labels, dtype=np.int32))
         self.rows: list[dict] = [] if restored is None else restored.to_dict("records")
         self.seconds = seconds
         self._before_last_step: dict[str, np.ndarray] = {}
@@ -81,23 +81,13 @@ class TrainingDiagnostics(keras.callbacks.Callback):
         self.probe_model = keras.Model(model.inputs, [model.output, *(layer.output for layer in self.activated)])
         self.loss_fn = keras.losses.SparseCategoricalCrossentropy()
         # One compiled pass: run eagerly, a record cost 4-7 bf16 training steps.
-        self.probe = tf.function(self.probe_statistics)
+        self.probe = jax_probe(self) if keras.backend.backend() == "jax" else tensorflow_probe(self)
 
-    def probe_statistics(self, images, labels):
-        """Loss, kernel gradient norms and activation statistics from one forward and backward pass."""
-        with tf.GradientTape() as tape:
-            predictions, *outputs = tf.nest.flatten(self.probe_model(images, training=False))
-            loss = self.loss_fn(labels, predictions)
-        gradients = tape.gradient(loss, [layer.kernel for layer in self.layers])
-        gradient_norms = [
-            tf.norm(tf.cast(gradient, tf.float32)) if gradient is not None else tf.constant(0.0)
-            for gradient in gradients
-        ]
-        activations = [
+    def activation_statistics(self, outputs) -> list[dict]:
+        return [
             activation_stats(output, activation_name(layer), self.saturation)
             for layer, output in zip(self.activated, outputs, strict=True)
         ]
-        return loss, gradient_norms, activations
 
     def on_train_begin(self, logs=None):
         if not self.rows:  # a resumed run has its epoch-0 rows already
@@ -109,6 +99,8 @@ class TrainingDiagnostics(keras.callbacks.Callback):
         last = (self.params.get("steps") or 0) - 1
         if batch <= last < batch + getattr(self.model, "steps_per_execution", 1):
             start = time.perf_counter()
+            if hasattr(self.model, "jax_state_sync"):  # JAX keeps the weights apart until asked
+                self.model.jax_state_sync()
             self._before_last_step = {layer.name: np.array(layer.kernel) for layer in self.layers}
             self.seconds += time.perf_counter() - start
 
@@ -139,3 +131,49 @@ class TrainingDiagnostics(keras.callbacks.Callback):
 
     def table(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows, columns=DIAGNOSTIC_COLUMNS)
+
+
+def tensorflow_probe(callback: TrainingDiagnostics):
+    """The callback's probe pass under TensorFlow: loss, kernel gradient norms and activation statistics."""
+    import tensorflow as tf
+
+    kernels = [layer.kernel for layer in callback.layers]
+
+    def statistics(images, labels):
+        with tf.GradientTape() as tape:
+            predictions, *outputs = tf.nest.flatten(callback.probe_model(images, training=False))
+            loss = callback.loss_fn(labels, predictions)
+        gradients = tape.gradient(loss, kernels)
+        norms = [tf.norm(tf.cast(g, tf.float32)) if g is not None else tf.constant(0.0) for g in gradients]
+        return loss, norms, callback.activation_statistics(outputs)
+
+    return tf.function(statistics)
+
+
+def jax_probe(callback: TrainingDiagnostics):
+    """The same pass under JAX: a jitted value-and-gradient of the probe model's stateless call."""
+    import jax
+    import jax.numpy as jnp
+
+    model = callback.probe_model
+    position = {id(variable): i for i, variable in enumerate(model.trainable_variables)}
+    kernels = [position[id(layer.kernel)] for layer in callback.layers]
+
+    def loss_and_outputs(trainable, non_trainable, images, labels):
+        (predictions, *outputs), _ = model.stateless_call(trainable, non_trainable, images, training=False)
+        return callback.loss_fn(labels, predictions), outputs
+
+    @jax.jit
+    def statistics(trainable, non_trainable, images, labels):
+        (loss, outputs), gradients = jax.value_and_grad(loss_and_outputs, has_aux=True)(
+            trainable, non_trainable, images, labels
+        )
+        norms = [jnp.linalg.norm(gradients[i].astype(jnp.float32)) for i in kernels]
+        return loss, norms, callback.activation_statistics(outputs)
+
+    def probe(images, labels):
+        trainable = [variable.value for variable in model.trainable_variables]
+        non_trainable = [variable.value for variable in model.non_trainable_variables]
+        return statistics(trainable, non_trainable, images, labels)
+
+    return probe

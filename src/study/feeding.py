@@ -1,9 +1,14 @@
-"""Training and validation batches, read from the memory-mapped prepared splits."""
+"""Training and validation batches, read from the memory-mapped prepared splits.
+
+Under TensorFlow they come through tf.data (`tf_dataset`, the path the speed work
+tuned); under JAX, which has no tf.data of its own, through a Keras PyDataset
+(`EpochBatches`). Both give the same batches in the same order.
+"""
 
 from __future__ import annotations
 
+import keras
 import numpy as np
-import tensorflow as tf
 
 PREFETCH_BATCHES = 2
 
@@ -14,7 +19,15 @@ def epoch_orders(n: int, seed: int, first_epoch: int, epochs: int) -> np.ndarray
     Drawing each epoch's permutation from its own seed makes a run resumed at
     epoch k see exactly the batches an uninterrupted run sees from epoch k on.
     """
-    return np.stack([np.random.default_rng([seed, epoch]).permutation(n) for epoch in range(first_epoch, epochs)])
+    return np.stack([epoch_order(n, seed, epoch) for epoch in range(first_epoch, epochs)])
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
+    return np.random.default_rng([seed, epoch]).permutation(n)
+
+
+def steps_per_epoch(images: int, batch_size: int) -> int:
+    return -(-images // batch_size)
 
 
 def make_dataset(
@@ -24,17 +37,24 @@ def make_dataset(
     seed: int | None,
     first_epoch: int = 0,
     epochs: int = 1,
-) -> tf.data.Dataset:
-    """Batches of uint8 images: every epoch from ``first_epoch`` on, reshuffled, when ``seed`` is set.
+):
+    """Batches of uint8 images for Keras' fit: every epoch from ``first_epoch`` on, reshuffled, when ``seed``
+    is set; without one a single pass in file order. Fit it with ``steps_per_epoch``.
 
-    With a seed the dataset holds ``epochs - first_epoch`` epochs back to back (fit
-    it with ``steps_per_epoch``); without one it is a single pass in file order.
     Only indices are shuffled. Each batch is read from ``images`` as it is needed,
     so a memory-mapped split stays on disk, in the page cache, as its only copy:
-    nothing is copied into TensorFlow or converted to float until the model's
-    input layer.
+    nothing is copied or converted to float until the model's input layer.
     """
     labels = np.asarray(labels, dtype=np.int32)
+    if keras.backend.backend() == "tensorflow":
+        return tf_dataset(images, labels, batch_size, seed, first_epoch, epochs)
+    return EpochBatches(images, labels, batch_size, seed, first_epoch)
+
+
+def tf_dataset(images, labels, batch_size: int, seed: int | None, first_epoch: int, epochs: int):
+    """`make_dataset` as a tf.data pipeline: ``epochs - first_epoch`` epochs back to back."""
+    import tensorflow as tf
+
     if seed is None:
         batches = tf.data.Dataset.range(len(labels)).batch(batch_size)
     else:
@@ -58,5 +78,26 @@ def make_dataset(
     return batches.prefetch(PREFETCH_BATCHES).with_options(options)
 
 
-def steps_per_epoch(images: int, batch_size: int) -> int:
-    return -(-images // batch_size)
+class EpochBatches(keras.utils.PyDataset):
+    """`make_dataset` as a Keras PyDataset: one epoch at a time, the next epoch's order drawn when Keras
+    ends one."""
+
+    def __init__(self, images, labels, batch_size: int, seed: int | None, first_epoch: int = 0):
+        super().__init__()
+        self.images, self.labels, self.batch_size, self.seed = images, labels, batch_size, seed
+        self.epoch = first_epoch
+        self.order = self.order_of(first_epoch)
+
+    def order_of(self, epoch: int) -> np.ndarray:
+        return np.arange(len(self.labels)) if self.seed is None else epoch_order(len(self.labels), self.seed, epoch)
+
+    def __len__(self) -> int:
+        return steps_per_epoch(len(self.labels), self.batch_size)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        indices = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        return np.asarray(self.images[indices]), self.labels[indices]
+
+    def on_epoch_end(self):
+        self.epoch += 1
+        self.order = self.order_of(self.epoch)

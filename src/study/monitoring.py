@@ -1,4 +1,7 @@
-"""What a person watching a training job sees: progress lines in its log, and TensorBoard scalars."""
+"""What a person watching a training job sees: progress lines in its log, and TensorBoard scalars.
+
+TensorBoard files are written through tf.summary, so under TensorFlow only.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ import time
 from pathlib import Path
 
 import keras
-import tensorflow as tf
 
 from study.diagnostics import TrainingDiagnostics
 
@@ -48,6 +50,9 @@ class DiagnosticsScalars(keras.callbacks.Callback):
 
     def __init__(self, log_dir: Path, diagnostics: TrainingDiagnostics, first_epoch: int):
         super().__init__()
+        import tensorflow as tf
+
+        self.summary = tf.summary
         self.writer = tf.summary.create_file_writer(str(log_dir))
         self.diagnostics, self.first_epoch = diagnostics, first_epoch
 
@@ -65,12 +70,17 @@ class DiagnosticsScalars(keras.callbacks.Callback):
         with self.writer.as_default():
             for row in self.diagnostics.rows:
                 if row["epoch"] == epoch and row["statistic"] in TENSORBOARD_STATISTICS:
-                    tf.summary.scalar(f"{row['statistic']}/{row['depth']:02d}_{row['layer']}", row["value"], step=epoch)
+                    self.summary.scalar(
+                        f"{row['statistic']}/{row['depth']:02d}_{row['layer']}", row["value"], step=epoch
+                    )
         self.writer.flush()
 
 
 def tensorboard_callbacks(log_dir: Path, diagnostics: TrainingDiagnostics, first_epoch: int) -> list:
     """Keras' own TensorBoard callback (epoch metrics, train and validation) and the diagnostics' scalars."""
+    if keras.backend.backend() != "tensorflow":
+        print(f"no TensorBoard files under the {keras.backend.backend()} backend", flush=True)
+        return []
     return [
         keras.callbacks.TensorBoard(str(log_dir), histogram_freq=0, write_graph=False, update_freq="epoch"),
         DiagnosticsScalars(log_dir / "diagnostics", diagnostics, first_epoch),

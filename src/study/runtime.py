@@ -1,7 +1,10 @@
-"""The device and TensorFlow settings a job runs with.
+"""The device, backend and framework settings a job runs with.
 
-`configure_tensorflow` must run before TensorFlow is imported, so this module
-imports TensorFlow only inside the functions that need a running one.
+Keras runs on TensorFlow (the default, the reference, the one all speed work
+targets) or on JAX, as the run's `training.backend` says. `configure_backend`
+must run before Keras is imported, so this module imports Keras, TensorFlow and
+JAX only inside the functions that need them; each function that differs by
+backend keeps its TensorFlow and its JAX lines side by side.
 """
 
 from __future__ import annotations
@@ -12,20 +15,41 @@ import re
 import sys
 from pathlib import Path
 
-# TensorFlow reads these once, at import. oneDNN is off by default on AMD CPUs
-# although it made these nets faster there (docs/performance.md) and stays
-# deterministic under op determinism. A user's own setting wins.
-TENSORFLOW_ENVIRONMENT = {"TF_ENABLE_ONEDNN_OPTS": "1", "TF_CPP_MIN_LOG_LEVEL": "1"}
-TRAINING_DEFAULTS = {"precision": "auto", "steps_per_execution": 1}
+# TensorFlow reads these once, at import. A user's own setting wins.
+# - oneDNN is off by default on AMD CPUs although it made these nets faster there
+#   (docs/performance.md) and stays deterministic under op determinism.
+# - Memory growth: by default TensorFlow reserves nearly all of a GPU's memory when it
+#   starts; growing it as needed lets a job share its GPU with other processes.
+TENSORFLOW_ENVIRONMENT = {
+    "TF_ENABLE_ONEDNN_OPTS": "1",
+    "TF_CPP_MIN_LOG_LEVEL": "1",
+    "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+}
+# JAX reads these at start. Without preallocation JAX takes GPU memory as it needs it
+# instead of 75% of the GPU; deterministic ops make GPU runs repeatable.
+JAX_ENVIRONMENT = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false", "XLA_FLAGS": "--xla_gpu_deterministic_ops=true"}
+BACKENDS = ("tensorflow", "jax")
+TRAINING_DEFAULTS = {"backend": "tensorflow", "precision": "auto", "steps_per_execution": 1}
 
 
-def configure_tensorflow() -> dict:
-    """Set the study's TensorFlow environment; return what is in force."""
-    missing = {name: value for name, value in TENSORFLOW_ENVIRONMENT.items() if name not in os.environ}
-    if missing and "tensorflow" in sys.modules:
-        raise RuntimeError("configure_tensorflow() must run before tensorflow is imported")
-    os.environ.update(missing)
-    return {name: os.environ[name] for name in TENSORFLOW_ENVIRONMENT}
+def configure_backend(backend: str = "tensorflow") -> dict:
+    """Make Keras run on ``backend`` and set its framework's environment; return what is in force."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; known: {BACKENDS}")
+    if "keras" in sys.modules and sys.modules["keras"].backend.backend() != backend:
+        raise RuntimeError(f"configure_backend({backend!r}) must run before Keras is imported")
+    environment = TENSORFLOW_ENVIRONMENT if backend == "tensorflow" else JAX_ENVIRONMENT
+    missing = {name: value for name, value in environment.items() if name not in os.environ}
+    if backend == "tensorflow" and missing and "tensorflow" in sys.modules:
+        raise RuntimeError("configure_backend() must run before tensorflow is imported")
+    os.environ.update(missing | {"KERAS_BACKEND": backend})
+    return {name: os.environ[name] for name in [*environment, "KERAS_BACKEND"]}
+
+
+def backend() -> str:
+    import keras
+
+    return keras.backend.backend()
 
 
 def cpu_flags() -> set[str]:
@@ -72,20 +96,32 @@ def resolve_training(training: dict | None, device: dict) -> dict:
 
 def describe_device() -> dict:
     """The device Keras trains on: the first GPU when there is one, else the CPU."""
-    import tensorflow as tf
+    if backend() == "jax":
+        import jax
 
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        details = tf.config.experimental.get_device_details(gpus[0])
-        return {"type": "GPU", "name": details.get("device_name", gpus[0].name), "count": len(gpus)}
+        gpus = [d for d in jax.devices() if d.platform == "gpu"]
+        if gpus:
+            return {"type": "GPU", "name": gpus[0].device_kind, "count": len(gpus)}
+    else:
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            details = tf.config.experimental.get_device_details(gpus[0])
+            return {"type": "GPU", "name": details.get("device_name", gpus[0].name), "count": len(gpus)}
     return {"type": "CPU", "name": cpu_name(), "count": os.cpu_count()}
 
 
 def set_threads(threads: int | None) -> None:
-    """Size TensorFlow's op thread pool to the job's threads (possible only before its first op)."""
+    """Size TensorFlow's op thread pool to the job's threads (possible only before its first op).
+
+    JAX sizes its own pool to the machine; under it this does nothing.
+    """
+    if not threads or backend() != "tensorflow":
+        return
     import tensorflow as tf
 
-    if not threads or tf.config.threading.get_intra_op_parallelism_threads() == threads:
+    if tf.config.threading.get_intra_op_parallelism_threads() == threads:
         return
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
@@ -94,7 +130,9 @@ def set_threads(threads: int | None) -> None:
 
 
 def runtime_settings() -> dict:
-    """How this process runs TensorFlow, beyond the run's own settings (after `seed_everything`)."""
+    """How this process runs its framework, beyond the run's own settings (after `seed_everything`)."""
+    if backend() == "jax":
+        return {"op_determinism": True, "XLA_FLAGS": os.environ.get("XLA_FLAGS", "unset")}
     import tensorflow as tf
 
     return {
@@ -105,22 +143,30 @@ def runtime_settings() -> dict:
 
 
 def library_versions() -> dict:
+    """Python, Keras, NumPy and the backend's framework."""
     import keras
     import numpy as np
-    import tensorflow as tf
 
+    framework = backend()
+    version = __import__(framework).__version__
     return {
         "python": platform.python_version(),
-        "tensorflow": tf.__version__,
+        framework: version,
         "keras": keras.__version__,
         "numpy": np.__version__,
     }
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and TensorFlow, and make TensorFlow's kernels deterministic."""
+    """Seed Python, NumPy and the backend, and make its kernels deterministic.
+
+    TensorFlow needs op determinism turned on; JAX's CPU kernels are deterministic,
+    and JAX_ENVIRONMENT asks for deterministic GPU ones.
+    """
     import keras
-    import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
+    if backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()

@@ -137,6 +137,7 @@ def fit(run: Run, model: keras.Model, data: TrainingData, out_dir: Path, checkpo
         epochs=epochs,
         initial_epoch=first_epoch,
         steps_per_epoch=steps,
+        shuffle=False,  # the batches come in each epoch's own order; Keras would reorder a PyDataset's
         callbacks=callbacks,
         verbose=2,
     )
@@ -213,7 +214,7 @@ def train_run(
     print(f"training {run.variant} seed {run.seed} on {device['type']}: {device['name']}", flush=True)
     print(f"precision {run.training['precision']} ({run.training['precision_choice']})", flush=True)
 
-    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
     started = time.perf_counter()
     data = load_training_data(run, data_dir)
     stats = json.loads(Path(stats_path).read_text())
@@ -235,7 +236,7 @@ def train_run(
         "train_images": len(data.y_train),
         "val_images": len(data.y_test),
         "started_at": started_at,
-        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "finished_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
         "wall_seconds": wall,
         "resumed_from_epoch": first_epoch or None,
         **timing(epoch_rows, diagnostics, len(data.y_train), steps),

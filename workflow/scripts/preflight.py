@@ -1,16 +1,19 @@
 import json
 from pathlib import Path
 
+from study.gpus import claim_job_gpu
 from study.logs import logged_to
 from study.run import Run
-from study.runtime import configure_tensorflow
+from study.runtime import configure_backend
 
 with logged_to(snakemake.log[0]):
-    configure_tensorflow()
+    run = Run.from_dict(snakemake.params.run)
+    claim_job_gpu()  # before Keras loads its backend: the job sees only the GPU it claimed
+    configure_backend(run.training["backend"])
     from study.preflight import run_preflight
 
     result = run_preflight(
-        Run.from_dict(snakemake.params.run),
+        run,
         settings=dict(snakemake.params.settings),
         data_dir=Path(snakemake.input.meta).parent,
         stats_path=snakemake.input.stats,

@@ -1,0 +1,116 @@
+"""The training path on Keras' JAX backend as on TensorFlow: same verdicts, repeatable runs, a study end to end."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import run_locally
+from fakedata import serve, write_cifar10
+
+TRAIN = """
+import json, sys
+from study.run import Run
+from study.runtime import configure_backend
+args = json.loads(sys.argv[1])
+run = Run.from_dict(args.pop("run"))
+configure_backend(run.training["backend"])
+from study.train import train_run
+metrics = train_run(run, **args)
+print(json.dumps({k: metrics[k] for k in ("verdict", "final_train_accuracy", "versions")}))
+"""
+LEARNING = {"learns", "overfits"}
+LEARNS = {
+    "dataset": "cifar10",
+    "blocks": [[8], [16]],
+    "width": 1.0,
+    "activation": "relu",
+    "dense": [32],
+    "normalization": "standardize",
+    "batchnorm": False,
+    "initializer": "he_normal",
+    "skip": False,
+    "epochs": 3,
+    "batch_size": 50,
+    "learning_rate": 0.003,
+    "lecture": {},
+}
+STUCK = LEARNS | {"activation": "sigmoid", "blocks": [[8, 8], [16, 16], [16, 16]], "normalization": "scale01"}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    import numpy as np
+
+    from study.datasets import prepare
+    from study.stats import write_channel_stats
+
+    root = tmp_path_factory.mktemp("backends")
+    write_cifar10(root / "dl", n_train=400, n_test=60)
+    prepare("cifar10_binary", root / "dl", root / "data")
+    write_channel_stats(np.load(root / "data" / "train_images.npy"), root / "stats.json", "cifar10")
+    return root
+
+
+def train(data, spec, backend: str, name: str) -> dict:
+    from conftest import make_run
+
+    run = make_run(spec, 1, training={"backend": backend, "precision": "float32", "steps_per_execution": 1})
+    args = {
+        "run": run.to_dict(),
+        "data_dir": str(data / "data"),
+        "stats_path": str(data / "stats.json"),
+        "out_dir": str(data / name),
+        "threads": 1,
+    }
+    result = subprocess.run([sys.executable, "-c", TRAIN, json.dumps(args)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize(("spec", "learns"), [(LEARNS, True), (STUCK, False)], ids=["learns", "stuck"])
+def test_both_backends_agree_on_whether_a_net_learns(data, spec, learns):
+    verdicts = {
+        backend: train(data, spec, backend, f"{backend}-{learns}")["verdict"] for backend in ("tensorflow", "jax")
+    }
+    assert {verdict in LEARNING for verdict in verdicts.values()} == {learns}, verdicts
+
+
+def test_a_jax_run_repeats_exactly_and_records_its_backend(data):
+    first = train(data, LEARNS, "jax", "jax-a")
+    second = train(data, LEARNS, "jax", "jax-b")
+    columns = ["loss", "accuracy", "val_loss", "val_accuracy"]
+    histories = [pd.read_csv(data / name / "history.csv")[columns] for name in ("jax-a", "jax-b")]
+    pd.testing.assert_frame_equal(*histories, check_exact=True)
+    assert first["versions"]["jax"] and "tensorflow" not in first["versions"]
+    metrics = json.loads((data / "jax-a" / "metrics.json").read_text())
+    assert metrics["run"]["training"]["backend"] == "jax"
+    diagnostics = pd.read_csv(data / "jax-a" / "diagnostics.csv")
+    assert set(diagnostics["statistic"]) >= {"gradient_norm", "update_ratio", "dead_fraction", "probe_loss"}
+    assert second["final_train_accuracy"] == first["final_train_accuracy"]
+
+
+def test_a_tiny_study_runs_end_to_end_on_jax(tmp_path):
+    mirror = tmp_path / "mirror"
+    checksums = write_cifar10(mirror, n_train=200, n_test=40)
+    with serve(mirror) as url:
+        config = {
+            "mirror": url,
+            "seeds": [1],
+            "run": ["cifar_12conv_relu_skip"],
+            "subset": {"train": 100, "test": 40},
+            "training": {"backend": "jax"},
+            "datasets": {"cifar10": {"files": checksums}},
+            "variants": {"cifar_12conv_relu_skip": {"epochs": 1, "batch_size": 50, "width": 0.125}},
+            "preflight": {"init_images": 20, "steps": 3},
+            "diagnostics": {"probe_images": 20},
+        }
+        (tmp_path / "jax.yaml").write_text(yaml.safe_dump(config))
+        results = run_locally(tmp_path, tmp_path / "jax.yaml", timeout=600)
+    metrics = json.loads((results / "runs" / "cifar_12conv_relu_skip" / "seed_1" / "metrics.json").read_text())
+    assert metrics["run"]["training"]["backend"] == "jax" and "jax" in metrics["versions"]
+    provenance = json.loads((results / "tables" / "provenance.json").read_text())
+    assert provenance["training"][0]["backend"] == "jax"
+    assert (results / "report.html").stat().st_size > 0
