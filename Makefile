@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Extra snakemake arguments, e.g. ARGS="--configfile config/offline-mirror.yaml"
 ARGS ?=
 
-.PHONY: setup study test mirror reproduction bench
+.PHONY: setup study test mirror reproduction bench gpu-check-bundle
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,3 +43,14 @@ reproduction: mirror
 # Training throughput and memory against the lecture's way (a few minutes on 2 cores).
 bench: setup
 	$(BIN)/python -m study.bench --out results/bench
+
+# What benchmarks/gpu_check.sh needs on the GPU test machine, which has JAX but no
+# TensorFlow and no package index: cp312 wheels of what it lacks, and the CIFAR-10
+# JPEG archive with its builder. Carry .gpu_check with the working tree.
+GPU_CHECK_WHEELS := keras==3.15.1 namex optree pyyaml jsonschema attrs referencing rpds-py jsonschema-specifications
+gpu-check-bundle: setup
+	mkdir -p .gpu_check/wheels
+	$(BIN)/pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		--platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 \
+		-d .gpu_check/wheels $(GPU_CHECK_WHEELS)
+	cp ../shared/datasets/cifar-10-jpeg.tar.gz ../shared/datasets/make_cifar10_mirror.py .gpu_check/

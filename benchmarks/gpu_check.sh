@@ -1,27 +1,21 @@
 #!/usr/bin/env bash
-# The prepared GPU check of the training path, for one NVIDIA GPU, in
-# under 8 minutes. From the repository root:
-#   bash benchmarks/gpu_check.sh
-# Python packages: the machine's own, or wheels in .whl/ (tensorflow[and-cuda]
-# 2.21.0 and its NVIDIA libraries, keras, numpy, pandas), installed to /tmp/site.
-# Prints images/s per model and setting, the seconds of one full 12-conv CIFAR-10
-# epoch (196 steps of 256), and the device name.
+# The GPU check of the training path, for the GPU test machine as it is (one H200, Python 3.12,
+# JAX with CUDA, no TensorFlow, no package index), in under 8 minutes. From the repository root:
+#   make gpu-check-bundle            # here: fills .gpu_check/ (wheels and the CIFAR-10 archive)
+#   bash benchmarks/gpu_check.sh     # there, with .gpu_check carried beside the working tree
+#   PYTHON=.venv/bin/python bash benchmarks/gpu_check.sh --cpu   # here: every step on the CPU, tiny sizes
+# .gpu_check/ holds the cp312 wheels of what the machine lacks (keras, namex, optree, PyYAML,
+# jsonschema and its dependencies; under 5 MB) and ../shared/datasets' CIFAR-10 JPEG archive
+# (19 MB) with its builder. What it measures goes to $OUT (results/gpu_check by default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if compgen -G ".whl/*.whl" >/dev/null; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl
-    export PYTHONPATH=/tmp/site
+# Here: PYTHON=.venv/bin/python bash benchmarks/gpu_check.sh --cpu
+OUT=${OUT:-results/gpu_check}
+PYTHON=${PYTHON:-python3}
+mkdir -p "$OUT"
+if ! "$PYTHON" -c "import keras, yaml, jsonschema" 2>/dev/null && compgen -G ".gpu_check/wheels/*.whl" >/dev/null; then
+    "$PYTHON" -m pip install -q --no-index --no-deps --target /tmp/gpu_check_site .gpu_check/wheels/*.whl
+    export PYTHONPATH=/tmp/gpu_check_site
 fi
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
-nvidia-smi -L || true
-python3 -c "import tensorflow as tf; print('GPUs:', tf.config.list_physical_devices('GPU'))"
-
-models="fmnist_2conv cifar_2conv cifar_6conv cifar_12conv"
-for training in '{}' '{"precision": "mixed_bfloat16"}' '{"precision": "mixed_float16"}' \
-             '{"steps_per_execution": 8}' '{"precision": "mixed_bfloat16", "steps_per_execution": 8}'; do
-    echo "== $training"
-    timeout 120 python3 -m study.bench --pipeline-only --models $models --steps 40 --warmup 5 --training "$training" \
-        || echo "   (failed or timed out)"
-done
-echo "== one full 12-conv CIFAR-10 epoch (196 steps), default settings"
-timeout 120 python3 -m study.bench --pipeline-only --models cifar_12conv --steps 196 --warmup 5
+"$PYTHON" benchmarks/gpu_check.py --out "$OUT" "$@" 2>&1 | grep --line-buffered -v "^[IWE]0000 \|^WARNING: All log messages" | tee "$OUT/gpu_check.log"

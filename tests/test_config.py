@@ -3,6 +3,7 @@ import re
 import subprocess
 
 import pytest
+import yaml
 from conftest import REPO, SNAKEMAKE, workflow_command
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
@@ -126,3 +127,29 @@ def test_a_bad_config_stops_the_run_before_any_job(tmp_path):
     assert result.returncode != 0
     assert "'epochz' was unexpected" in result.stdout + result.stderr
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize(
+    "layers", [["config.yaml"], ["config.yaml", "quick.yaml"], ["config.yaml", "offline-mirror.yaml"]]
+)
+def test_config_loaded_outside_snakemake_equals_snakemakes(layers):
+    from snakemake.utils import update_config
+
+    from study.config import load_config
+
+    paths = [REPO / "config" / name for name in layers]
+    expected = {}
+    for path in paths:
+        update_config(expected, yaml.safe_load(path.read_text()))
+    assert load_config(paths) == validated(expected)
+
+
+def test_a_bad_config_loaded_outside_snakemake_names_the_key():
+    import jsonschema
+
+    from study.config import validate_with_defaults
+
+    bad = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    bad["variants"]["cifar_6conv_relu"]["epochz"] = 3
+    with pytest.raises(jsonschema.ValidationError, match="'epochz' was unexpected"):
+        validate_with_defaults(bad, SCHEMA)

@@ -36,7 +36,7 @@ def test_snakefmt_is_clean():
 
 
 def test_ruff_is_clean():
-    result = run([str(BIN / "ruff"), "check", "src", "workflow", "tests"])
+    result = run([str(BIN / "ruff"), "check", "src", "workflow", "tests", "benchmarks"])
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -156,7 +156,7 @@ def pipeline_fit(name: str, spec: dict, steps: int, data_dir: Path, timer, train
     from study.datasets import load_split
     from study.feeding import make_dataset
     from study.models import build_model
-    from study.runtime import describe_device, resolve_training, seed_everything
+    from study.runtime import describe_device, gpu_peak_memory_mb, resolve_training, seed_everything
 
     seed_everything(0)
     device = describe_device()
@@ -177,7 +177,8 @@ def pipeline_fit(name: str, spec: dict, steps: int, data_dir: Path, timer, train
     # image of the memory-mapped split, as a full epoch does.
     for first in range(steps * BATCH, len(labels), BATCH):
         np.asarray(images[first : first + BATCH])
-    return seconds, training | {"device": device["name"]}
+    gpu = {"CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES"), "gpu_peak_mb": gpu_peak_memory_mb()}
+    return seconds, training | {"device": device["name"]} | gpu
 
 
 def worker(mode: str, name: str, spec: dict, steps: int, warmup: int, data_dir: Path, training: dict) -> dict:
@@ -376,7 +377,8 @@ def pipeline_only(specs: dict, args: argparse.Namespace) -> None:
         m = measure("pipeline", name, specs[name], args)
         print(
             f"{name:13s} {BATCH / m['median_step_seconds']:9.1f} img/s  {m['epoch_seconds']:7.2f} s for "
-            f"{args.steps} steps  peak {m['peak_rss_mb']:.0f} MB  device {m['device']}  "
+            f"{args.steps} steps  peak {m['peak_rss_mb']:.0f} MB  device {m['device']} "
+            f"(CUDA_VISIBLE_DEVICES {m['CUDA_VISIBLE_DEVICES']}, GPU peak {m['gpu_peak_mb'] or 0:.0f} MiB)  "
             f"{m['backend']} {m['precision']} steps/exec {m['steps_per_execution']}",
             flush=True,
         )

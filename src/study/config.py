@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 
@@ -65,16 +66,32 @@ def merge_layers(base: dict, layer: dict) -> dict:
     return merged
 
 
+def validate_with_defaults(config: dict, schema: str | os.PathLike) -> None:
+    """Validate ``config`` against the JSON schema, filling in its defaults, as Snakemake's
+    validate(set_default=True) does; for tools that run without Snakemake, such as the GPU check."""
+    import jsonschema
+
+    base = jsonschema.Draft202012Validator
+
+    def properties_with_defaults(validator, properties, instance, subschema):
+        if isinstance(instance, dict):
+            for name, property_schema in properties.items():
+                if "default" in property_schema:
+                    instance.setdefault(name, copy.deepcopy(property_schema["default"]))
+        yield from base.VALIDATORS["properties"](validator, properties, instance, subschema)
+
+    validator = jsonschema.validators.extend(base, {"properties": properties_with_defaults})
+    validator(yaml.safe_load(Path(schema).read_text())).validate(config)
+
+
 def load_config(paths: list[str | os.PathLike], schema: str | os.PathLike = DEFAULT_SCHEMA) -> dict:
     """Config files layered in order, validated with the schema's defaults filled in and cross-checked.
 
-    The way the workflow reads its config, for tools that run outside it (the benchmark).
+    The way the workflow reads its config, for tools that run outside it (the benchmark, the plan).
     """
-    from snakemake.utils import validate
-
     config: dict = {}
     for path in paths:
         config = merge_layers(config, yaml.safe_load(Path(path).read_text()) or {})
-    validate(config, str(schema), set_default=True)
+    validate_with_defaults(config, schema)
     check_config(config)
     return config

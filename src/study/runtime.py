@@ -112,6 +112,21 @@ def describe_device() -> dict:
     return {"type": "CPU", "name": cpu_name(), "count": os.cpu_count()}
 
 
+def gpu_peak_memory_mb() -> float | None:
+    """The most memory this process has held on its GPU, in MiB (None without a GPU)."""
+    if backend() == "jax":
+        import jax
+
+        gpus = [d for d in jax.devices() if d.platform == "gpu"]
+        stats = gpus[0].memory_stats() if gpus else None
+        return stats["peak_bytes_in_use"] / 2**20 if stats else None
+    import tensorflow as tf
+
+    if not tf.config.list_physical_devices("GPU"):
+        return None
+    return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
+
+
 def set_threads(threads: int | None) -> None:
     """Size TensorFlow's op thread pool to the job's threads (possible only before its first op).
 

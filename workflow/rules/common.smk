@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from snakemake.exceptions import WorkflowError
+from jsonschema import ValidationError
 
 from study.config import (
     ConfigError,
@@ -46,7 +46,7 @@ def get_plan():
     if not any(Path(layer).name == quick_layer.name for layer in layers):
         try:
             quick = load_config([*(layers or [default]), quick_layer])
-        except (WorkflowError, ConfigError) as error:
+        except (ValidationError, ConfigError) as error:
             print(f"(the quick profile does not apply to this config: {error})")
     command = f'make study ARGS="--configfile {" ".join(shown)}"'
     return plan_text(config, Path("results"), quick, command)
