@@ -33,18 +33,6 @@ FAMILY = [
     "cifar_12conv_relu_he",
     "cifar_12conv_relu_skip",
 ]
-TRAIN_ONE = """
-import json, sys
-from study.run import Run
-from study.runtime import configure_backend
-args = json.loads(sys.argv[1])
-run = Run.from_dict(args.pop("run"))
-configure_backend(run.training["backend"])
-from study.train import train_run
-m = train_run(run, **args)
-print(json.dumps({k: m[k] for k in ("variant", "verdict", "final_train_accuracy", "final_val_accuracy", "wall_seconds",
-                                    "images_per_second", "device", "run")}))
-"""
 
 
 def device_report() -> None:
@@ -130,7 +118,7 @@ def family(args, seconds_per_epoch: float) -> list[dict]:
         run = Run.from_config(config | {"variants": config["variants"] | {variant: spec}}, variant, 1)
         out_dir = args.out / "family" / variant
         job = {"run": run.to_dict(), "data_dir": str(data), "stats_path": str(stats), "out_dir": str(out_dir)}
-        done = subprocess.run([sys.executable, "-c", TRAIN_ONE, json.dumps(job)], capture_output=True, text=True)
+        done = subprocess.run([sys.executable, "-m", "study.job", json.dumps(job)], capture_output=True, text=True)
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "train.log").write_text(done.stdout + done.stderr)
         if done.returncode:

@@ -10,17 +10,6 @@ import yaml
 from conftest import run_locally
 from fakedata import serve, write_cifar10
 
-TRAIN = """
-import json, sys
-from study.run import Run
-from study.runtime import configure_backend
-args = json.loads(sys.argv[1])
-run = Run.from_dict(args.pop("run"))
-configure_backend(run.training["backend"])
-from study.train import train_run
-metrics = train_run(run, **args)
-print(json.dumps({k: metrics[k] for k in ("verdict", "final_train_accuracy", "versions")}))
-"""
 LEARNING = {"learns", "overfits"}
 LEARNS = {
     "dataset": "cifar10",
@@ -65,7 +54,7 @@ def train(data, spec, backend: str, name: str) -> dict:
         "out_dir": str(data / name),
         "threads": 1,
     }
-    result = subprocess.run([sys.executable, "-c", TRAIN, json.dumps(args)], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "study.job", json.dumps(args)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 

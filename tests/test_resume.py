@@ -30,16 +30,6 @@ SPEC = {
     "learning_rate": 0.001,
     "lecture": {},
 }
-TRAIN = """
-import json, sys
-from study.run import Run
-from study.runtime import configure_backend
-args = json.loads(sys.argv[1])
-run = Run.from_dict(args.pop("run"))
-configure_backend(run.training["backend"])
-from study.train import train_run
-train_run(run, **args)
-"""
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +57,10 @@ def launch(data, name, checkpoint=True, backend="tensorflow"):
         "checkpoint_dir": str(data / f"{name}-checkpoint") if checkpoint else None,
     }
     return subprocess.Popen(
-        [sys.executable, "-c", TRAIN, json.dumps(args)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [sys.executable, "-m", "study.job", json.dumps(args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
