@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from study.datasets import CIFAR_MEMBERS, IDX_FILES
+from study.datasets import CIFAR_MEMBERS, IDX_FILES, prepare
+from study.stats import write_channel_stats
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -75,6 +76,14 @@ def write_cifar10(directory: Path, n_train: int = 200, n_test: int = 60, seed: i
     archive = tar_gz(members)
     (directory / "cifar-10-binary.tar.gz").write_bytes(archive)
     return {"cifar-10-binary.tar.gz": {"algorithm": "md5", "covers": "file", "value": hashlib.md5(archive).hexdigest()}}
+
+
+def prepared_cifar10(root: Path, n_train: int, n_test: int) -> Path:
+    """Tiny CIFAR-10 in the official layout under ROOT/dl, prepared into ROOT/data, statistics in ROOT/stats.json."""
+    write_cifar10(root / "dl", n_train=n_train, n_test=n_test)
+    prepare("cifar10_binary", root / "dl", root / "data")
+    write_channel_stats(np.load(root / "data" / "train_images.npy"), root / "stats.json", "cifar10")
+    return root
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -7,8 +7,8 @@ import sys
 import pandas as pd
 import pytest
 import yaml
-from conftest import run_locally
-from fakedata import serve, write_cifar10
+from conftest import make_run, run_locally
+from fakedata import prepared_cifar10, serve, write_cifar10
 
 LEARNING = {"learns", "overfits"}
 LEARNS = {
@@ -31,21 +31,10 @@ STUCK = LEARNS | {"activation": "sigmoid", "blocks": [[8, 8], [16, 16], [16, 16]
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    import numpy as np
-
-    from study.datasets import prepare
-    from study.stats import write_channel_stats
-
-    root = tmp_path_factory.mktemp("backends")
-    write_cifar10(root / "dl", n_train=400, n_test=60)
-    prepare("cifar10_binary", root / "dl", root / "data")
-    write_channel_stats(np.load(root / "data" / "train_images.npy"), root / "stats.json", "cifar10")
-    return root
+    return prepared_cifar10(tmp_path_factory.mktemp("backends"), n_train=400, n_test=60)
 
 
 def train(data, spec, backend: str, name: str) -> dict:
-    from conftest import make_run
-
     run = make_run(spec, 1, training={"backend": backend, "precision": "float32", "steps_per_execution": 1})
     args = {
         "run": run.to_dict(),

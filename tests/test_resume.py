@@ -10,10 +10,7 @@ import time
 import pandas as pd
 import pytest
 from conftest import make_run
-from fakedata import write_cifar10
-
-from study.datasets import prepare
-from study.stats import write_channel_stats
+from fakedata import prepared_cifar10
 
 SPEC = {
     "dataset": "cifar10",
@@ -34,13 +31,7 @@ SPEC = {
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("resume")
-    write_cifar10(root / "dl", n_train=400, n_test=50)
-    prepare("cifar10_binary", root / "dl", root / "data")
-    import numpy as np
-
-    write_channel_stats(np.load(root / "data" / "train_images.npy"), root / "stats.json", "cifar10")
-    return root
+    return prepared_cifar10(tmp_path_factory.mktemp("resume"), n_train=400, n_test=50)
 
 
 def launch(data, name, checkpoint=True, backend="tensorflow"):

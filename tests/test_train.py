@@ -6,22 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import make_run
-from fakedata import write_cifar10
+from fakedata import prepared_cifar10
 
-from study.datasets import prepare
 from study.feeding import epoch_orders, make_dataset
 from study.models import sigmoid
 from study.runtime import choose_precision, resolve_training
-from study.stats import write_channel_stats
 from study.train import HISTORY_COLUMNS, train_run
 
 
 @pytest.fixture
 def prepared(tmp_path):
-    write_cifar10(tmp_path / "dl", n_train=100, n_test=30)
-    prepare("cifar10_binary", tmp_path / "dl", tmp_path / "data")
-    write_channel_stats(np.load(tmp_path / "data" / "train_images.npy"), tmp_path / "stats.json", "cifar10")
-    return tmp_path
+    return prepared_cifar10(tmp_path, n_train=100, n_test=30)
 
 
 def run(prepared, spec, seed, name, **changes):
