@@ -10,8 +10,10 @@ from study.specs import training_flops
 
 SPEEDS = pd.DataFrame(
     [
-        {"cpu": "no_amx", "precision": "float32", "model": "small", "forward_flops": 1e6, "gflops": 10.0, "cores": 2},
-        {"cpu": "no_amx", "precision": "float32", "model": "big", "forward_flops": 1e9, "gflops": 100.0, "cores": 2},
+        {"cpu": "no_amx", "backend": "tensorflow", "precision": "float32", "model": "small", "forward_flops": 1e6}
+        | {"gflops": 10.0, "cores": 2},
+        {"cpu": "no_amx", "backend": "tensorflow", "precision": "float32", "model": "big", "forward_flops": 1e9}
+        | {"gflops": 100.0, "cores": 2},
     ]
 )
 
@@ -50,7 +52,7 @@ def test_training_hours_use_the_nearest_measured_rate_and_skip_finished_runs(con
 
 def test_a_long_cpu_study_points_to_the_quick_profile(config, monkeypatch):
     monkeypatch.setattr(plan, "has_gpu", lambda: False)
-    monkeypatch.setattr(plan, "speeds_for_this_cpu", lambda precision, flags: SPEEDS.assign(measured_on="a test CPU"))
+    monkeypatch.setattr(plan, "speeds_for_this_cpu", lambda training, flags: SPEEDS.assign(measured_on="a test CPU"))
     quick = load_config([REPO / "config" / "config.yaml", REPO / "config" / "quick.yaml"])
     text = plan.plan_text(config, REPO / "no-results", quick, "make study QUICK")
     assert text.startswith("Study plan: 52 jobs (download 5, prepare 2, channel_stats 2, preflight 10, train 30")
@@ -59,6 +61,12 @@ def test_a_long_cpu_study_points_to_the_quick_profile(config, monkeypatch):
     quick_hours = float(text.split("about ")[2].split(" hours")[0])
     assert quick_hours < hours / 10
     assert "QUICK" not in plan.plan_text(quick, REPO / "no-results", None, "make study QUICK")
+
+
+def test_on_a_cluster_or_under_jax_there_is_no_estimate_from_this_cpu(config):
+    assert "Jobs run on the cluster's nodes: no estimate" in plan.plan_text(config, REPO, None, "", local=False)
+    jax = config | {"training": config["training"] | {"backend": "jax"}}
+    assert plan.speeds_for_this_cpu(jax["training"], {"avx2"}).empty
 
 
 def test_with_a_gpu_there_is_no_estimate(config, monkeypatch):

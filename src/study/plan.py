@@ -49,13 +49,15 @@ def job_counts(config: dict, variants: list[str]) -> dict[str, int]:
     }
 
 
-def speeds_for_this_cpu(precision: str, flags: set[str]) -> pd.DataFrame:
-    """The measured rates for a CPU like this one, in the precision its jobs will use."""
+def speeds_for_this_cpu(training: dict, flags: set[str]) -> pd.DataFrame:
+    """The measured rates for a CPU like this one, with the backend and precision its jobs will use."""
     speeds = pd.read_csv(MEASURED_SPEEDS)
+    precision = training["precision"]
     if precision == "auto":
         precision = "mixed_bfloat16" if "amx_bf16" in flags else "float32"
     kind = "amx" if "amx_bf16" in flags else "no_amx"
-    return speeds[(speeds["cpu"] == kind) & (speeds["precision"] == precision)]
+    same = (speeds["cpu"] == kind) & (speeds["precision"] == precision) & (speeds["backend"] == training["backend"])
+    return speeds[same]
 
 
 def training_hours(config: dict, variants: list[str], speeds: pd.DataFrame, results: Path | None) -> float:
@@ -78,8 +80,9 @@ def training_hours(config: dict, variants: list[str], speeds: pd.DataFrame, resu
     return seconds / 3600
 
 
-def plan_text(config: dict, results: Path, quick: dict | None, quick_command: str) -> str:
-    """The plan in words. ``quick``: the quick profile's config, to suggest when training here is long."""
+def plan_text(config: dict, results: Path, quick: dict | None, quick_command: str, local: bool = True) -> str:
+    """The plan in words. ``quick``: the quick profile's config, to suggest when training here is long;
+    ``local``: whether jobs run on this machine (not on a cluster's nodes)."""
     variants = config["run"] or list(config["variants"])
     counts = job_counts(config, variants)
     lines = [
@@ -87,12 +90,14 @@ def plan_text(config: dict, results: Path, quick: dict | None, quick_command: st
         + ", ".join(f"{rule} {n}" for rule, n in counts.items())
         + f") for {len(variants)} variants x {len(config['seeds'])} seeds."
     ]
+    if not local:
+        return "\n".join([*lines, "Jobs run on the cluster's nodes: no estimate from this machine."])
     if has_gpu():
         return "\n".join([*lines, "A GPU is present: no speed has been measured on GPUs yet, so no estimate."])
     flags = cpu_flags()
-    speeds = speeds_for_this_cpu(config["training"]["precision"], flags)
+    speeds = speeds_for_this_cpu(config["training"], flags)
     if speeds.empty:
-        return "\n".join([*lines, "No speed has been measured for this CPU and precision, so no estimate."])
+        return "\n".join([*lines, "No speed has been measured for this CPU, backend and precision, so no estimate."])
     hours = training_hours(config, variants, speeds, results)
     source = speeds.iloc[0]
     lines.append(

@@ -49,7 +49,7 @@ def get_plan():
         except (ValidationError, ConfigError) as error:
             print(f"(the quick profile does not apply to this config: {error})")
     command = f'make study ARGS="--configfile {" ".join(shown)}"'
-    return plan_text(config, Path("results"), quick, command)
+    return plan_text(config, Path("results"), quick, command, local=workflow.local_exec)
 
 
 def get_config_layers():
