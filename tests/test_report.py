@@ -29,3 +29,26 @@ def test_the_method_notes_quote_the_configs_thresholds():
     assert "final train accuracy above 0.3" in text and "within 0.02 of 0.10" in text
     assert "0.2" not in text.replace("0.02", "")
     assert "below 0.05 or above 0.95" in saturation_note({"diagnostics": {"saturation": 0.05}})
+
+
+def test_tables_print_counts_with_separators_numbers_with_3_decimals_and_headers_as_words():
+    from study.report import params_view, styled
+
+    params = pd.DataFrame(
+        {
+            "model": ["VGG16", "small"],
+            "kind": ["lecture reference", "variant"],
+            "dataset": [None, "cifar10"],
+            "params": [134301514, 8834],
+            "lecture_params": [134301514.0, float("nan")],
+            "matches_lecture": [True, None],
+        }
+    )
+    html = styled(params_view(params)).to_html()
+    assert "134,301,514" in html and "8,834" in html and "134301514.0" not in html
+    assert "the lecture&#x27;s count" in html or "the lecture's count" in html
+    html = styled(
+        pd.DataFrame({"final_train_accuracy": [0.12345], "steps": [27], "TF_ENABLE_ONEDNN_OPTS": ["1"]})
+    ).to_html()
+    assert "0.123" in html and "0.1235" not in html and ">27<" in html
+    assert "final train accuracy" in html and "TF_ENABLE_ONEDNN_OPTS" in html
