@@ -8,6 +8,7 @@ import pytest
 from fakedata import cifar_records, idx_bytes, tar_gz, write_cifar10, write_fashion_mnist
 
 from study.datasets import (
+    ARRAYS,
     CIFAR_ARCHIVE,
     DatasetFormatError,
     load_split,
@@ -143,3 +144,17 @@ def test_load_subset_is_a_stratified_draw_of_the_prepared_split(tmp_path):
     assert np.bincount(labels, minlength=10).tolist() == [3] * 10
     full_images, full_labels = load_subset(tmp_path / "out", "train", None, seed=0)
     assert len(full_labels) == 100
+
+
+def test_a_prepared_array_changed_after_preparing_is_refused(tmp_path):
+    write_cifar10(tmp_path / "dl", n_train=50, n_test=20)
+    meta = prepare("cifar10_binary", tmp_path / "dl", tmp_path / "out")
+    assert set(meta["arrays"]) == {f"{name}.npy" for name in ARRAYS}
+    load_split(tmp_path / "out", "train")  # intact: loads
+    images = tmp_path / "out" / "train_images.npy"
+    data = bytearray(images.read_bytes())
+    data[-1] ^= 0xFF  # one pixel of the last image
+    images.write_bytes(bytes(data))
+    with pytest.raises(DatasetFormatError, match=r"train_images\.npy: its sha256 is .* meta\.json recorded"):
+        load_split(tmp_path / "out", "train")
+    load_split(tmp_path / "out", "test")  # the other split is untouched

@@ -91,16 +91,89 @@ def test_killed_run_resumes_from_its_last_epoch_and_matches_an_uninterrupted_one
     assert not (data / f"{killed}-checkpoint").exists(), "the checkpoint goes once the outputs are written"
 
 
+def whole_checkpoint(checkpoint, epoch: int) -> None:
+    """The files a run leaves after ``epoch`` epochs (weights stand-in included), sealed as training seals them."""
+    import pandas as pd
+
+    from study.checkpoints import CheckpointSeal, save_rows
+
+    (checkpoint / "latest.weights.h5").write_bytes(b"weights" * 100)
+    (checkpoint / "training_metadata.json").write_text(json.dumps({"epoch": epoch}))
+    rows = pd.DataFrame({"epoch": range(1, epoch + 1), "loss": 1.0})
+    save_rows(checkpoint, rows, pd.DataFrame({"epoch": range(epoch + 1), "value": 0.0}), 1.5)
+    CheckpointSeal(checkpoint).on_epoch_end(epoch - 1)
+
+
 def test_a_checkpoint_resumes_only_the_run_that_saved_it(tmp_path):
     from study.checkpoints import open_checkpoint
 
     checkpoint = tmp_path / "checkpoint"
     run = make_run(SPEC, 1, training={"precision": "float32", "steps_per_execution": 1})
     assert open_checkpoint(checkpoint, run.to_dict()) == 0
-    (checkpoint / "training_metadata.json").write_text(json.dumps({"epoch": 3}))
+    whole_checkpoint(checkpoint, 3)
     assert open_checkpoint(checkpoint, json.loads(json.dumps(run.to_dict()))) == 3
 
     changed = make_run(SPEC | {"learning_rate": 0.01}, 1, training=run.training)
     assert open_checkpoint(checkpoint, changed.to_dict()) == 0
     assert not (checkpoint / "training_metadata.json").exists(), "another run's weights are not resumed"
-    assert json.loads((checkpoint / "run.json").read_text())["spec"]["learning_rate"] == 0.01
+    assert json.loads((checkpoint / "run.json").read_text())["run"]["spec"]["learning_rate"] == 0.01
+
+
+@pytest.mark.parametrize(
+    ("harm", "problem"),
+    [
+        (lambda c: (c / "latest.weights.h5").write_bytes(b"weights" * 50), "latest.weights.h5 does not match its seal"),
+        (lambda c: (c / "training_metadata.json").write_text('{"epo'), "training_metadata.json is unreadable"),
+        (lambda c: (c / "seal.json").unlink(), "no seal for epoch 3"),
+        (lambda c: (c / "epochs.csv").write_text("epoch,loss\n1,1.0\n"), "its rows do not cover epochs 1 to 3"),
+        (lambda c: (c / "diagnostics.csv").unlink(), "its rows are unreadable"),
+    ],
+    ids=["truncated-weights", "corrupt-metadata", "unsealed", "missing-rows", "lost-diagnostics"],
+)
+def test_a_damaged_checkpoint_is_never_trusted_and_the_run_starts_over(tmp_path, capsys, harm, problem):
+    from study.checkpoints import open_checkpoint
+
+    checkpoint = tmp_path / "checkpoint"
+    identity = make_run(SPEC, 1).to_dict()
+    open_checkpoint(checkpoint, identity)
+    whole_checkpoint(checkpoint, 3)
+    harm(checkpoint)
+    assert open_checkpoint(checkpoint, identity) == 0
+    assert f"is damaged ({problem}" in capsys.readouterr().out
+    assert sorted(p.name for p in checkpoint.iterdir()) == ["run.json"], "nothing of it is left to resume"
+    assert open_checkpoint(checkpoint, identity) == 0, "and a second start does not loop on it"
+
+
+def test_a_checkpoint_of_an_older_code_version_is_removed(tmp_path, capsys):
+    from study.checkpoints import open_checkpoint
+
+    checkpoint = tmp_path / "checkpoint"
+    checkpoint.mkdir()
+    identity = make_run(SPEC, 1).to_dict()
+    (checkpoint / "run.json").write_text(json.dumps(identity, sort_keys=True))  # before checkpoint formats
+    (checkpoint / "training_metadata.json").write_text(json.dumps({"epoch": 2}))
+    assert open_checkpoint(checkpoint, identity) == 0
+    assert "another run or code version" in capsys.readouterr().out
+
+
+def test_a_killed_run_whose_checkpoint_was_damaged_starts_over_and_matches_an_uninterrupted_one(data):
+    assert launch(data, "straight-again", checkpoint=False).wait(timeout=300) == 0
+    victim = launch(data, "damaged")
+    metadata = data / "damaged-checkpoint" / "training_metadata.json"
+    deadline = time.monotonic() + 240
+    while not (metadata.exists() and (json.loads(metadata.read_text() or "{}").get("epoch") or 0) >= 2):
+        assert victim.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait()
+    weights = data / "damaged-checkpoint" / "latest.weights.h5"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])  # a disk that lost the tail
+
+    rerun = launch(data, "damaged")
+    output, _ = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, output
+    assert "is damaged (latest.weights.h5 does not match its seal); starting over" in output
+    columns = ["loss", "accuracy", "val_loss", "val_accuracy"]
+    straight = pd.read_csv(data / "straight-again" / "history.csv")[columns]
+    pd.testing.assert_frame_equal(pd.read_csv(data / "damaged" / "history.csv")[columns], straight, check_exact=True)
+    assert json.loads((data / "damaged" / "metrics.json").read_text())["resumed_from_epoch"] is None

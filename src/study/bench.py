@@ -92,16 +92,23 @@ def lecture_model(spec: dict, input_shape: tuple[int, ...]):
 
 
 def write_bench_data(name: str, data_dir: Path) -> Path:
-    """Random uint8 images of the model's dataset size, stored as a prepared split (train_*.npy)."""
+    """Random uint8 images of the model's dataset size, stored as a prepared split (train_*.npy, and a
+    meta.json with their checksums)."""
     import numpy as np
+
+    from study.download import file_digest
 
     config = MODELS[name]
     data_dir = data_dir / name
-    if not (data_dir / "train_labels.npy").exists():
+    if not (data_dir / "meta.json").exists():
         data_dir.mkdir(parents=True, exist_ok=True)
         rng = np.random.default_rng(0)
         np.save(data_dir / "train_images.npy", rng.integers(0, 256, (config["images"], *config["input"]), np.uint8))
         np.save(data_dir / "train_labels.npy", rng.integers(0, NUM_CLASSES, config["images"]).astype(np.uint8))
+        arrays = {
+            f"train_{kind}.npy": file_digest(data_dir / f"train_{kind}.npy", "sha256") for kind in ("images", "labels")
+        }
+        (data_dir / "meta.json").write_text(json.dumps({"arrays": arrays}))
     return data_dir
 
 

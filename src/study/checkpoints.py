@@ -2,7 +2,10 @@
 
 Keras' BackupAndRestore keeps the weights and optimizer state; beside them this
 module keeps the run's identity (run.json) and the rows recorded so far
-(epochs.csv, diagnostics.csv, state.json), each replaced atomically.
+(epochs.csv, diagnostics.csv, state.json), each replaced atomically, and, once an
+epoch's weights are saved, a seal with their checksums (seal.json). A checkpoint
+is resumed only when it is this run's, of this checkpoint format, and whole:
+anything else is removed, with a warning, and the run starts over.
 """
 
 from __future__ import annotations
@@ -12,7 +15,13 @@ import os
 import shutil
 from pathlib import Path
 
+import keras
 import pandas as pd
+
+from study.download import file_digest
+
+CHECKPOINT_FORMAT = 2  # raise it when what a checkpoint holds changes: older ones then start over
+SEALED = ("latest.weights.h5", "training_metadata.json")  # what BackupAndRestore writes each epoch
 
 
 def write_table_atomically(path: Path, table: pd.DataFrame) -> None:
@@ -22,25 +31,79 @@ def write_table_atomically(path: Path, table: pd.DataFrame) -> None:
 
 
 def open_checkpoint(checkpoint_dir: Path, identity: dict) -> int:
-    """The epoch to resume from: the checkpoint's when the run ``identity`` saved it, else 0.
+    """The epoch to resume from: the checkpoint's when the run ``identity`` saved it whole, else 0.
 
-    A checkpoint left by a different run, such as one killed before its variant's
-    config changed, is removed rather than resumed.
+    A checkpoint left by a different run (such as one killed before its variant's
+    config changed) or by an older checkpoint format, or a damaged one, is removed
+    rather than resumed.
     """
-    identity = json.loads(json.dumps(identity, sort_keys=True))
+    identity = json.loads(json.dumps({"format": CHECKPOINT_FORMAT, "run": identity}, sort_keys=True))
     run_file = checkpoint_dir / "run.json"
-    if checkpoint_dir.exists() and (not run_file.exists() or json.loads(run_file.read_text()) != identity):
-        print(f"removing {checkpoint_dir}: it holds the checkpoint of a different run", flush=True)
+    if checkpoint_dir.exists() and read_json(run_file) != identity:
+        print(f"removing {checkpoint_dir}: it holds the checkpoint of another run or code version", flush=True)
         shutil.rmtree(checkpoint_dir)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     run_file.write_text(json.dumps(identity, sort_keys=True))
-    return checkpointed_epoch(checkpoint_dir)
+    epoch = checkpointed_epoch(checkpoint_dir)
+    problem = damage(checkpoint_dir, epoch) if epoch != 0 else None
+    if problem:
+        print(f"warning: the checkpoint in {checkpoint_dir} is damaged ({problem}); starting over", flush=True)
+        shutil.rmtree(checkpoint_dir)
+        checkpoint_dir.mkdir(parents=True)
+        run_file.write_text(json.dumps(identity, sort_keys=True))
+        return 0
+    return epoch
 
 
-def checkpointed_epoch(checkpoint_dir: Path) -> int:
-    """The last epoch BackupAndRestore saved in ``checkpoint_dir`` (0 when there is none)."""
+def read_json(path: Path):
+    """A JSON file's content, or None when it is missing or unreadable."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def damage(checkpoint_dir: Path, epoch: int | None) -> str | None:
+    """What is wrong with a checkpoint of ``epoch``, or None when its seal, weights and rows are whole."""
+    if epoch is None:
+        return "training_metadata.json is unreadable"
+    seal = read_json(checkpoint_dir / "seal.json")
+    if not seal or seal.get("epoch") != epoch:
+        return f"no seal for epoch {epoch}"
+    for name in SEALED:
+        if not (checkpoint_dir / name).exists() or file_digest(checkpoint_dir / name, "sha256") != seal[name]:
+            return f"{name} does not match its seal"
+    try:
+        rows, _, _ = restore_rows(checkpoint_dir, epoch)
+    except (OSError, ValueError, KeyError) as error:
+        return f"its rows are unreadable: {error}"
+    if [row["epoch"] for row in rows] != list(range(1, epoch + 1)):
+        return f"its rows do not cover epochs 1 to {epoch}"
+    return None
+
+
+class CheckpointSeal(keras.callbacks.Callback):
+    """After BackupAndRestore has saved an epoch (it runs before this callback), seal what it wrote."""
+
+    def __init__(self, checkpoint_dir: Path):
+        super().__init__()
+        self.checkpoint_dir = checkpoint_dir
+
+    def on_epoch_end(self, epoch, logs=None):
+        seal = {"epoch": epoch + 1} | {name: file_digest(self.checkpoint_dir / name, "sha256") for name in SEALED}
+        partial = self.checkpoint_dir / "seal.json.partial"
+        partial.write_text(json.dumps(seal))
+        os.replace(partial, self.checkpoint_dir / "seal.json")
+
+
+def checkpointed_epoch(checkpoint_dir: Path) -> int | None:
+    """The last epoch BackupAndRestore saved in ``checkpoint_dir``: 0 when there is none, None when its
+    record is unreadable."""
     metadata = checkpoint_dir / "training_metadata.json"
-    return json.loads(metadata.read_text())["epoch"] if metadata.exists() else 0
+    if not metadata.exists():
+        return 0
+    record = read_json(metadata)
+    return record.get("epoch") if isinstance(record, dict) else None
 
 
 def save_rows(checkpoint_dir: Path, epochs: pd.DataFrame, diagnostics: pd.DataFrame, diagnostics_seconds: float):

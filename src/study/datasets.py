@@ -174,8 +174,24 @@ def prepare(fmt: str, download_dir: str | os.PathLike, out_dir: str | os.PathLik
             "shape": list(images.shape[1:]),
             "class_counts": np.bincount(labels, minlength=NUM_CLASSES).tolist(),
         }
+    meta["arrays"] = {f"{name}.npy": file_digest(out_dir / f"{name}.npy", "sha256") for name in ARRAYS}
     (out_dir / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
+
+
+def verify_prepared(data_dir: Path, names: list[str]) -> None:
+    """Check prepared arrays against the sha256 that meta.json recorded when they were written."""
+    recorded = json.loads((data_dir / "meta.json").read_text()).get("arrays")
+    if recorded is None:
+        print(f"{data_dir}/meta.json records no checksums (prepared by an older version): arrays not verified")
+        return
+    for name in names:
+        got = file_digest(data_dir / name, "sha256")
+        if got != recorded[name]:
+            raise DatasetFormatError(
+                f"{data_dir / name}: its sha256 is {got}, but meta.json recorded {recorded[name]} when it was "
+                f"prepared; the file was changed since. Delete {data_dir} and rerun to prepare it again."
+            )
 
 
 def image_shape(meta_path: str | os.PathLike) -> tuple[int, ...]:
@@ -184,8 +200,10 @@ def image_shape(meta_path: str | os.PathLike) -> tuple[int, ...]:
 
 
 def load_split(data_dir: str | os.PathLike, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Memory-map a prepared split: the images stay uint8 on disk until a batch is read."""
+    """Memory-map a prepared split, verified against meta.json: the images stay uint8 on disk until a batch
+    is read."""
     data_dir = Path(data_dir)
+    verify_prepared(data_dir, [f"{split}_images.npy", f"{split}_labels.npy"])
     return (
         np.load(data_dir / f"{split}_images.npy", mmap_mode="r"),
         np.load(data_dir / f"{split}_labels.npy"),

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from study.checkpoints import open_checkpoint, restore_rows, save_rows
+from study.checkpoints import CheckpointSeal, open_checkpoint, restore_rows, save_rows
 from study.datasets import NUM_CLASSES, load_subset, stratified_subset
 from study.diagnostics import TrainingDiagnostics
 from study.feeding import make_dataset, steps_per_epoch
@@ -128,9 +128,10 @@ def fit(run: Run, model: keras.Model, data: TrainingData, out_dir: Path, checkpo
         keras.callbacks.TerminateOnNaN(),
     ]
     if checkpoint_dir:
-        callbacks.append(
-            keras.callbacks.BackupAndRestore(checkpoint_dir, double_checkpoint=True, delete_checkpoint=False)
-        )
+        callbacks += [
+            keras.callbacks.BackupAndRestore(checkpoint_dir, double_checkpoint=True, delete_checkpoint=False),
+            CheckpointSeal(checkpoint_dir),
+        ]
     model.fit(
         make_dataset(data.x_train, data.y_train, batch_size, run.seed, first_epoch, epochs),
         validation_data=make_dataset(data.x_test, data.y_test, batch_size, seed=None),
