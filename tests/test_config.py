@@ -85,6 +85,14 @@ def test_schema_rejects_bad_config(default_config, edit, named):
             lambda c: c["datasets"]["fashion_mnist"]["files"].pop("t10k-images-idx3-ubyte.gz"),
             "datasets.fashion_mnist.files",
         ),
+        (
+            lambda c: c["variants"]["cifar_6conv_relu"].update(blocks=[[8]] * 6),
+            "variants.cifar_6conv_relu.blocks: 6 blocks of 2x2 pooling shrink the 32x32 images of cifar10 below 1x1",
+        ),
+        (
+            lambda c: c["variants"]["fmnist_2conv_sigmoid"].update(blocks=[[8]] * 3, skip=True),
+            "variants.fmnist_2conv_sigmoid.skip: block 3 gets 7x7 images, an odd size",
+        ),
     ],
 )
 def test_cross_references_are_checked(default_config, edit, named):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from study.datasets import FORMAT_FILES
+from study.datasets import FORMAT_FILES, FORMAT_TYPICAL
 from study.specs import conv_count
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -35,6 +35,7 @@ def check_config(config: dict) -> None:
             raise ConfigError(
                 f"variants.{name}.dataset: {spec['dataset']!r} is not one of datasets {sorted(config['datasets'])}"
             )
+        check_image_sizes(name, spec, FORMAT_TYPICAL[config["datasets"][spec["dataset"]]["format"]]["shape"])
     for i, claim in enumerate(config["claims"]):
         for key in ("variant", "baseline"):
             if claim.get(key) is not None and claim[key] not in config["variants"]:
@@ -44,6 +45,24 @@ def check_config(config: dict) -> None:
     unknown = [name for name in config["run"] if name not in config["variants"]]
     if unknown:
         raise ConfigError(f"run: {unknown} not among variants {sorted(config['variants'])}")
+
+
+def check_image_sizes(name: str, spec: dict, shape: tuple[int, ...]) -> None:
+    """Raise ConfigError when a variant's 2x2 poolings shrink its dataset's images below 1x1, or when a skip
+    connection meets an odd size (its strided conv would not match the pooled output)."""
+    height, width = shape[0], shape[1]
+    for block in range(1, len(spec["blocks"]) + 1):
+        if spec.get("skip") and (height % 2 or width % 2):
+            raise ConfigError(
+                f"variants.{name}.skip: block {block} gets {height}x{width} images, an odd size, where the "
+                f"skip connection's strided conv and the 2x2 pooling disagree on the output size"
+            )
+        height, width = height // 2, width // 2
+        if height < 1 or width < 1:
+            raise ConfigError(
+                f"variants.{name}.blocks: {len(spec['blocks'])} blocks of 2x2 pooling shrink the "
+                f"{shape[0]}x{shape[1]} images of {spec['dataset']} below 1x1 (at block {block})"
+            )
 
 
 def train_mem_mb(spec: dict) -> int:
