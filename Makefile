@@ -45,12 +45,16 @@ bench: setup
 	$(BIN)/python -m study.bench --out results/bench
 
 # What benchmarks/gpu_check.sh needs on the GPU test machine, which has JAX but no
-# TensorFlow and no package index: cp312 wheels of what it lacks, and the CIFAR-10
-# JPEG archive with its builder. Carry .gpu_check with the working tree.
-GPU_CHECK_WHEELS := keras==3.15.1 namex optree pyyaml jsonschema attrs referencing rpds-py jsonschema-specifications
+# TensorFlow and no package index: cp312 wheels of what it lacks (Keras without the
+# numpy and h5py it has; Snakemake with its dependencies, one of which, connection_pool,
+# is published only as source), and the CIFAR-10 JPEG archive with its builder.
+# Carry .gpu_check with the working tree (about 50 MB).
+CP312 := --python-version 3.12 --implementation cp --platform manylinux2014_x86_64 \
+	--platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 --platform any
 gpu-check-bundle: setup
 	mkdir -p .gpu_check/wheels
-	$(BIN)/pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-		--platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 \
-		-d .gpu_check/wheels $(GPU_CHECK_WHEELS)
+	$(BIN)/pip download --quiet --no-deps --only-binary=:all: $(CP312) -d .gpu_check/wheels keras==3.15.1 namex optree
+	$(BIN)/pip wheel --quiet --no-deps connection_pool==0.0.3 -w .gpu_check/wheels
+	$(BIN)/pip download --quiet --only-binary=:all: $(CP312) --find-links .gpu_check/wheels \
+		-d .gpu_check/wheels snakemake==9.27.1
 	cp ../shared/datasets/cifar-10-jpeg.tar.gz ../shared/datasets/make_cifar10_mirror.py .gpu_check/

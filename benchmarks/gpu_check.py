@@ -4,9 +4,11 @@
 2. Speed: the pipeline's training path (study.bench) on the four benchmark models under
    Keras' JAX backend, in float32 and bf16, with each process's GPU id and GPU memory.
 3. One full 12-conv CIFAR-10 epoch (196 steps of 256).
-4. While the time budget lasts: the 12-conv family at the lecture's recipe (full training
-   set, 10 epochs, seed 1) on real CIFAR-10, rebuilt from the carried JPEG archive, through
-   study.train.train_run, the train rule's entry point. Histories go to OUT/family/.
+4. A tiny study through Snakemake itself, with --resources gpu=1, on real CIFAR-10 rebuilt
+   from the carried JPEG archive: one 12-conv run under JAX, whose job claims the GPU.
+5. While the time budget lasts: the 12-conv family at the lecture's recipe (full training
+   set, 10 epochs, seed 1) on that CIFAR-10, through study.train.train_run, the train
+   rule's entry point. Histories go to OUT/family/.
 
 --cpu runs every step on this machine's CPU with tiny sizes, to check the script itself.
 """
@@ -81,7 +83,8 @@ def full_epoch(args, specs: dict) -> dict:
 
 
 def real_cifar10(args) -> tuple[Path, Path]:
-    """Prepared CIFAR-10 (and its channel statistics) from the carried JPEG archive."""
+    """CIFAR-10 in the official binary layout, rebuilt from the carried JPEG archive (OUT/mirror), prepared
+    with its channel statistics; returns the prepared folder and the statistics' path."""
     import numpy as np
 
     from study.datasets import prepare
@@ -96,12 +99,57 @@ def real_cifar10(args) -> tuple[Path, Path]:
     return data, args.out / "stats.json"
 
 
-def family(args, seconds_per_epoch: float) -> list[dict]:
+def snakemake_study(args) -> None:
+    """One tiny 12-conv run under JAX through the real workflow, with --resources gpu=1."""
+    import yaml
+
+    from study.download import file_digest
+
+    archive = args.out / "mirror" / "cifar-10-binary.tar.gz"
+    variant = "cifar_12conv_relu_he"
+    layer = {
+        "mirror": str((args.out / "mirror").resolve()),
+        "datasets": {
+            "cifar10": {
+                "files": {
+                    archive.name: {"algorithm": "sha256", "covers": "file", "value": file_digest(archive, "sha256")}
+                }
+            }
+        },
+        "seeds": [1],
+        "run": [variant],
+        "subset": {"train": 200 if args.cpu else 5000, "test": 100 if args.cpu else 1000},
+        "training": {"backend": "jax"},
+        "variants": {variant: {"epochs": 1} | ({"width": 0.125} if args.cpu else {})},
+        "preflight": {"init_images": 64, "steps": 5},
+    }
+    work = (args.out / "study").resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "study.yaml").write_text(yaml.safe_dump(layer))
+    target = f"results/runs/{variant}/seed_1/metrics.json"
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(Path("Snakefile").resolve()), "--directory"]
+    command += [str(work), "--configfile", str(Path("config/config.yaml").resolve()), str(work / "study.yaml")]
+    command += ["--cores", "4", "--resources", "gpu=1", "--", target]
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    (args.out / "snakemake.log").write_text(done.stdout + done.stderr)
+    if done.returncode:
+        print(f"snakemake study: failed (OUT/snakemake.log)\n{done.stderr[-1500:]}", flush=True)
+        return
+    metrics = json.loads((work / target).read_text())
+    print(
+        f"snakemake study: {variant} trained through the workflow in {time.perf_counter() - start:.0f} s, "
+        f"backend {metrics['run']['training']['backend']}, on {metrics['device']['type']} "
+        f"{metrics['device']['name']}, CUDA_VISIBLE_DEVICES {metrics['device']['CUDA_VISIBLE_DEVICES']}",
+        flush=True,
+    )
+
+
+def family(args, data: Path, stats: Path, seconds_per_epoch: float) -> list[dict]:
     """Train the 12-conv family while the budget allows another run of it (estimated from the epoch time)."""
     from study.config import load_config
     from study.run import Run
 
-    data, stats = real_cifar10(args)
     config = load_config([Path("config/config.yaml")])
     config["training"] = config["training"] | {"backend": "jax"}
     if args.cpu:
@@ -154,7 +202,9 @@ def main(argv=None) -> None:
     if not archive.exists() or not tarfile.is_tarfile(archive):
         print(f"no {archive}: the 12-conv family is not trained", flush=True)
         return
-    trained = family(args, epoch["epoch_seconds"] / epoch["steps"] * 196)
+    data, stats = real_cifar10(args)
+    snakemake_study(args)
+    trained = family(args, data, stats, epoch["epoch_seconds"] / epoch["steps"] * 196)
     (args.out / "family.json").write_text(json.dumps(trained, indent=1))
 
 

@@ -4,8 +4,8 @@
 #   make gpu-check-bundle            # here: fills .gpu_check/ (wheels and the CIFAR-10 archive)
 #   bash benchmarks/gpu_check.sh     # there, with .gpu_check carried beside the working tree
 #   PYTHON=.venv/bin/python bash benchmarks/gpu_check.sh --cpu   # here: every step on the CPU, tiny sizes
-# .gpu_check/ holds the cp312 wheels of what the machine lacks (keras, namex, optree, PyYAML,
-# jsonschema and its dependencies; under 5 MB) and ../shared/datasets' CIFAR-10 JPEG archive
+# .gpu_check/ holds the cp312 wheels of what the machine lacks (keras, namex, optree, and
+# Snakemake with its dependencies; about 31 MB) and ../shared/datasets' CIFAR-10 JPEG archive
 # (19 MB) with its builder. What it measures goes to $OUT (results/gpu_check by default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-results/gpu_check}
 PYTHON=${PYTHON:-python3}
 mkdir -p "$OUT"
-if ! "$PYTHON" -c "import keras, yaml, jsonschema" 2>/dev/null && compgen -G ".gpu_check/wheels/*.whl" >/dev/null; then
+if ! "$PYTHON" -c "import keras, yaml, jsonschema, snakemake" 2>/dev/null && compgen -G ".gpu_check/wheels/*.whl" >/dev/null; then
     "$PYTHON" -m pip install -q --no-index --no-deps --target /tmp/gpu_check_site .gpu_check/wheels/*.whl
     export PYTHONPATH=/tmp/gpu_check_site
 fi
