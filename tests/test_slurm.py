@@ -146,6 +146,8 @@ def test_outputs_have_the_shape_of_a_local_run(cluster_run, local_run):
         found = {}
         for path in sorted((root / "results").rglob("*")):
             relative = path.relative_to(root / "results").as_posix()
+            # TensorBoard names its event files by time, host and process
+            relative = re.sub(r"events\.out\.tfevents\..*", "events.out.tfevents", relative)
             if path.is_file() and not relative.startswith(("logs/", "benchmarks/")):
                 found[relative] = list(pd.read_csv(path).columns) if path.suffix == ".csv" else None
         return found
