@@ -44,8 +44,8 @@ def get_plan():
     )
     quick = None
     if not any(Path(layer).name == quick_layer.name for layer in layers):
-        try:
-            quick = load_config([*(layers or [default]), quick_layer])
+        try:  # the Snakefile's config is the first layer, whatever --configfile adds
+            quick = load_config([default, *layers, quick_layer])
         except (ValidationError, ConfigError) as error:
             print(f"(the quick profile does not apply to this config: {error})")
     command = f'make study ARGS="--configfile {" ".join(shown)}"'
