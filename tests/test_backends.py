@@ -7,24 +7,18 @@ import sys
 import pandas as pd
 import pytest
 import yaml
-from conftest import make_run, run_locally
+from conftest import SMALL_SPEC, make_run, run_locally
 from fakedata import prepared_cifar10, serve, write_cifar10
 
 LEARNING = {"learns", "overfits"}
-LEARNS = {
-    "dataset": "cifar10",
+LEARNS = SMALL_SPEC | {
     "blocks": [[8], [16]],
-    "width": 1.0,
-    "activation": "relu",
     "dense": [32],
     "normalization": "standardize",
-    "batchnorm": False,
     "initializer": "he_normal",
-    "skip": False,
     "epochs": 3,
     "batch_size": 50,
     "learning_rate": 0.003,
-    "lecture": {},
 }
 STUCK = LEARNS | {"activation": "sigmoid", "blocks": [[8, 8], [16, 16], [16, 16]], "normalization": "scale01"}
 

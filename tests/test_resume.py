@@ -9,14 +9,11 @@ import time
 
 import pandas as pd
 import pytest
-from conftest import make_run
+from conftest import SMALL_SPEC, make_run
 from fakedata import prepared_cifar10
 
-SPEC = {
-    "dataset": "cifar10",
+SPEC = SMALL_SPEC | {
     "blocks": [[8], [16]],
-    "width": 1.0,
-    "activation": "relu",
     "dense": [32],
     "normalization": "standardize",
     "batchnorm": True,
@@ -24,8 +21,6 @@ SPEC = {
     "skip": True,
     "epochs": 5,
     "batch_size": 50,
-    "learning_rate": 0.001,
-    "lecture": {},
 }
 
 
