@@ -1,4 +1,5 @@
 import dataclasses
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -54,6 +55,20 @@ def make_run(spec: dict, seed: int, **changes) -> Run:
         verdicts=VERDICT_THRESHOLDS,
     )
     return dataclasses.replace(run, **changes)
+
+
+def job_command(run: Run, prepared: Path, name: str, **options) -> list[str]:
+    """The command that trains ``run`` (python -m study.job) on data from fakedata.prepared_cifar10 into
+    PREPARED/NAME; ``options`` are more of train_run's arguments."""
+    job = {
+        "run": run.to_dict(),
+        "data_dir": str(prepared / "data"),
+        "stats_path": str(prepared / "stats.json"),
+        "out_dir": str(prepared / name),
+        "threads": 1,
+        **options,
+    }
+    return [sys.executable, "-m", "study.job", json.dumps(job)]
 
 
 @pytest.fixture

@@ -2,12 +2,11 @@
 
 import json
 import subprocess
-import sys
 
 import pandas as pd
 import pytest
 import yaml
-from conftest import SMALL_SPEC, make_run, run_locally
+from conftest import SMALL_SPEC, job_command, make_run, run_locally
 from fakedata import prepared_cifar10, serve, write_cifar10
 
 LEARNING = {"learns", "overfits"}
@@ -30,14 +29,7 @@ def data(tmp_path_factory):
 
 def train(data, spec, backend: str, name: str) -> dict:
     run = make_run(spec, 1, training={"backend": backend, "precision": "float32", "steps_per_execution": 1})
-    args = {
-        "run": run.to_dict(),
-        "data_dir": str(data / "data"),
-        "stats_path": str(data / "stats.json"),
-        "out_dir": str(data / name),
-        "threads": 1,
-    }
-    result = subprocess.run([sys.executable, "-m", "study.job", json.dumps(args)], capture_output=True, text=True)
+    result = subprocess.run(job_command(run, data, name), capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 

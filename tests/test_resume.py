@@ -4,12 +4,11 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pandas as pd
 import pytest
-from conftest import SMALL_SPEC, make_run
+from conftest import SMALL_SPEC, job_command, make_run
 from fakedata import prepared_cifar10
 
 SPEC = SMALL_SPEC | {
@@ -34,20 +33,9 @@ def launch(data, name, checkpoint=True, backend="tensorflow"):
     run = make_run(
         SPEC, 4, variant="resumable", diagnostics={"probe_images": 20, "saturation": 0.01}, training=training
     )
-    args = {
-        "run": run.to_dict(),
-        "data_dir": str(data / "data"),
-        "stats_path": str(data / "stats.json"),
-        "out_dir": str(data / name),
-        "threads": 1,
-        "checkpoint_dir": str(data / f"{name}-checkpoint") if checkpoint else None,
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "study.job", json.dumps(args)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    checkpoint_dir = str(data / f"{name}-checkpoint") if checkpoint else None
+    command = job_command(run, data, name, checkpoint_dir=checkpoint_dir)
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
