@@ -30,6 +30,12 @@ def write_table_atomically(path: Path, table: pd.DataFrame) -> None:
     os.replace(partial, path)
 
 
+def write_text_atomically(path: Path, text: str) -> None:
+    partial = path.with_suffix(".partial")
+    partial.write_text(text)
+    os.replace(partial, path)
+
+
 def open_checkpoint(checkpoint_dir: Path, identity: dict) -> int:
     """The epoch to resume from: the checkpoint's when the run ``identity`` saved it whole, else 0.
 
@@ -39,20 +45,16 @@ def open_checkpoint(checkpoint_dir: Path, identity: dict) -> int:
     """
     identity = json.loads(json.dumps({"format": CHECKPOINT_FORMAT, "run": identity}, sort_keys=True))
     run_file = checkpoint_dir / "run.json"
-    if checkpoint_dir.exists() and read_json(run_file) != identity:
-        print(f"removing {checkpoint_dir}: it holds the checkpoint of another run or code version", flush=True)
-        shutil.rmtree(checkpoint_dir)
+    if checkpoint_dir.exists():
+        if read_json(run_file) != identity:
+            print(f"removing {checkpoint_dir}: it holds the checkpoint of another run or code version", flush=True)
+            shutil.rmtree(checkpoint_dir)
+        elif problem := damage(checkpoint_dir, checkpointed_epoch(checkpoint_dir)):
+            print(f"warning: the checkpoint in {checkpoint_dir} is damaged ({problem}); starting over", flush=True)
+            shutil.rmtree(checkpoint_dir)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     run_file.write_text(json.dumps(identity, sort_keys=True))
-    epoch = checkpointed_epoch(checkpoint_dir)
-    problem = damage(checkpoint_dir, epoch) if epoch != 0 else None
-    if problem:
-        print(f"warning: the checkpoint in {checkpoint_dir} is damaged ({problem}); starting over", flush=True)
-        shutil.rmtree(checkpoint_dir)
-        checkpoint_dir.mkdir(parents=True)
-        run_file.write_text(json.dumps(identity, sort_keys=True))
-        return 0
-    return epoch
+    return checkpointed_epoch(checkpoint_dir)
 
 
 def read_json(path: Path):
@@ -64,7 +66,9 @@ def read_json(path: Path):
 
 
 def damage(checkpoint_dir: Path, epoch: int | None) -> str | None:
-    """What is wrong with a checkpoint of ``epoch``, or None when its seal, weights and rows are whole."""
+    """What is wrong with a checkpoint of ``epoch``, or None when it is whole (or holds no epoch yet)."""
+    if epoch == 0:
+        return None
     if epoch is None:
         return "training_metadata.json is unreadable"
     seal = read_json(checkpoint_dir / "seal.json")
@@ -91,9 +95,7 @@ class CheckpointSeal(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         seal = {"epoch": epoch + 1} | {name: file_digest(self.checkpoint_dir / name, "sha256") for name in SEALED}
-        partial = self.checkpoint_dir / "seal.json.partial"
-        partial.write_text(json.dumps(seal))
-        os.replace(partial, self.checkpoint_dir / "seal.json")
+        write_text_atomically(self.checkpoint_dir / "seal.json", json.dumps(seal))
 
 
 def checkpointed_epoch(checkpoint_dir: Path) -> int | None:
@@ -110,7 +112,7 @@ def save_rows(checkpoint_dir: Path, epochs: pd.DataFrame, diagnostics: pd.DataFr
     """Keep the rows recorded so far; called after each epoch, before the weights are saved."""
     write_table_atomically(checkpoint_dir / "epochs.csv", epochs)
     write_table_atomically(checkpoint_dir / "diagnostics.csv", diagnostics)
-    (checkpoint_dir / "state.json").write_text(json.dumps({"diagnostics_seconds": diagnostics_seconds}))
+    write_text_atomically(checkpoint_dir / "state.json", json.dumps({"diagnostics_seconds": diagnostics_seconds}))
 
 
 def restore_rows(checkpoint_dir: Path | None, first_epoch: int) -> tuple[list[dict], pd.DataFrame, float]:

@@ -11,13 +11,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pandas as pd
 
 from study.datasets import FORMAT_TYPICAL
+from study.gpus import gpu_pool
 from study.runtime import cpu_flags, cpu_name
 from study.specs import forward_flops, training_flops
 
@@ -116,10 +115,5 @@ def plan_text(config: dict, results: Path, quick: dict | None, quick_command: st
 
 
 def has_gpu() -> bool:
-    """Whether this machine lists an NVIDIA GPU (the devices CUDA_VISIBLE_DEVICES leaves, when it is set)."""
-    if os.environ.get("CUDA_VISIBLE_DEVICES") is not None:
-        return os.environ["CUDA_VISIBLE_DEVICES"].strip() not in ("", "-1")
-    if not shutil.which("nvidia-smi"):
-        return False
-    listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, check=False)
-    return listed.returncode == 0 and "GPU" in listed.stdout
+    """Whether the jobs have a GPU to claim (`study.gpus.gpu_pool`)."""
+    return bool(gpu_pool())

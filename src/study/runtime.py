@@ -94,12 +94,16 @@ def resolve_training(training: dict | None, device: dict) -> dict:
     return training | {"precision": precision, "precision_choice": f"auto: {reason}"}
 
 
+def jax_gpus() -> list:
+    import jax
+
+    return [device for device in jax.devices() if device.platform == "gpu"]
+
+
 def describe_device() -> dict:
     """The device Keras trains on: the first GPU when there is one, else the CPU."""
     if backend() == "jax":
-        import jax
-
-        gpus = [d for d in jax.devices() if d.platform == "gpu"]
+        gpus = jax_gpus()
         if gpus:
             return {"type": "GPU", "name": gpus[0].device_kind, "count": len(gpus)}
     else:
@@ -115,9 +119,7 @@ def describe_device() -> dict:
 def gpu_peak_memory_mb() -> float | None:
     """The most memory this process has held on its GPU, in MiB (None without a GPU)."""
     if backend() == "jax":
-        import jax
-
-        gpus = [d for d in jax.devices() if d.platform == "gpu"]
+        gpus = jax_gpus()
         stats = gpus[0].memory_stats() if gpus else None
         return stats["peak_bytes_in_use"] / 2**20 if stats else None
     import tensorflow as tf
