@@ -39,7 +39,11 @@ def run_locally(work: Path, config: Path, timeout: int) -> Path:
     return work / "results"
 
 
-VERDICT_THRESHOLDS = {"chance_band": 0.05, "loss_band": 0.05, "learns_accuracy": 0.2, "overfit_gap": 0.15}
+VERDICT_THRESHOLDS = {
+    "plateau_margin": 0.05,
+    "overfit_gap": 0.15,
+    "causes": {"vanishing_gradient_ratio": 0.01, "dead_fraction": 0.9, "saturated_fraction": 0.9},
+}
 
 
 def make_run(spec: dict, seed: int, **changes) -> Run:
@@ -51,7 +55,7 @@ def make_run(spec: dict, seed: int, **changes) -> Run:
         subset={},
         subset_seed=0,
         training={"backend": "tensorflow", "precision": "auto", "steps_per_execution": 1},
-        diagnostics={"probe_images": 32, "saturation": 0.01},
+        diagnostics={"probe_images": 32, "saturation": 0.01, "step_interval": 5},
         verdicts=VERDICT_THRESHOLDS,
     )
     return dataclasses.replace(run, **changes)

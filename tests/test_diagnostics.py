@@ -7,7 +7,7 @@ import pytest
 
 from study.diagnostics import TrainingDiagnostics, activation_stats
 from study.preflight import initial_loss, overfit_one_batch
-from study.verdicts import PLATEAU_LOSS, run_verdict
+from study.verdicts import PLATEAU_LOSS, diagnostic_signs, plateau_exit, run_cause, run_verdict
 
 SATURATION = 0.01
 
@@ -106,27 +106,76 @@ def test_overfit_one_batch_detects_a_trainable_and_an_untrainable_net():
     assert not dead["overfits"] and dead["steps_to_overfit"] is None
 
 
-THRESHOLDS = {"chance_band": 0.05, "loss_band": 0.05, "learns_accuracy": 0.2, "overfit_gap": 0.15}
+THRESHOLDS = {
+    "plateau_margin": 0.05,
+    "overfit_gap": 0.15,
+    "causes": {"vanishing_gradient_ratio": 0.01, "dead_fraction": 0.9, "saturated_fraction": 0.9},
+}
 
 
-def history(loss, acc, val_acc):
-    return pd.DataFrame({"epoch": range(1, len(loss) + 1), "loss": loss, "accuracy": acc, "val_accuracy": val_acc})
+def history(acc=0.5, val_acc=0.45, loss=1.5):
+    return pd.DataFrame({"epoch": [1], "loss": [loss], "accuracy": [acc], "val_accuracy": [val_acc]})
+
+
+def steps(losses, interval=5):
+    return pd.DataFrame({"step": [interval * (i + 1) for i in range(len(losses))], "loss": losses})
+
+
+PLATEAU = [2.31, 2.303, 2.302, 2.304, 2.301, 2.303]
 
 
 @pytest.mark.parametrize(
-    ("h", "verdict"),
+    ("losses", "h", "verdict", "exit_step"),
     [
-        (history([2.40, 2.303], [0.10, 0.101], [0.10, 0.10]), "stuck at chance"),
-        (history([2.0, 1.2], [0.3, 0.6], [0.3, 0.55]), "learns"),
-        (history([1.0, 0.1], [0.7, 0.98], [0.6, 0.65]), "overfits"),
-        (history([2.0, math.nan], [0.3, 0.1], [0.3, 0.1]), "diverged"),
-        # a batch-normalized net whose validation sits at chance while training learns
-        (history([1.8, 1.5], [0.35, 0.45], [0.10, 0.40]), "learns"),
-        # accuracy at chance but the loss is far from the plateau: not the stuck pattern, not learning either
-        (history([2.0, 3.5], [0.1, 0.1], [0.1, 0.1]), "undecided"),
-        (history([2.3, 2.2], [0.12, 0.18], [0.1, 0.15]), "undecided"),
+        (PLATEAU, history(0.1, 0.1, 2.303), "stuck", None),
+        ([2.3, 2.1, 1.8, 1.5, 1.3], history(), "learns", 10),
+        ([2.3, 1.5, 0.8, 0.3], history(0.98, 0.6, 0.1), "overfits", 10),
+        ([2.3, 2.0, math.nan], history(), "diverged", None),
+        # validation accuracy plays no part in whether a net learns
+        ([2.3, 1.9, 1.7], history(0.45, 0.40, loss=1.7), "learns", 10),
+        # it dipped below the line once, then fell back onto the plateau
+        ([2.30, 2.20, 2.30, 2.302], history(0.1, 0.1, 2.3), "undecided", None),
+        # it left, then its loss rose again while staying below the line
+        ([2.30, 1.90, 2.20], history(0.2, 0.2, 2.2), "undecided", 10),
     ],
-    ids=["stuck", "learns", "overfits", "diverged", "bn-val-at-chance", "off-plateau", "slow-start"],
+    ids=["stuck", "learns", "overfits", "diverged", "learns-validation-unused", "fell-back", "rose-again"],
 )
-def test_run_verdicts(h, verdict):
-    assert run_verdict(h, THRESHOLDS)[0] == verdict
+def test_verdicts_come_from_the_loss_trajectory(losses, h, verdict, exit_step):
+    got, _, left = run_verdict(h, steps(losses), THRESHOLDS)
+    assert (got, left) == (verdict, exit_step)
+
+
+def test_a_run_that_leaves_the_plateau_late_is_not_counted_as_stuck():
+    # 95 steps on the plateau, then below the line for the last two windows, accuracy still near chance:
+    # a final-accuracy threshold (the old rule: above 0.2) would not have called it learning
+    late = steps([*PLATEAU * 3, 2.303, 2.20, 2.10])
+    verdict, reason, left = run_verdict(history(0.12, 0.11, 2.2), late, THRESHOLDS)
+    assert verdict == "learns" and left == 100
+    assert plateau_exit(late, THRESHOLDS) == 100 and "step 100 of 105" in reason
+
+
+@pytest.mark.parametrize(
+    ("signs", "cause"),
+    [
+        ({"gradient_ratio": 1e-5, "dead_fraction": math.nan, "saturated_fraction": 0.95}, "vanishing gradients"),
+        ({"gradient_ratio": 0.5, "dead_fraction": 0.95, "saturated_fraction": math.nan}, "dead units"),
+        ({"gradient_ratio": 0.5, "dead_fraction": math.nan, "saturated_fraction": 0.95}, "saturation"),
+        ({"gradient_ratio": 0.5, "dead_fraction": 0.2, "saturated_fraction": math.nan}, "none"),
+    ],
+)
+def test_the_cause_is_the_first_sign_over_its_threshold(signs, cause):
+    assert run_cause(signs, THRESHOLDS) == cause
+
+
+def test_diagnostic_signs_read_the_last_epoch():
+    rows = [
+        (0, "conv1", 1, "gradient_norm", 1.0),
+        (0, "dense", 2, "gradient_norm", 1.0),
+        (3, "conv1", 1, "gradient_norm", 1e-6),
+        (3, "dense", 2, "gradient_norm", 0.5),
+        (3, "conv1", 1, "dead_fraction", 0.97),
+    ]
+    table = pd.DataFrame(rows, columns=["epoch", "layer", "depth", "statistic", "value"])
+    signs = diagnostic_signs(table)
+    assert signs["gradient_ratio"] == pytest.approx(2e-6)
+    assert signs["dead_fraction"] == 0.97 and math.isnan(signs["saturated_fraction"])

@@ -31,7 +31,7 @@ def data(tmp_path_factory):
 def launch(data, name, checkpoint=True, backend="tensorflow"):
     training = {"backend": backend, "precision": "auto", "steps_per_execution": 1}
     run = make_run(
-        SPEC, 4, variant="resumable", diagnostics={"probe_images": 20, "saturation": 0.01}, training=training
+        SPEC, 4, variant="resumable", diagnostics={"probe_images": 20, "saturation": 0.01, "step_interval": 3}, training=training
     )
     checkpoint_dir = str(data / f"{name}-checkpoint") if checkpoint else None
     command = job_command(run, data, name, checkpoint_dir=checkpoint_dir)
@@ -66,6 +66,9 @@ def test_killed_run_resumes_from_its_last_epoch_and_matches_an_uninterrupted_one
     assert resumed["epoch"].tolist() == list(range(1, SPEC["epochs"] + 1)), "each epoch exactly once"
     columns = ["loss", "accuracy", "val_loss", "val_accuracy"]
     pd.testing.assert_frame_equal(resumed[columns], straight[columns], check_exact=True)
+    # the loss every few steps too: the rows of checkpointed epochs are kept, later ones recorded again
+    steps = [pd.read_csv(data / f"{name}-{backend}" / "steps.csv") for name in ("straight", "killed")]
+    pd.testing.assert_frame_equal(steps[1], steps[0], check_exact=True)
     diagnostics = pd.read_csv(data / killed / "diagnostics.csv")
     assert sorted(diagnostics["epoch"].unique()) == list(range(0, SPEC["epochs"] + 1))
     assert not diagnostics.duplicated(["epoch", "layer", "statistic"]).any()
@@ -83,7 +86,8 @@ def whole_checkpoint(checkpoint, epoch: int) -> None:
     (checkpoint / "latest.weights.h5").write_bytes(b"weights" * 100)
     (checkpoint / "training_metadata.json").write_text(json.dumps({"epoch": epoch}))
     rows = pd.DataFrame({"epoch": range(1, epoch + 1), "loss": 1.0})
-    save_rows(checkpoint, rows, pd.DataFrame({"epoch": range(epoch + 1), "value": 0.0}), 1.5)
+    steps = pd.DataFrame({"step": range(1, epoch + 1), "epoch": range(1, epoch + 1), "loss": 1.0})
+    save_rows(checkpoint, rows, steps, pd.DataFrame({"epoch": range(epoch + 1), "value": 0.0}), 1.5)
     CheckpointSeal(checkpoint).on_epoch_end(epoch - 1)
 
 

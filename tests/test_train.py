@@ -43,13 +43,31 @@ def test_a_run_writes_history_metrics_and_model(prepared, small_spec):
     assert set(saved["data"]["sources"]) == {"cifar-10-binary.tar.gz"}
     assert saved["run"]["spec"]["batchnorm"] is True and saved["train_images"] == 100
     assert saved["images_per_second"] > 0
-    assert saved["verdict"] in {"learns", "stuck at chance", "overfits"}
+    assert saved["verdict"] in {"learns", "stuck", "overfits", "undecided"}
+    assert saved["cause"] in {"vanishing gradients", "dead units", "saturation", "none"}
     assert 0 < saved["diagnostics_seconds"] < saved["train_seconds"]
     diagnostics = pd.read_csv(prepared / "a" / "diagnostics.csv")
     assert sorted(diagnostics["epoch"].unique()) == [0, 1, 2]
     layers = diagnostics[diagnostics["statistic"] == "gradient_norm"]["layer"].unique().tolist()
     assert layers == ["block1_conv1", "block2_conv1", "dense1", "predictions"]
     assert set(diagnostics["statistic"]) >= {"gradient_norm", "weight_norm", "update_ratio", "dead_fraction"}
+
+
+def test_steps_csv_holds_the_loss_every_few_steps_and_its_windows_average_to_each_epochs_loss(prepared, small_spec):
+    # 100 images in batches of 32: 4 steps an epoch, the last of 4 images; windows of 3 steps restart each epoch
+    diagnostics = {"probe_images": 32, "saturation": 0.01, "step_interval": 3}
+    metrics = run(prepared, small_spec, 1, "steps", diagnostics=diagnostics)
+    steps = pd.read_csv(prepared / "steps" / "steps.csv")
+    history = pd.read_csv(prepared / "steps" / "history.csv")
+    assert steps["step"].tolist() == [3, 4, 7, 8] and steps["steps"].tolist() == [3, 1, 3, 1]
+    assert steps["epoch"].tolist() == [1, 1, 2, 2]
+    images = np.array([96, 4, 96, 4])
+    for epoch in (1, 2):
+        mine = (steps["epoch"] == epoch).to_numpy()
+        for metric in ("loss", "accuracy"):
+            weighted = np.average(steps.loc[mine, metric], weights=images[mine])
+            assert weighted == pytest.approx(history.loc[epoch - 1, metric], rel=1e-5)
+    assert metrics["steps"] == 8 and metrics["plateau_exit_step"] in (None, 3, 4, 7, 8)
 
 
 def test_a_subset_is_the_same_draw_for_every_seed(prepared, small_spec):

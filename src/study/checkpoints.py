@@ -2,7 +2,7 @@
 
 Keras' BackupAndRestore keeps the weights and optimizer state; beside them this
 module keeps the run's identity (run.json) and the rows recorded so far
-(epochs.csv, diagnostics.csv, state.json), each replaced atomically, and, once an
+(epochs.csv, steps.csv, diagnostics.csv, state.json), each replaced atomically, and, once an
 epoch's weights are saved, a seal with their checksums (seal.json). A checkpoint
 is resumed only when it is this run's, of this checkpoint format, and whole:
 anything else is removed, with a warning, and the run starts over.
@@ -20,7 +20,7 @@ import pandas as pd
 
 from study.download import file_digest
 
-CHECKPOINT_FORMAT = 2  # raise it when what a checkpoint holds changes: older ones then start over
+CHECKPOINT_FORMAT = 3  # raise it when what a checkpoint holds changes: older ones then start over
 SEALED = ("latest.weights.h5", "training_metadata.json")  # what BackupAndRestore writes each epoch
 
 
@@ -78,7 +78,7 @@ def damage(checkpoint_dir: Path, epoch: int | None) -> str | None:
         if not (checkpoint_dir / name).exists() or file_digest(checkpoint_dir / name, "sha256") != seal[name]:
             return f"{name} does not match its seal"
     try:
-        rows, _, _ = restore_rows(checkpoint_dir, epoch)
+        rows, _, _, _ = restore_rows(checkpoint_dir, epoch)
     except (OSError, ValueError, KeyError) as error:
         return f"its rows are unreadable: {error}"
     if [row["epoch"] for row in rows] != list(range(1, epoch + 1)):
@@ -108,22 +108,31 @@ def checkpointed_epoch(checkpoint_dir: Path) -> int | None:
     return record.get("epoch") if isinstance(record, dict) else None
 
 
-def save_rows(checkpoint_dir: Path, epochs: pd.DataFrame, diagnostics: pd.DataFrame, diagnostics_seconds: float):
+def save_rows(
+    checkpoint_dir: Path,
+    epochs: pd.DataFrame,
+    steps: pd.DataFrame,
+    diagnostics: pd.DataFrame,
+    diagnostics_seconds: float,
+):
     """Keep the rows recorded so far; called after each epoch, before the weights are saved."""
     write_table_atomically(checkpoint_dir / "epochs.csv", epochs)
+    write_table_atomically(checkpoint_dir / "steps.csv", steps)
     write_table_atomically(checkpoint_dir / "diagnostics.csv", diagnostics)
     write_text_atomically(checkpoint_dir / "state.json", json.dumps({"diagnostics_seconds": diagnostics_seconds}))
 
 
-def restore_rows(checkpoint_dir: Path | None, first_epoch: int) -> tuple[list[dict], pd.DataFrame, float]:
-    """Epoch rows, diagnostics rows and diagnostics seconds of the epochs a checkpoint covers."""
+def restore_rows(checkpoint_dir: Path | None, first_epoch: int) -> tuple[list[dict], list[dict], pd.DataFrame, float]:
+    """Epoch rows, step rows, diagnostics rows and diagnostics seconds of the epochs a checkpoint covers."""
     if not first_epoch:
-        return [], pd.DataFrame(), 0.0
+        return [], [], pd.DataFrame(), 0.0
     epochs = pd.read_csv(checkpoint_dir / "epochs.csv")
+    steps = pd.read_csv(checkpoint_dir / "steps.csv")
     diagnostics = pd.read_csv(checkpoint_dir / "diagnostics.csv")
     state = json.loads((checkpoint_dir / "state.json").read_text())
     return (
         epochs[epochs["epoch"] <= first_epoch].to_dict("records"),
+        steps[steps["epoch"] <= first_epoch].to_dict("records"),
         diagnostics[diagnostics["epoch"] <= first_epoch],
         state["diagnostics_seconds"],
     )

@@ -30,9 +30,10 @@ from study.runtime import (
     seed_everything,
     set_threads,
 )
-from study.verdicts import run_verdict
+from study.verdicts import diagnostic_signs, run_cause, run_verdict
 
 HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"]
+STEP_COLUMNS = ["step", "epoch", "steps", "loss", "accuracy"]
 PROGRESS_SECONDS = 30  # between progress lines in a training log
 
 
@@ -41,6 +42,50 @@ class TrainingData(NamedTuple):
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+
+
+class StepRecorder(keras.callbacks.Callback):
+    """The training loss and accuracy every ``interval`` steps: each row is the mean over the images
+    of the steps since the previous row.
+
+    Keras reports running means since the epoch began, weighted by batch size; a window's mean is
+    recovered from two of them, (seen_b * mean_b - seen_a * mean_a) / (seen_b - seen_a), so every
+    step is counted and nothing more is computed. Windows restart with each epoch (its last window
+    may be shorter), so the rows of a checkpointed epoch are final and a resumed run keeps them.
+    """
+
+    def __init__(self, rows: list[dict], interval: int, batch_size: int, images: int):
+        super().__init__()
+        self.rows, self.interval, self.batch_size, self.images = rows, interval, batch_size, images
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch, self.steps_per_epoch = epoch + 1, self.params["steps"]
+        self.last = {"steps": 0, "seen": 0, "loss": 0.0, "accuracy": 0.0}  # running sums at the last row
+        self.current = self.last
+
+    def on_train_batch_end(self, batch, logs=None):
+        seen = min((batch + 1) * self.batch_size, self.images)
+        self.current = {"steps": batch + 1, "seen": seen} | {k: seen * float(logs[k]) for k in ("loss", "accuracy")}
+        if self.current["steps"] - self.last["steps"] >= self.interval:
+            self.add_row()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.current["steps"] > self.last["steps"]:
+            self.add_row()
+
+    def add_row(self):
+        now, last = self.current, self.last
+        images = now["seen"] - last["seen"]
+        self.rows.append(
+            {
+                "step": (self.epoch - 1) * self.steps_per_epoch + now["steps"],
+                "epoch": self.epoch,
+                "steps": now["steps"] - last["steps"],
+                "loss": (now["loss"] - last["loss"]) / images,
+                "accuracy": (now["accuracy"] - last["accuracy"]) / images,
+            }
+        )
+        self.last = now
 
 
 class EpochRecorder(keras.callbacks.Callback):
@@ -52,9 +97,11 @@ class EpochRecorder(keras.callbacks.Callback):
     rows 1..k and drops any later row of an epoch that was not checkpointed.
     """
 
-    def __init__(self, rows: list[dict], diagnostics: TrainingDiagnostics, checkpoint_dir: Path | None):
+    def __init__(
+        self, rows: list[dict], step_rows: list[dict], diagnostics: TrainingDiagnostics, checkpoint_dir: Path | None
+    ):
         super().__init__()
-        self.rows = rows
+        self.rows, self.step_rows = rows, step_rows
         self.diagnostics = diagnostics
         self.checkpoint_dir = checkpoint_dir
 
@@ -73,7 +120,13 @@ class EpochRecorder(keras.callbacks.Callback):
         row["train_seconds"] = (self._train_end or end) - self._start
         self.rows.append(row)
         if self.checkpoint_dir is not None:
-            save_rows(self.checkpoint_dir, pd.DataFrame(self.rows), self.diagnostics.table(), self.diagnostics.seconds)
+            save_rows(
+                self.checkpoint_dir,
+                pd.DataFrame(self.rows),
+                pd.DataFrame(self.step_rows, columns=STEP_COLUMNS),
+                self.diagnostics.table(),
+                self.diagnostics.seconds,
+            )
 
 
 def source_commit() -> str:
@@ -103,11 +156,11 @@ def compiled_model(run: Run, input_shape: tuple[int, ...], stats: dict) -> keras
 def fit(run: Run, model: keras.Model, data: TrainingData, out_dir: Path, checkpoint_dir: Path | None):
     """Train ``model`` for the run's epochs, resuming from a checkpoint of this same run when there is one.
 
-    TensorBoard logs go to OUT_DIR/tensorboard as it trains. Returns the epoch rows, the diagnostics
-    callback and the epoch resumed from (0 for a fresh start).
+    TensorBoard logs go to OUT_DIR/tensorboard as it trains. Returns the epoch rows, the step rows,
+    the diagnostics callback and the epoch resumed from (0 for a fresh start).
     """
     first_epoch = open_checkpoint(checkpoint_dir, run.to_dict()) if checkpoint_dir else 0
-    rows, restored, restored_seconds = restore_rows(checkpoint_dir, first_epoch)
+    rows, step_rows, restored, restored_seconds = restore_rows(checkpoint_dir, first_epoch)
     if first_epoch:
         print(f"resuming from the checkpoint of epoch {first_epoch} in {checkpoint_dir}", flush=True)
     batch_size, epochs = run.spec["batch_size"], run.spec["epochs"]
@@ -124,7 +177,8 @@ def fit(run: Run, model: keras.Model, data: TrainingData, out_dir: Path, checkpo
         diagnostics,
         *tensorboard_callbacks(out_dir / "tensorboard", diagnostics, first_epoch),
         ProgressLog(PROGRESS_SECONDS, batch_size, steps),
-        EpochRecorder(rows, diagnostics, checkpoint_dir),
+        StepRecorder(step_rows, run.diagnostics["step_interval"], batch_size, len(data.y_train)),
+        EpochRecorder(rows, step_rows, diagnostics, checkpoint_dir),
         keras.callbacks.TerminateOnNaN(),
     ]
     if checkpoint_dir:
@@ -142,17 +196,22 @@ def fit(run: Run, model: keras.Model, data: TrainingData, out_dir: Path, checkpo
         callbacks=callbacks,
         verbose=2,
     )
-    return pd.DataFrame(rows), diagnostics, first_epoch
+    return pd.DataFrame(rows), pd.DataFrame(step_rows, columns=STEP_COLUMNS), diagnostics, first_epoch
 
 
-def outcome(history: pd.DataFrame, thresholds: dict) -> dict:
-    """The run's verdict and its final and best accuracies and losses."""
-    verdict, reason = run_verdict(history, thresholds)
-    print(f"verdict: {verdict} ({reason})")
+def outcome(history: pd.DataFrame, steps: pd.DataFrame, diagnostics: pd.DataFrame, thresholds: dict) -> dict:
+    """The run's verdict with its cause, when it left the plateau, and its final and best metrics."""
+    verdict, reason, exit_step = run_verdict(history, steps, thresholds)
+    signs = diagnostic_signs(diagnostics)
+    cause = run_cause(signs, thresholds)
+    print(f"verdict: {verdict} ({reason}); cause: {cause}")
     return {
         "epochs": len(history),
         "verdict": verdict,
         "verdict_reason": reason,
+        "cause": cause,
+        **signs,
+        "plateau_exit_step": exit_step,
         "final_train_accuracy": float(history["accuracy"].iloc[-1]),
         "final_train_loss": float(history["loss"].iloc[-1]),
         "final_val_accuracy": float(history["val_accuracy"].iloc[-1]),
@@ -220,19 +279,21 @@ def train_run(
     data = load_training_data(run, data_dir)
     stats = json.loads(Path(stats_path).read_text())
     model = compiled_model(run, data.x_train.shape[1:], stats)
-    epoch_rows, diagnostics, first_epoch = fit(run, model, data, out_dir, checkpoint_dir)
+    epoch_rows, step_rows, diagnostics, first_epoch = fit(run, model, data, out_dir, checkpoint_dir)
     wall = time.perf_counter() - started
 
     history = epoch_rows.reindex(columns=HISTORY_COLUMNS)
     history.to_csv(out_dir / "history.csv", index=False)
-    diagnostics.table().to_csv(out_dir / "diagnostics.csv", index=False)
+    step_rows.to_csv(out_dir / "steps.csv", index=False)
+    diagnostic_rows = diagnostics.table()
+    diagnostic_rows.to_csv(out_dir / "diagnostics.csv", index=False)
     model.save(out_dir / "model.keras")
     steps = steps_per_epoch(len(data.y_train), run.spec["batch_size"]) * len(history)
     metrics = {
         "variant": run.variant,
         "seed": run.seed,
         "dataset": run.dataset,
-        **outcome(history, run.verdicts),
+        **outcome(history, step_rows, diagnostic_rows, run.verdicts),
         "params": int(model.count_params()),
         "train_images": len(data.y_train),
         "val_images": len(data.y_test),

@@ -25,6 +25,7 @@ rule train:
         preflight="results/preflight/{variant}.json",
     output:
         history="results/runs/{variant}/seed_{seed}/history.csv",
+        steps="results/runs/{variant}/seed_{seed}/steps.csv",
         diagnostics="results/runs/{variant}/seed_{seed}/diagnostics.csv",
         metrics="results/runs/{variant}/seed_{seed}/metrics.json",
         model="results/runs/{variant}/seed_{seed}/model.keras",
