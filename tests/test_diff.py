@@ -5,8 +5,8 @@ import pandas as pd
 from study.diff import diff_markdown, main
 
 CLAIMS = [
-    {"claim": "deep is stuck", "agree": "3/3", "verdict": "confirmed"},
-    {"claim": "fix learns", "agree": "2/3", "verdict": "mixed"},
+    {"claim": "deep is stuck", "evidence": "5/5 seeds, rate in [0.57, 1.00]", "verdict": "confirmed"},
+    {"claim": "fix learns", "evidence": "4/5 seeds, rate in [0.38, 0.96]", "verdict": "undetermined"},
 ]
 
 
@@ -37,13 +37,16 @@ def test_the_diff_names_changed_claims_per_seed_deltas_and_settings(tmp_path):
     a = write_study(
         tmp_path / "a", CLAIMS, [("fix", 1, "learns", 0.30, 0.25), ("fix", 2, "undecided", 0.15, 0.14)], PROVENANCE
     )
-    b_claims = [CLAIMS[0], CLAIMS[1] | {"agree": "3/3", "verdict": "confirmed"}]
+    b_claims = [CLAIMS[0], CLAIMS[1] | {"evidence": "5/5 seeds, rate in [0.57, 1.00]", "verdict": "confirmed"}]
     b_provenance = {"training": [{"precision": "mixed_bfloat16"}], "config": PROVENANCE["config"]}
     b = write_study(
         tmp_path / "b", b_claims, [("fix", 1, "learns", 0.35, 0.25), ("fix", 2, "learns", 0.25, 0.2)], b_provenance
     )
     text = diff_markdown(a, b)
-    assert "| fix learns | 2/3 | mixed | 3/3 | confirmed |" in text
+    assert (
+        "| fix learns | 4/5 seeds, rate in [0.38, 0.96] | undetermined | 5/5 seeds, rate in [0.57, 1.00] | confirmed |"
+        in text
+    )
     assert "deep is stuck" not in text, "unchanged claims are not listed"
     assert "## Final metrics per variant x seed" in text
     assert "| fix | 1 | 0.300 | 0.350 | 0.050 | 0.250 | 0.250 | 0.000 | learns | 2.0 -> 2.0 |" in text

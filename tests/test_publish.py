@@ -29,8 +29,9 @@ CLAIMS = pd.DataFrame(
         {
             "claim": "the 6-conv sigmoid net does not learn",
             "lecture": "does not learn",
-            "agree": "2/2",
+            "evidence": "5/5 seeds, rate in [0.57, 1.00]",
             "verdict": "confirmed",
+            "seeds_needed": None,
         }
     ]
 )
@@ -47,7 +48,9 @@ def test_the_reproduction_readme_says_how_it_was_made():
     assert "- **cifar10**: a JPEG re-encoding" in text
     assert "| cifar10 | `cifar-10-binary.tar.gz` | `f00d` |" in text
     assert "Seeds: 1, 2; data: at most 100 train and 20 test images per dataset" in text
-    assert "3.0 minutes from the first job's start" in text
+    assert "3.0 minutes from the first training job's start" in text
+    timed = reproduction_readme("make reproduction", PROVENANCE, TIMING | {"wall_seconds": 3000})
+    assert "- Time: 50.0 minutes of wall time for the whole study (3.0 minutes from the first" in timed
 
 
 def test_a_run_on_the_default_config_and_full_data_says_so():
@@ -61,7 +64,11 @@ def test_a_run_on_the_default_config_and_full_data_says_so():
 
 def test_the_results_block_has_the_claims_and_points_to_the_run():
     block = results_block(PROVENANCE, CLAIMS, Path("docs/reproduction"))
-    assert "| the 6-conv sigmoid net does not learn | does not learn | 2/2 | confirmed |" in block
+    assert "| claim | lecture reports | evidence (95% intervals) | verdict | seeds to settle |" in block
+    assert (
+        "| the 6-conv sigmoid net does not learn | does not learn | 5/5 seeds, rate in [0.57, 1.00] | confirmed |  |"
+        in block
+    )
     assert "`config/offline-mirror.yaml` + `config/quick.yaml`, 2 seeds per variant" in block
     assert "(docs/reproduction/README.md)" in block
     assert "minutes" not in block, "timing lives in the reproduction's own README"

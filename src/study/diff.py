@@ -43,10 +43,11 @@ def read_study(path: Path) -> dict:
 
 def changed_claims(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     """Claims whose verdict differs between A and B, or that only one of them checked."""
-    both = a[["claim", "agree", "verdict"]].merge(
-        b[["claim", "agree", "verdict"]], on="claim", how="outer", suffixes=(" A", " B"), sort=False
+    shown = ["claim", "evidence", "verdict"]
+    both = a.reindex(columns=shown).merge(
+        b.reindex(columns=shown), on="claim", how="outer", suffixes=(" A", " B"), sort=False
     )
-    return both[both["verdict A"] != both["verdict B"]].fillna("").reset_index(drop=True)
+    return both[both["verdict A"] != both["verdict B"]].astype(object).fillna("").reset_index(drop=True)
 
 
 def metric_deltas(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], metrics: dict, verdict: str) -> pd.DataFrame:

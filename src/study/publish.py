@@ -2,10 +2,11 @@
 
     python -m study.publish --results results --out docs/reproduction --command "..."
 
-Writes OUT/report.html, OUT/summary.csv, OUT/claims.csv and OUT/README.md
+Writes OUT/report.html, the key tables (PUBLISHED_TABLES) and OUT/README.md
 (command, config layers, commit, device, timing, data provenance), and rewrites
 the block between the results markers in the project README with the claims
-table. Everything it states comes from the run's tables and provenance.
+table and the machine. Everything it states comes from the run's tables and
+provenance, and the wall time (in OUT/README.md only) from --wall-seconds.
 """
 
 from __future__ import annotations
@@ -19,14 +20,25 @@ from pathlib import Path
 import pandas as pd
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
+PUBLISHED_TABLES = (
+    "summary.csv",
+    "claims.csv",
+    "runs.csv",
+    "fixes.csv",
+    "preflight_calibration.csv",
+    "provenance.json",
+)
 
 
 def run_timing(results: Path) -> dict:
-    """Span from the first training job's start to the last one's end, and summed job seconds."""
-    metrics = [json.loads(p.read_text()) for p in sorted(results.glob("runs/*/seed_*/metrics.json"))]
+    """Span from the first training job's start to the last one's end, and summed job seconds, over the
+    runs of the run's tables (results/ may hold other runs too)."""
+    runs = pd.read_csv(results / "tables" / "runs.csv")
+    names = [f"{variant}/seed_{seed}" for variant, seed in zip(runs["variant"], runs["seed"], strict=True)]
+    metrics = [json.loads((results / "runs" / name / "metrics.json").read_text()) for name in names]
     starts = [datetime.fromisoformat(m["started_at"]) for m in metrics]
     ends = [datetime.fromisoformat(m["finished_at"]) for m in metrics]
-    benchmarks = [pd.read_csv(p, sep="\t")["s"].sum() for p in results.glob("benchmarks/**/*.tsv")]
+    benchmarks = [pd.read_csv(results / "benchmarks" / "train" / f"{name}.tsv", sep="\t")["s"].sum() for name in names]
     return {
         "training_span_minutes": (max(ends) - min(starts)).total_seconds() / 60,
         "training_jobs": len(metrics),
@@ -50,8 +62,14 @@ def markdown_table(table: pd.DataFrame, decimals: int | None = None) -> str:
 
 
 def claims_markdown(claims: pd.DataFrame) -> str:
-    columns = {"claim": "claim", "lecture": "lecture reports", "agree": "seeds agreeing", "verdict": "verdict"}
-    return markdown_table(claims[list(columns)].rename(columns=columns))
+    columns = {
+        "claim": "claim",
+        "lecture": "lecture reports",
+        "evidence": "evidence (95% intervals)",
+        "verdict": "verdict",
+        "seeds_needed": "seeds to settle",
+    }
+    return markdown_table(claims[list(columns)].astype({"seeds_needed": "Int64"}).rename(columns=columns))
 
 
 def profile_name(provenance: dict) -> str:
@@ -82,6 +100,14 @@ def data_provenance(provenance: dict) -> list[str]:
     return lines
 
 
+def wall_time(timing: dict) -> str:
+    """The whole command's wall time when it was measured, with the training span beside it."""
+    span = f"{timing['training_span_minutes']:.1f} minutes from the first training job's start to the last one's end"
+    if timing.get("wall_seconds") is None:
+        return span
+    return f"{timing['wall_seconds'] / 60:.1f} minutes of wall time for the whole study ({span})"
+
+
 def reproduction_readme(command: str, provenance: dict, timing: dict) -> str:
     config = provenance["config"]
     precisions = "; ".join(sorted({f"{t['precision']} ({t['precision_choice']})" for t in provenance["training"]}))
@@ -101,24 +127,28 @@ def reproduction_readme(command: str, provenance: dict, timing: dict) -> str:
             f"- Precision: {precisions}",
             f"- Libraries: {versions}",
             f"- Seeds: {', '.join(str(s) for s in config['seeds'])}; data: {subset_description(config)}",
-            f"- Training: {timing['training_jobs']} jobs, {timing['training_span_minutes']:.1f} minutes from the first "
-            f"job's start to the last one's end ({timing['training_job_minutes']:.1f} minutes of job time, "
-            "pre-flight and data jobs included).",
+            f"- Time: {wall_time(timing)}; {timing['training_jobs']} training jobs, "
+            f"{timing['training_job_minutes']:.1f} minutes of training-job time.",
             "",
             "## Data provenance",
             "",
             *data_provenance(provenance),
             "",
             "Files: `report.html` (the full report), `summary.csv` (one row per variant), `runs.csv` (one row",
-            "per variant and seed), `claims.csv` (the lecture's claims; the project README shows them as a",
-            "table) and `provenance.json`. Compare two runs with `python -m study.diff A B`.",
+            "per variant and seed, with verdict, cause and the step it left the plateau), `claims.csv` (the",
+            "lecture's claims with intervals, adjusted p-values and seeds needed; the project README shows",
+            "them as a table), `fixes.csv` (which fix works best), `preflight_calibration.csv` (how far each",
+            "pre-flight check can be trusted), `stability.csv` (the claims on a second, disjoint set of seeds,",
+            "when `make reproduction` ran it) and `provenance.json`. Compare two runs with",
+            "`python -m study.diff A B`.",
             "",
         ]
     )
 
 
 def results_block(provenance: dict, claims: pd.DataFrame, out: Path) -> str:
-    """The project README's results section: what was run, where to read more, and the claims."""
+    """The project README's results section: what was run, on what machine, where to read more (with the
+    timing), and the claims."""
     return "\n".join(
         [
             f"Published run: {profile_name(provenance)}, {len(provenance['config']['seeds'])} seeds per variant, "
@@ -131,22 +161,24 @@ def results_block(provenance: dict, claims: pd.DataFrame, out: Path) -> str:
     )
 
 
-def replace_results_block(readme: str, block: str) -> str:
-    if START not in readme or END not in readme:
-        raise ValueError(f"README has no {START} ... {END} block to replace")
-    head, rest = readme.split(START, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{START}\n{block}\n{END}{tail}"
+def replace_results_block(readme: str, block: str, start: str = START, end: str = END) -> str:
+    """``readme`` with the text between the ``start`` and ``end`` markers replaced by ``block``."""
+    if start not in readme or end not in readme:
+        raise ValueError(f"README has no {start} ... {end} block to replace")
+    head, rest = readme.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{block}\n{end}{tail}"
 
 
-def publish(results: Path, out: Path, command: str, project_readme: Path) -> None:
+def publish(results: Path, out: Path, command: str, project_readme: Path, wall_seconds: float | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(results / "report.html", out / "report.html")
-    for name in ("summary.csv", "claims.csv", "runs.csv", "provenance.json"):
+    for name in PUBLISHED_TABLES:
         shutil.copyfile(results / "tables" / name, out / name)
     provenance = json.loads((results / "tables" / "provenance.json").read_text())
     claims = pd.read_csv(results / "tables" / "claims.csv")
-    (out / "README.md").write_text(reproduction_readme(command, provenance, run_timing(results)))
+    timing = run_timing(results) | {"wall_seconds": wall_seconds}
+    (out / "README.md").write_text(reproduction_readme(command, provenance, timing))
     block = results_block(provenance, claims, out)
     project_readme.write_text(replace_results_block(project_readme.read_text(), block))
 
@@ -157,8 +189,9 @@ def main(argv=None) -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/reproduction"))
     parser.add_argument("--readme", type=Path, default=Path("README.md"))
     parser.add_argument("--command", required=True, help="the command that produced the run, as users type it")
+    parser.add_argument("--wall-seconds", type=float, help="how long that command took, measured around it")
     args = parser.parse_args(argv)
-    publish(args.results, args.out, args.command, args.readme)
+    publish(args.results, args.out, args.command, args.readme, args.wall_seconds)
 
 
 if __name__ == "__main__":
