@@ -4,7 +4,11 @@ import pandas as pd
 
 from study.report import batchnorm_notes, method_notes, saturation_note
 
-VERDICTS = {"chance_band": 0.05, "loss_band": 0.05, "learns_accuracy": 0.2, "overfit_gap": 0.15}
+VERDICTS = {
+    "plateau_margin": 0.05,
+    "overfit_gap": 0.15,
+    "causes": {"vanishing_gradient_ratio": 0.01, "dead_fraction": 0.9, "saturated_fraction": 0.9},
+}
 
 
 def summary(val_accuracy, steps):
@@ -13,21 +17,22 @@ def summary(val_accuracy, steps):
     )
 
 
-def test_the_batchnorm_note_uses_the_runs_steps_and_the_verdicts_chance_band():
+def test_the_batchnorm_note_uses_the_runs_steps():
     config = {"variants": {"bn": {"batchnorm": True}}, "verdicts": VERDICTS}
     note = batchnorm_notes(summary(0.11, 78), config)
     assert "this run's 78 steps" in note and "about 54% of the way" in note  # 1 - 0.99 ** 78
     assert "about 45% of the way in this run's 60 steps" in batchnorm_notes(summary(0.11, 60), config)
-    assert batchnorm_notes(summary(0.17, 78), config) == "", "0.17 is outside chance 0.10 + band 0.05"
-    wider = config | {"verdicts": VERDICTS | {"chance_band": 0.1}}
-    assert "**bn**" in batchnorm_notes(summary(0.17, 78), wider)
+    assert batchnorm_notes(summary(0.17, 78), config) == "", "0.17 is not near chance (0.10 + 0.05)"
     assert batchnorm_notes(summary(0.11, 78), config | {"variants": {"bn": {"batchnorm": False}}}) == ""
 
 
 def test_the_method_notes_quote_the_configs_thresholds():
-    text = method_notes({"verdicts": VERDICTS | {"learns_accuracy": 0.3, "chance_band": 0.02}})
-    assert "final train accuracy above 0.3" in text and "within 0.02 of 0.10" in text
-    assert "0.2" not in text.replace("0.02", "")
+    causes = {"vanishing_gradient_ratio": 0.001, "dead_fraction": 0.8, "saturated_fraction": 0.7}
+    config = {"verdicts": VERDICTS | {"plateau_margin": 0.1, "causes": causes}, "diagnostics": {"step_interval": 7}}
+    text = method_notes(config)
+    assert "every 7 steps" in text and "ln 10 − 0.1 = 2.203" in text
+    assert "below 0.001 times the last layer's" in text and "more than 80% of the ReLU" in text
+    assert "more than 70% of the sigmoid" in text and "0.9" not in text
     assert "below 0.05 or above 0.95" in saturation_note({"diagnostics": {"saturation": 0.05}})
 
 

@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
+from study.calibration import calibration_table
 from study.claims import claims_table
+from study.fixes import fixes_table
 from study.verdicts import preflight_summary
 
 SUMMARY_METRICS = ["final_train_accuracy", "final_val_accuracy", "best_val_accuracy"]
@@ -28,23 +30,26 @@ def mean_std_ci(values) -> dict[str, float]:
     return {"mean": mean, "std": std, "ci95": float(scipy_stats.t.ppf(0.975, n - 1) * std / math.sqrt(n))}
 
 
-def read_runs(run_dirs: list[str | os.PathLike]) -> tuple[list[dict], pd.DataFrame, pd.DataFrame]:
-    """The metrics of every run, and their histories and diagnostics in long format."""
-    metrics, histories, diagnostics = [], [], []
+RUN_TABLES = ("history.csv", "steps.csv", "diagnostics.csv")
+
+
+def read_runs(run_dirs: list[str | os.PathLike]) -> tuple[list[dict], dict[str, pd.DataFrame]]:
+    """The metrics of every run, and its history, steps and diagnostics tables in long format, by file name."""
+    metrics, tables = [], {name: [] for name in RUN_TABLES}
     for run_dir in run_dirs:
         run_dir = Path(run_dir)
         m = json.loads((run_dir / "metrics.json").read_text())
         metrics.append(m)
-        for name, tables in (("history.csv", histories), ("diagnostics.csv", diagnostics)):
+        for name in RUN_TABLES:
             table = pd.read_csv(run_dir / name)
             table.insert(0, "seed", m["seed"])
             table.insert(0, "variant", m["variant"])
-            tables.append(table)
-    return metrics, pd.concat(histories, ignore_index=True), pd.concat(diagnostics, ignore_index=True)
+            tables[name].append(table)
+    return metrics, {name: pd.concat(parts, ignore_index=True) for name, parts in tables.items()}
 
 
 def verdict_counts(verdicts: list[str]) -> str:
-    """'learns 2/3, stuck at chance 1/3': every verdict with its share of seeds, most common first."""
+    """'learns 2/3, stuck 1/3': every verdict with its share of seeds, most common first."""
     counts = pd.Series(verdicts).value_counts()
     return ", ".join(f"{verdict} {count}/{len(verdicts)}" for verdict, count in counts.items())
 
@@ -72,6 +77,7 @@ def summarize(metrics: list[dict], variants: dict) -> pd.DataFrame:
         row["final_train_loss_mean"] = float(np.mean([m["final_train_loss"] for m in runs]))
         row["verdict"] = pd.Series([m["verdict"] for m in runs]).mode().iloc[0]
         row["verdicts"] = verdict_counts([m["verdict"] for m in runs])
+        row["causes"] = verdict_counts([m["cause"] for m in runs])
         row["params"] = runs[0]["params"]
         row["seconds_per_epoch"] = float(np.mean([m["seconds_per_epoch"] for m in runs]))
         row["lecture_train_accuracy"] = lecture.get("train_accuracy", math.nan)
@@ -115,6 +121,12 @@ RUN_COLUMNS = [
     "variant",
     "seed",
     "verdict",
+    "cause",
+    "plateau_exit_step",
+    "steps",
+    "gradient_ratio",
+    "dead_fraction",
+    "saturated_fraction",
     "final_train_accuracy",
     "final_train_loss",
     "final_val_accuracy",
@@ -124,16 +136,20 @@ RUN_COLUMNS = [
 
 
 def write_tables(run_dirs, preflight_jsons, config: dict, configfiles: list[str], commit: str, out: dict) -> None:
-    """Write summary, runs, claims, epochs, diagnostics, preflight (CSV) and provenance (JSON) to the paths
-    in ``out``."""
-    metrics, epochs, diagnostics = read_runs(run_dirs)
+    """Write summary, runs, claims, epochs, steps, diagnostics, fixes, preflight, preflight_calibration (CSV)
+    and provenance (JSON) to the paths in ``out``."""
+    metrics, tables = read_runs(run_dirs)
     variants = config["variants"]
     summarize(metrics, variants).to_csv(out["summary"], index=False)
-    runs = pd.DataFrame([{k: m[k] for k in RUN_COLUMNS} for m in metrics])
+    runs = pd.DataFrame([{k: m[k] for k in RUN_COLUMNS} for m in metrics]).astype({"plateau_exit_step": "Int64"})
     runs.to_csv(out["runs"], index=False)
     claims_table(config["claims"], runs, variants).to_csv(out["claims"], index=False)
-    epochs.to_csv(out["epochs"], index=False)
-    diagnostics.to_csv(out["diagnostics"], index=False)
-    preflight_table(preflight_jsons).to_csv(out["preflight"], index=False)
+    tables["history.csv"].to_csv(out["epochs"], index=False)
+    tables["steps.csv"].to_csv(out["steps"], index=False)
+    tables["diagnostics.csv"].to_csv(out["diagnostics"], index=False)
+    fixes_table(runs, config.get("fix_ranking")).to_csv(out["fixes"], index=False)
+    preflight = preflight_table(preflight_jsons)
+    preflight.to_csv(out["preflight"], index=False)
+    calibration_table(preflight, runs).to_csv(out["preflight_calibration"], index=False)
     record = provenance(metrics, config, configfiles, commit)
     Path(out["provenance"]).write_text(json.dumps(record, indent=2) + "\n")

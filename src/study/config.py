@@ -42,6 +42,11 @@ def check_config(config: dict) -> None:
                 raise ConfigError(f"claims[{i}].{key}: {claim[key]!r} is not a variant")
         if claim["expect"] in ("better_than", "larger_gap") and not claim.get("baseline"):
             raise ConfigError(f"claims[{i}]: expect {claim['expect']!r} needs a baseline variant")
+    ranking = config.get("fix_ranking") or {"variants": []}
+    for i, name in enumerate([ranking.get("baseline"), *ranking["variants"]]):
+        key = "fix_ranking.baseline" if i == 0 else f"fix_ranking.variants[{i - 1}]"
+        if name is not None and name not in config["variants"]:
+            raise ConfigError(f"{key}: {name!r} is not a variant")
     unknown = [name for name in config["run"] if name not in config["variants"]]
     if unknown:
         raise ConfigError(f"run: {unknown} not among variants {sorted(config['variants'])}")

@@ -14,9 +14,10 @@ import pandas as pd
 import seaborn as sns
 from nbconvert import HTMLExporter
 
-from study.verdicts import CHANCE_ACCURACY, verdict_rules
+from study.verdicts import CHANCE_ACCURACY, PLATEAU_LOSS, plateau_line, verdict_rules
 
 TEMPLATES = Path(__file__).parent / "templates"
+NEAR_CHANCE = 0.05  # how close to 1/classes a validation accuracy is "near chance" in the notes
 # BatchNormalization's default, which study.models keeps.
 KERAS_BATCHNORM_MOMENTUM = 0.99
 CURVE_METRICS = {"accuracy": "train accuracy", "val_accuracy": "validation accuracy", "loss": "train loss"}
@@ -191,9 +192,28 @@ def verdict_table(summary: pd.DataFrame) -> pd.DataFrame:
             "variant": summary["variant"],
             "lecture says": summary["lecture_says"].fillna(""),
             "verdicts across seeds": summary["verdicts"],
+            "causes across seeds": summary["causes"],
             "final train loss (mean)": summary["final_train_loss_mean"],
             "final train acc (mean)": summary["final_train_accuracy_mean"],
             "final val acc (mean)": summary["final_val_accuracy_mean"],
+        }
+    )
+
+
+def runs_view(runs: pd.DataFrame) -> pd.DataFrame:
+    """Every run's verdict beside its cause and the diagnostic signs the cause was read from."""
+    return pd.DataFrame(
+        {
+            "variant": runs["variant"],
+            "seed": runs["seed"],
+            "verdict": runs["verdict"],
+            "cause": runs["cause"],
+            "left the plateau at step": runs["plateau_exit_step"].astype("Int64").astype(str).replace("<NA>", "never"),
+            "of steps": runs["steps"],
+            "gradient first / last layer": runs["gradient_ratio"].map(lambda v: f"{v:.2g}"),
+            "most dead ReLUs in a layer": runs["dead_fraction"],
+            "most saturated sigmoids in a layer": runs["saturated_fraction"],
+            "final train loss": runs["final_train_loss"],
         }
     )
 
@@ -270,64 +290,118 @@ def preflight_table(preflight: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFr
     )
 
 
-def preflight_findings(preflight: pd.DataFrame, summary: pd.DataFrame) -> str:
-    """What the overfit-one-batch check caught and missed in this run, in words."""
-    verdict = summary.set_index("variant")["verdict"]
-    table = preflight.assign(verdict=preflight["variant"].map(verdict))
-    stuck = table[table["verdict"] == "stuck at chance"]
-    caught = stuck[~stuck["overfits"].astype(bool)]["variant"].tolist()
-    missed = stuck[stuck["overfits"].astype(bool)]["variant"].tolist()
-    failed = table[~table["overfits"].astype(bool)]["variant"].tolist()
-    steps = int(table.get("overfit_steps", pd.Series([0])).max())
-    lines = [f"**What the overfit-one-batch check showed in this run** ({steps} steps allowed):", ""]
-    lines.append(f"- Failed by {len(failed)} of {len(table)} variants" + (f": {', '.join(failed)}." if failed else "."))
-    if stuck.empty:
-        lines.append("- No variant ended stuck at chance in most seeds, so there was nothing for the check to predict.")
-    else:
+def calibration_findings(calibration: pd.DataFrame) -> str:
+    """What each pre-flight check is good for, in words, from its scores against the full runs."""
+    if calibration.empty:
+        return "No pre-flight results to score."
+    runs = int(calibration["runs"].iloc[0])
+    positives = int(calibration["true_positives"].iloc[0] + calibration["false_negatives"].iloc[0])
+    lines = [
+        f"**How far each pre-flight check can be trusted** in this run: {runs} runs (variant × seed), "
+        f"{positives} of which did not learn. A check *flags* a variant when it fails.",
+        "",
+    ]
+    for _, r in calibration.iterrows():
+        flagged = int(r["true_positives"] + r["false_positives"])
+        if flagged == 0:
+            use = "it flagged nothing, so it cannot warn of anything here"
+        elif r["precision"] == 1 and r["recall"] == 1:
+            use = "every flag was right and it missed no run that failed: a reliable gate"
+        elif r["precision"] == 1:
+            use = "every flag was right, but it missed some runs that failed: trust a failure, not a pass"
+        elif r["recall"] == 1:
+            use = "it caught every run that failed, but some flagged runs learned: trust a pass, not a failure"
+        else:
+            use = "some flags were wrong and some failures missed: a hint, not a gate"
         lines.append(
-            f"- Of the {len(stuck)} variants whose runs mostly ended stuck at chance, the check flagged "
-            f"{len(caught)}" + (f" ({', '.join(caught)})" if caught else "") + " and passed "
-            f"{len(missed)}" + (f" ({', '.join(missed)})" if missed else "") + "."
+            f"- *{r['check']}*: precision {fraction(r['true_positives'], flagged)}, recall "
+            f"{fraction(r['true_positives'], positives)}; {use}."
         )
-        if missed:
-            lines.append(
-                "- A net that memorises one batch but is stuck on the full data fails for a reason that shows "
-                "only across many batches (such as the deep-ReLU collapse), not one that stops any fitting "
-                "(such as vanishing gradients)."
-            )
     return "\n".join(lines)
+
+
+def fraction(numerator, denominator) -> str:
+    numerator, denominator = int(numerator), int(denominator)
+    return f"{numerator}/{denominator}" + (f" ({numerator / denominator:.0%})" if denominator else "")
 
 
 def claims_view(claims: pd.DataFrame) -> pd.DataFrame:
     """The claims table as the report shows it."""
-
-    def difference(r) -> str:
-        if pd.isna(r.get("mean_difference")):
-            return ""
-        text = f"{r['mean_difference']:+.3f}"
-        if not pd.isna(r["ci95_low"]):
-            text += f" [{r['ci95_low']:+.3f}, {r['ci95_high']:+.3f}], p = {r['p_value']:.3g}"
-        return text
 
     return pd.DataFrame(
         {
             "claim": claims["claim"],
             "lecture reports": claims["lecture"].fillna(""),
             "what each seed did": claims["per_seed"].fillna("").str.replace("; ", "\n"),
-            "seeds agreeing": claims["agree"],
-            "paired difference [95% CI]": claims.apply(difference, axis=1),
+            "evidence (95% intervals)": claims["evidence"].fillna(""),
             "verdict": claims["verdict"],
+            "seeds to settle": claims["seeds_needed"].astype("Int64").astype(str).replace("<NA>", ""),
             "why": claims["reason"].fillna(""),
         }
     )
 
 
+def interval_text(mean: float, low: float, high: float, digits: int, sign: str = "") -> str:
+    """'0.412 [0.380, 0.441]'; the mean alone when there is no interval, '' when there is no mean."""
+    if pd.isna(mean):
+        return ""
+    text = f"{mean:{sign}.{digits}f}"
+    return text if pd.isna(low) else f"{text} [{low:{sign}.{digits}f}, {high:{sign}.{digits}f}]"
+
+
+def fixes_view(fixes: pd.DataFrame) -> pd.DataFrame:
+    """The fix ranking as the report shows it: intervals in brackets."""
+    rows = fixes.to_dict("records")
+    return pd.DataFrame(
+        {
+            "rank": fixes["rank"].astype("Int64").astype(str).replace("<NA>", ""),
+            "variant": fixes["variant"],
+            "learned": fixes["learned"],
+            "left the plateau": fixes["left"],
+            "step it left (mean [95% CI])": [
+                interval_text(r["exit_step_mean"], r["exit_step_low"], r["exit_step_high"], 0) for r in rows
+            ],
+            "final train acc (mean [95% CI])": [
+                interval_text(
+                    r["final_train_accuracy_mean"], r["final_train_accuracy_low"], r["final_train_accuracy_high"], 3
+                )
+                for r in rows
+            ],
+            "train acc vs baseline [95% CI]": [
+                interval_text(r["difference_vs_baseline"], r["difference_low"], r["difference_high"], 3, "+")
+                for r in rows
+            ],
+            "Holm p": fixes["p_adjusted"],
+            "verdict vs baseline": fixes["verdict_vs_baseline"],
+        }
+    )
+
+
+def plot_fixes(steps: pd.DataFrame, fixes: pd.DataFrame, config: dict, palette: dict) -> plt.Figure:
+    """The fix ranking's variants: training loss every few steps (mean over seeds, band: range), and the
+    plateau line a run must cross and stay below."""
+    variants = fixes["variant"].tolist()
+    part = steps[steps["variant"].isin(variants)]
+    fig, ax = plt.subplots(figsize=(10, 4.6))
+    sns.lineplot(
+        data=part, x="step", y="loss", hue="variant", hue_order=variants, palette=palette, errorbar=("pi", 100), ax=ax
+    )
+    ax.axhline(PLATEAU_LOSS, color="grey", linestyle=":", linewidth=1)
+    ax.axhline(plateau_line(config["verdicts"]), color="black", linestyle="--", linewidth=1)
+    ax.text(ax.get_xlim()[0], plateau_line(config["verdicts"]), " plateau line (verdicts)", va="top", fontsize="small")
+    ax.set_ylabel("training loss (mean over each window of steps)")
+    ax.set_title("Which fix works best: leaving the ln 10 plateau, step by step")
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.02, 1), title="variant")
+    fig.tight_layout()
+    return fig
+
+
 def batchnorm_notes(summary: pd.DataFrame, config: dict) -> str:
     """Explain batch-normalized runs that learn on training data while validation sits near chance.
 
-    "Near chance" is the verdicts' own band around chance accuracy.
+    "Near chance" is within 0.05 of chance accuracy.
     """
-    near_chance = CHANCE_ACCURACY + config["verdicts"]["chance_band"]
+    near_chance = CHANCE_ACCURACY + NEAR_CHANCE
     notes = []
     for _, r in summary.iterrows():
         spec = config["variants"].get(r["variant"], {})
@@ -348,14 +422,17 @@ def batchnorm_notes(summary: pd.DataFrame, config: dict) -> str:
 def method_notes(config: dict) -> str:
     """How runs and claims were judged in this study, with the config's thresholds."""
     rules = "\n".join(f"- {rule}" for rule in verdict_rules(config["verdicts"]))
+    interval = config["diagnostics"]["step_interval"]
     return (
-        "Each run gets a verdict from its training metrics (thresholds under `verdicts` in the config):\n\n"
-        f"{rules}\n\n"
-        "`learns` and `stuck` claims use each seed's verdict. Comparisons pair the two variants seed by seed; "
-        "the interval is a 95% t-interval of the mean paired difference and p a paired t-test. *Confirmed*: "
-        "every seed agrees (for comparisons, the 95% CI of the mean difference must also exclude 0); "
-        "*refuted*: no seed does; *mixed*: some do, or all do but the CI still includes 0; *not testable at "
-        "this budget*: the runs are too short to tell, with the reason given."
+        f"Each run records its training loss every {interval} steps (`steps.csv`); its verdict comes from that "
+        "trajectory and its cause from its last recorded diagnostics (thresholds under `verdicts` in the config):"
+        f"\n\n{rules}\n\n"
+        "*Outcome claims* (`learns`, `stuck`) count the seeds with the outcome and give a Wilson 95% interval of "
+        "the rate: *confirmed* when the interval lies above 1/2, *refuted* when below, *undetermined* otherwise. "
+        "*Comparisons* pair the two variants seed by seed: the mean difference, a percentile bootstrap 95% CI "
+        "(seeds resampled) and a paired t-test's p, Holm-adjusted across all comparison claims; *confirmed* or "
+        "*refuted* only when the CI excludes 0 and the adjusted p is below 0.05. An *undetermined* claim gives "
+        "the seeds at which its observed rate or effect would settle it."
     )
 
 

@@ -21,10 +21,21 @@ rule aggregate:
             caption="../report/epochs.rst",
             category="Tables",
         ),
+        steps="results/tables/steps.csv",
         diagnostics="results/tables/diagnostics.csv",
+        fixes=report(
+            "results/tables/fixes.csv",
+            caption="../report/fixes.rst",
+            category="Tables",
+        ),
         preflight=report(
             "results/tables/preflight.csv",
             caption="../report/preflight.rst",
+            category="Tables",
+        ),
+        preflight_calibration=report(
+            "results/tables/preflight_calibration.csv",
+            caption="../report/preflight_calibration.rst",
             category="Tables",
         ),
         provenance="results/tables/provenance.json",

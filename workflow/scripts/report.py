@@ -12,9 +12,13 @@ with logged_to(snakemake.log[0]):
         parameters={
             "summary_csv": str(Path(snakemake.input.summary).resolve()),
             "claims_csv": str(Path(snakemake.input.claims).resolve()),
+            "runs_csv": str(Path(snakemake.input.runs).resolve()),
             "epochs_csv": str(Path(snakemake.input.epochs).resolve()),
+            "steps_csv": str(Path(snakemake.input.steps).resolve()),
+            "fixes_csv": str(Path(snakemake.input.fixes).resolve()),
             "diagnostics_csv": str(Path(snakemake.input.diagnostics).resolve()),
             "preflight_csv": str(Path(snakemake.input.preflight).resolve()),
+            "preflight_calibration_csv": str(Path(snakemake.input.preflight_calibration).resolve()),
             "params_csv": str(Path(snakemake.input.params).resolve()),
             "provenance_json": str(Path(snakemake.input.provenance).resolve()),
             "stats_jsons": [str(Path(p).resolve()) for p in snakemake.input.stats],
