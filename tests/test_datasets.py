@@ -5,17 +5,19 @@ import tarfile
 
 import numpy as np
 import pytest
-from fakedata import cifar_records, idx_bytes, tar_gz, write_cifar10, write_fashion_mnist
+from fakedata import cifar_records as fake_cifar_records
+from fakedata import idx_bytes, tar_gz, write_cifar10, write_fashion_mnist
 
 from study.datasets import (
     ARRAYS,
     CIFAR_ARCHIVE,
+    CIFAR_MEMBERS,
     DatasetFormatError,
+    cifar_records,
     load_split,
     load_subset,
     prepare,
     read_cifar_archive,
-    read_cifar_records,
     read_idx,
     stratified_subset,
 )
@@ -73,21 +75,19 @@ def test_idx_label_out_of_range_fails_prepare(tmp_path):
     assert not list((tmp_path / "out").glob("*.npy"))
 
 
-def test_cifar_records_are_channel_major(tmp_path):
+def test_cifar_records_are_channel_major():
     images = np.random.default_rng(0).integers(0, 256, size=(4, 32, 32, 3), dtype=np.uint8)
     labels = np.array([0, 3, 9, 1], dtype=np.uint8)
-    path = tmp_path / "b.bin"
-    path.write_bytes(cifar_records(images, labels))
-    got_images, got_labels = read_cifar_records(path, "b.bin")
+    raw = np.frombuffer(fake_cifar_records(images, labels), dtype=np.uint8)
+    got_images, got_labels = cifar_records(raw, "b.bin")
     np.testing.assert_array_equal(got_images, images)
     np.testing.assert_array_equal(got_labels, labels)
 
 
-def test_cifar_truncated_record(tmp_path):
-    path = tmp_path / "b.bin"
-    path.write_bytes(b"\x01" * 3073 * 2 + b"\x00" * 10)
+def test_cifar_truncated_record():
+    raw = np.frombuffer(b"\x01" * 3073 * 2 + b"\x00" * 10, dtype=np.uint8)
     with pytest.raises(DatasetFormatError, match="b.bin: 6156 bytes is not a whole number of 3073-byte records"):
-        read_cifar_records(path, "b.bin")
+        cifar_records(raw, "b.bin")
 
 
 def test_cifar_archive_missing_member(tmp_path):
@@ -96,22 +96,52 @@ def test_cifar_archive_missing_member(tmp_path):
         read_cifar_archive(tmp_path / CIFAR_ARCHIVE)
 
 
-@pytest.mark.parametrize("kind", ["parent-path", "absolute-link"])
-def test_cifar_archive_refuses_unsafe_members(tmp_path, kind):
+@pytest.mark.parametrize(
+    ("kind", "problem"),
+    [
+        ("parent-path", "unsafe member path '../evil.bin'"),
+        ("absolute-link", "member cifar-10-batches-bin/data_batch_1.bin is not a regular file or directory"),
+        ("device", "member cifar-10-batches-bin/dev is not a regular file or directory"),
+    ],
+)
+def test_cifar_archive_refuses_unsafe_members(tmp_path, kind, problem):
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w:gz") as tar:
         if kind == "parent-path":
             info = tarfile.TarInfo("../evil.bin")
             info.size = 3
             tar.addfile(info, io.BytesIO(b"bad"))
-        else:
+        elif kind == "absolute-link":
             info = tarfile.TarInfo("cifar-10-batches-bin/data_batch_1.bin")
             info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
             tar.addfile(info)
+        else:
+            info = tarfile.TarInfo("cifar-10-batches-bin/dev")
+            info.type = tarfile.CHRTYPE
+            tar.addfile(info)
     (tmp_path / CIFAR_ARCHIVE).write_bytes(raw.getvalue())
-    with pytest.raises(DatasetFormatError, match="cannot extract"):
+    with pytest.raises(DatasetFormatError, match=re.escape(problem)):
         read_cifar_archive(tmp_path / CIFAR_ARCHIVE)
     assert not (tmp_path.parent / "evil.bin").exists()
+
+
+def test_cifar_archive_member_sizes_must_be_whole_records(tmp_path):
+    members = {name: b"\x00" * 3073 for names in CIFAR_MEMBERS.values() for name in names}
+    members["cifar-10-batches-bin/test_batch.bin"] = b"\x00" * 3000
+    (tmp_path / CIFAR_ARCHIVE).write_bytes(tar_gz(members))
+    with pytest.raises(DatasetFormatError, match="test_batch.bin declares 3000 bytes, not a whole number"):
+        read_cifar_archive(tmp_path / CIFAR_ARCHIVE)
+
+
+def test_a_gzip_trailer_that_does_not_match_is_caught_even_past_the_tar_end(tmp_path):
+    # The CRC-32 sits in the last 8 bytes, after everything tarfile reads: flip one of its bits.
+    write_cifar10(tmp_path, n_train=10, n_test=5)
+    archive = tmp_path / CIFAR_ARCHIVE
+    data = bytearray(archive.read_bytes())
+    data[-8] ^= 0x01
+    archive.write_bytes(bytes(data))
+    with pytest.raises(DatasetFormatError, match="not a whole gzip stream.*CRC"):
+        read_cifar_archive(archive)
 
 
 def test_prepare_cifar_writes_memory_mappable_uint8(tmp_path):

@@ -11,7 +11,6 @@ import gzip
 import json
 import os
 import tarfile
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -93,9 +92,8 @@ def read_idx_split(directory: str | os.PathLike, split: str) -> tuple[np.ndarray
     return images[..., np.newaxis], labels
 
 
-def read_cifar_records(path: str | os.PathLike, source: str) -> tuple[np.ndarray, np.ndarray]:
-    """Read CIFAR-10 binary records: 1 label byte, then 3,072 channel-major pixel bytes."""
-    raw = np.fromfile(path, dtype=np.uint8)
+def cifar_records(raw: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """CIFAR-10 binary records: 1 label byte, then 3,072 channel-major pixel bytes."""
     if raw.size == 0 or raw.size % CIFAR_RECORD:
         raise DatasetFormatError(f"{source}: {raw.size} bytes is not a whole number of {CIFAR_RECORD}-byte records")
     records = raw.reshape(-1, CIFAR_RECORD)
@@ -104,26 +102,64 @@ def read_cifar_records(path: str | os.PathLike, source: str) -> tuple[np.ndarray
     return np.ascontiguousarray(images), labels
 
 
+def check_gzip_stream(path: Path) -> None:
+    """Read a gzip file to the end of its stream, so that its CRC-32 and length trailer are checked."""
+    try:
+        with gzip.open(path, "rb") as stream:
+            while stream.read(1 << 22):
+                pass
+    except (OSError, EOFError) as error:
+        raise DatasetFormatError(f"{path.name}: not a whole gzip stream ({error})") from error
+
+
+def check_tar_members(tar: tarfile.TarFile, archive: str) -> dict[str, tarfile.TarInfo]:
+    """The archive's members by name, once every one is a plain file or directory under a relative path,
+    and every CIFAR member is a regular file of whole records."""
+    members = {}
+    for member in tar.getmembers():
+        if member.name.startswith("/") or ".." in Path(member.name).parts:
+            raise DatasetFormatError(f"{archive}: unsafe member path {member.name!r}")
+        if not (member.isreg() or member.isdir()):
+            raise DatasetFormatError(f"{archive}: member {member.name} is not a regular file or directory")
+        members[member.name] = member
+    for name in (name for names in CIFAR_MEMBERS.values() for name in names):
+        member = members.get(name)
+        if member is None or not member.isreg():
+            raise DatasetFormatError(f"{archive}: member {name} is missing")
+        if member.size == 0 or member.size % CIFAR_RECORD:
+            raise DatasetFormatError(
+                f"{archive}: member {name} declares {member.size} bytes, not a whole number of "
+                f"{CIFAR_RECORD}-byte records"
+            )
+    return members
+
+
 def read_cifar_archive(archive: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Extract the binary CIFAR-10 archive safely and read both splits."""
+    """Read both splits of the binary CIFAR-10 archive, checking every layer it carries.
+
+    The gzip stream is read to its end (CRC-32 and length), every tar member is
+    checked for its type and path, and each CIFAR member's declared size against
+    the record size and against the bytes it holds. Members are read in memory;
+    nothing is extracted to disk.
+    """
     archive = Path(archive)
-    with tempfile.TemporaryDirectory() as scratch:
-        try:
-            with tarfile.open(archive, "r:gz") as tar:
-                # The 'data' filter refuses absolute paths, '..', links out of the
-                # destination and device files.
-                tar.extractall(scratch, filter="data")
-        except (tarfile.TarError, OSError, EOFError) as error:
-            raise DatasetFormatError(f"{archive.name}: cannot extract ({error})") from error
-        splits = {}
-        for split, members in CIFAR_MEMBERS.items():
-            parts = []
-            for member in members:
-                path = Path(scratch) / member
-                if not path.is_file():
-                    raise DatasetFormatError(f"{archive.name}: member {member} is missing")
-                parts.append(read_cifar_records(path, f"{archive.name}:{member}"))
-            splits[split] = (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
+    check_gzip_stream(archive)
+    splits = {}
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            members = check_tar_members(tar, archive.name)
+            for split, names in CIFAR_MEMBERS.items():
+                parts = []
+                for name in names:
+                    data = tar.extractfile(members[name]).read()
+                    if len(data) != members[name].size:
+                        raise DatasetFormatError(
+                            f"{archive.name}: member {name} holds {len(data)} of its {members[name].size} bytes"
+                        )
+                    parts.append(cifar_records(np.frombuffer(data, dtype=np.uint8), f"{archive.name}:{name}"))
+                splits[split] = (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
+    except (tarfile.TarError, OSError, EOFError) as error:
+        raise DatasetFormatError(f"{archive.name}: not a readable tar archive ({error})") from error
     return splits
 
 
