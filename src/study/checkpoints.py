@@ -24,16 +24,24 @@ CHECKPOINT_FORMAT = 3  # raise it when what a checkpoint holds changes: older on
 SEALED = ("latest.weights.h5", "training_metadata.json")  # what BackupAndRestore writes each epoch
 
 
-def write_table_atomically(path: Path, table: pd.DataFrame) -> None:
+def write_atomically(path: Path, write) -> None:
+    """Call ``write`` on a partial file beside ``path``, then rename it into place; a failed write (a full
+    disk) leaves neither a partial file nor a half-written ``path``."""
     partial = path.with_suffix(".partial")
-    table.to_csv(partial, index=False)
-    os.replace(partial, path)
+    try:
+        write(partial)
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+def write_table_atomically(path: Path, table: pd.DataFrame) -> None:
+    write_atomically(path, lambda partial: table.to_csv(partial, index=False))
 
 
 def write_text_atomically(path: Path, text: str) -> None:
-    partial = path.with_suffix(".partial")
-    partial.write_text(text)
-    os.replace(partial, path)
+    write_atomically(path, lambda partial: partial.write_text(text))
 
 
 def open_checkpoint(checkpoint_dir: Path, identity: dict) -> int:

@@ -13,7 +13,9 @@ def logged_to(path: str | os.PathLike):
     """Redirect file descriptors 1 and 2 to ``path`` while the block runs.
 
     An exception is written to the log before it propagates, its message first
-    and its traceback after, so the log says why a job failed.
+    and its traceback after, so the log says why a job failed. Its message also
+    goes to the job's own stderr (Snakemake's output), which still works when the
+    log cannot be written, as on a full disk.
     """
     sys.stdout.flush()
     sys.stderr.flush()
@@ -24,12 +26,15 @@ def logged_to(path: str | os.PathLike):
         try:
             yield
         except BaseException as error:
-            print(f"failed: {error}", flush=True)
-            traceback.print_exc()
+            os.write(saved[1], f"{path}: failed: {error}\n".encode())
+            with contextlib.suppress(OSError):
+                print(f"failed: {error}", flush=True)
+                traceback.print_exc()
             raise
         finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
+            with contextlib.suppress(OSError):  # a full disk must not hide the job's own error
+                sys.stdout.flush()
+                sys.stderr.flush()
             os.dup2(saved[0], 1)
             os.dup2(saved[1], 2)
             os.close(saved[0])
