@@ -4,6 +4,7 @@ tests/slurm/cluster.sh brings the cluster up (root and Debian's Slurm packages
 needed). In CI the tests fail, not skip, when it cannot start.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -195,3 +196,67 @@ def test_a_killed_training_job_resumes_from_its_checkpoint(slurm, mirror, tmp_pa
     assert pd.read_csv(run_dir / "history.csv")["epoch"].tolist() == list(range(1, 9))
     assert json.loads((run_dir / "metrics.json").read_text())["resumed_from_epoch"] == saved
     os.killpg(first.pid, signal.SIGTERM) if first.poll() is None else None
+
+
+def lose_the_node() -> None:
+    """Power the only node off: SIGKILL its slurmd and every process of its running jobs (slurmstepd and below)."""
+    names, children = {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            text = stat.read_text()
+            pid = int(stat.parent.name)
+            names[pid] = text[text.index("(") + 1 : text.rindex(")")]
+            children.setdefault(int(text.rsplit(")", 1)[1].split()[1]), []).append(pid)
+    doomed = [pid for pid, name in names.items() if name in ("slurmd", "slurmstepd")]
+    assert any(names[pid] == "slurmstepd" for pid in doomed), "no job step runs on the node"
+    while doomed:
+        pid = doomed.pop()
+        doomed += children.get(pid, [])
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def node_state(env) -> str:
+    return subprocess.run(["sinfo", "-h", "-o", "%T"], env=env, capture_output=True, text=True).stdout.strip()
+
+
+def test_a_lost_node_comes_back_and_its_training_job_is_requeued_and_resumes(slurm, mirror, tmp_path_factory):
+    """Last in this module: it takes the cluster's node down and brings it back."""
+    work = tmp_path_factory.mktemp("node-loss")
+    variant = {"cifar_12conv_relu_batchnorm": {"epochs": 8, "batch_size": 20, "width": 0.25}}
+    study = subprocess.Popen(
+        ["timeout", "-k", "10", "900", *on_slurm(work, workflow_config(work, mirror, variant, seeds=[1]))],
+        env=slurm,
+        cwd=work,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    metadata = work / "results" / "checkpoints" / "cifar_12conv_relu_batchnorm" / "seed_1" / "training_metadata.json"
+    deadline = time.monotonic() + 400
+    while not (metadata.exists() and json.loads(metadata.read_text())["epoch"] >= 2):
+        assert study.poll() is None, study.stdout.read()[-4000:]
+        assert time.monotonic() < deadline, "no epoch was checkpointed in time"
+        time.sleep(0.2)
+    lose_the_node()
+    saved = json.loads(metadata.read_text())["epoch"]
+    assert 2 <= saved < 8
+    try:
+        deadline = time.monotonic() + 120  # SlurmdTimeout (30 s) and a ping or two
+        while not node_state(slurm).startswith("down"):
+            assert time.monotonic() < deadline, f"the node was never marked down: {node_state(slurm)}"
+            time.sleep(2)
+    finally:
+        host = subprocess.run(["hostname", "-s"], capture_output=True, text=True).stdout.strip()
+        subprocess.run(["slurmd", "-N", host], stdin=subprocess.DEVNULL, env=slurm, check=True)
+    output, _ = study.communicate(timeout=600)
+    assert study.returncode == 0, output[-4000:]
+
+    controller = (Path(slurm["SLURM_TEST_STATE"]) / "log" / "slurmctld.log").read_text()
+    assert re.search(r"requeue JobId=\d+ due to node failure", controller), controller[-3000:]
+    log = (work / "results" / "logs" / "train" / "cifar_12conv_relu_batchnorm" / "seed_1.log").read_text()
+    assert f"resuming from the checkpoint of epoch {saved}" in log
+    run_dir = work / "results" / "runs" / "cifar_12conv_relu_batchnorm" / "seed_1"
+    assert pd.read_csv(run_dir / "history.csv")["epoch"].tolist() == list(range(1, 9))
+    assert json.loads((run_dir / "metrics.json").read_text())["resumed_from_epoch"] == saved

@@ -51,6 +51,8 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 SchedulerParameters=bf_interval=5
 ReturnToService=2
+# A node silent this long is down and its jobs are requeued (the node-loss test waits for it).
+SlurmdTimeout=30
 MinJobAge=300
 MpiDefault=none
 JobCompType=jobcomp/none
