@@ -31,7 +31,11 @@ def data(tmp_path_factory):
 def launch(data, name, checkpoint=True, backend="tensorflow"):
     training = {"backend": backend, "precision": "auto", "steps_per_execution": 1}
     run = make_run(
-        SPEC, 4, variant="resumable", diagnostics={"probe_images": 20, "saturation": 0.01, "step_interval": 3}, training=training
+        SPEC,
+        4,
+        variant="resumable",
+        diagnostics={"probe_images": 20, "saturation": 0.01, "step_interval": 3},
+        training=training,
     )
     checkpoint_dir = str(data / f"{name}-checkpoint") if checkpoint else None
     command = job_command(run, data, name, checkpoint_dir=checkpoint_dir)
