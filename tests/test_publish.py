@@ -53,6 +53,14 @@ def test_the_reproduction_readme_says_how_it_was_made():
     assert "- Time: 50.0 minutes of wall time for the whole study (3.0 minutes from the first" in timed
 
 
+def test_config_layers_are_named_relative_to_the_repository():
+    from study.config import REPOSITORY
+
+    absolute = [str(REPOSITORY / "config" / "quick.yaml"), "/elsewhere/mine.yaml"]
+    text = reproduction_readme("make reproduction", PROVENANCE | {"configfiles": absolute}, TIMING)
+    assert text.startswith("# Reproduction on real data: `config/quick.yaml` + `/elsewhere/mine.yaml`\n")
+
+
 def test_a_run_on_the_default_config_and_full_data_says_so():
     config = PROVENANCE["config"] | {"subset": {}, "mirror": None, "datasets": {"cifar10": {}}}
     text = reproduction_readme("make study", PROVENANCE | {"configfiles": [], "config": config}, TIMING)

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from study.config import REPOSITORY
+
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 PUBLISHED_TABLES = (
     "summary.csv",
@@ -73,8 +75,14 @@ def claims_markdown(claims: pd.DataFrame) -> str:
 
 
 def profile_name(provenance: dict) -> str:
-    """The config layers the run was made with, as the user passed them ('+' between layers)."""
-    return " + ".join(f"`{path}`" for path in provenance["configfiles"]) or "the default config"
+    """The config layers the run was made with ('+' between layers), relative to the repository when in it:
+    Snakemake records them as absolute paths of the machine the run was made on."""
+    return " + ".join(f"`{repository_path(path)}`" for path in provenance["configfiles"]) or "the default config"
+
+
+def repository_path(path: str) -> str:
+    path = Path(path)
+    return path.relative_to(REPOSITORY).as_posix() if path.is_relative_to(REPOSITORY) else path.as_posix()
 
 
 def subset_description(config: dict) -> str:
