@@ -110,6 +110,19 @@ def test_a_checkpoint_resumes_only_the_run_that_saved_it(tmp_path):
     assert json.loads((checkpoint / "run.json").read_text())["run"]["spec"]["learning_rate"] == 0.01
 
 
+def test_weights_of_a_first_epoch_that_never_finished_saving_are_not_loaded(tmp_path, capsys):
+    # a full disk or a kill during the first save: a weights file, but no training_metadata.json yet
+    from study.checkpoints import open_checkpoint
+
+    checkpoint = tmp_path / "checkpoint"
+    run = make_run(SPEC, 1, training={"precision": "float32", "steps_per_execution": 1})
+    assert open_checkpoint(checkpoint, run.to_dict()) == 0
+    (checkpoint / "latest.weights.h5").write_bytes(b"half a file")
+    assert open_checkpoint(checkpoint, run.to_dict()) == 0
+    assert not (checkpoint / "latest.weights.h5").exists(), "Keras would try to load it"
+    assert "its first epoch was never saved whole" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     ("harm", "problem"),
     [

@@ -60,6 +60,10 @@ def open_checkpoint(checkpoint_dir: Path, identity: dict) -> int:
         elif problem := damage(checkpoint_dir, checkpointed_epoch(checkpoint_dir)):
             print(f"warning: the checkpoint in {checkpoint_dir} is damaged ({problem}); starting over", flush=True)
             shutil.rmtree(checkpoint_dir)
+        elif checkpointed_epoch(checkpoint_dir) == 0 and any(p.name != "run.json" for p in checkpoint_dir.iterdir()):
+            # files of a first epoch that never finished saving (a kill, a full disk): Keras would load them
+            print(f"warning: removing {checkpoint_dir}: its first epoch was never saved whole", flush=True)
+            shutil.rmtree(checkpoint_dir)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     run_file.write_text(json.dumps(identity, sort_keys=True))
     return checkpointed_epoch(checkpoint_dir)
