@@ -38,11 +38,9 @@ def fill(directory: Path, leave: int) -> Path:
     """Write a ballast file into ``directory`` until the filesystem is full, then give back ``leave`` bytes."""
     ballast = directory / "ballast"
     chunk = b"\0" * (1 << 20)
-    with open(ballast, "wb") as out:
-        with contextlib.suppress(OSError):
-            while True:
-                out.write(chunk)
-                out.flush()
+    with open(ballast, "wb", buffering=0) as out, contextlib.suppress(OSError):
+        while True:
+            out.write(chunk)
     os.truncate(ballast, max(0, ballast.stat().st_size - leave))
     return ballast
 
@@ -58,14 +56,14 @@ def test_a_full_disk_fails_the_job_plainly_and_a_rerun_completes_once_space_is_f
             "run": VARIANTS,
             "subset": {"train": 150, "test": 40},
             "datasets": {name: {"files": checksums} for name, checksums in files.items()},
-            "variants": {name: {"epochs": 2, "batch_size": 64} for name in VARIANTS},
+            "variants": {name: {"epochs": 2, "batch_size": 64, "width": 0.25} for name in VARIANTS},
             "preflight": {"init_images": 40, "steps": 15},
             "diagnostics": {"probe_images": 32},
         }
         (work / "study.yaml").write_text(yaml.safe_dump(config))
         study = workflow_command(work, work / "study.yaml", *LOCAL)
         # data and pre-flight checks first, with room to spare
-        before = subprocess.run([*study, *(f"results/preflight/{v}.json" for v in VARIANTS)], capture_output=True)
+        before = subprocess.run([*study, "--", *(f"results/preflight/{v}.json" for v in VARIANTS)], capture_output=True)
         assert before.returncode == 0, before.stderr[-3000:]
 
         ballast = fill(results, LEFT_FREE)
