@@ -254,7 +254,7 @@ def test_a_lost_node_comes_back_and_its_training_job_is_requeued_and_resumes(slu
     assert study.returncode == 0, output[-4000:]
 
     controller = (Path(slurm["SLURM_TEST_STATE"]) / "log" / "slurmctld.log").read_text()
-    assert re.search(r"requeue JobId=\d+ due to node failure", controller), controller[-3000:]
+    assert re.search(r"requeue job JobId=\d+ due to failure of node", controller), controller[-3000:]
     log = (work / "results" / "logs" / "train" / "cifar_12conv_relu_batchnorm" / "seed_1.log").read_text()
     assert f"resuming from the checkpoint of epoch {saved}" in log
     run_dir = work / "results" / "runs" / "cifar_12conv_relu_batchnorm" / "seed_1"
