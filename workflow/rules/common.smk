@@ -130,7 +130,9 @@ def get_run(wildcards):
 
 def get_preflight_run(wildcards):
     """The variant's run with the pre-flight seed: what its pre-flight checks build and seed."""
-    return Run.from_config(config, wildcards.variant, config["preflight"]["seed"]).to_dict()
+    return Run.from_config(
+        config, wildcards.variant, config["preflight"]["seed"]
+    ).to_dict()
 
 
 def get_train_mem_mb(wildcards):
