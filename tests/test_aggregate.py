@@ -33,6 +33,7 @@ def test_summarize_orders_by_config_and_carries_the_lecture():
             "seconds_per_epoch": 1.0,
             "final_train_loss": 1.0,
             "verdict": "learns" if acc > 0.5 else "undecided",
+            "cause": "none" if acc > 0.5 else "dead units",
         }
 
     variants = {"b": {"lecture": {"train_accuracy": 0.9, "says": "learns"}}, "a": {}}
@@ -46,5 +47,4 @@ def test_summarize_orders_by_config_and_carries_the_lecture():
     assert math.isnan(table.iloc[1]["lecture_train_accuracy"])
     assert b["verdict"] == "learns" and b["verdicts"] == "learns 2/2"
     assert table.iloc[1]["verdicts"] == "undecided 1/1"
-    assert b["verdict"] == "learns" and b["verdicts"] == "learns 2/2"
-    assert table.iloc[1]["verdicts"] == "undecided 1/1"
+    assert b["causes"] == "none 2/2" and table.iloc[1]["causes"] == "dead units 1/1"
