@@ -35,6 +35,17 @@ def test_fetch_wrong_checksum_leaves_nothing(tmp_path):
     assert list((tmp_path / "out").iterdir()) == []
 
 
+def test_a_partial_file_left_by_a_killed_download_is_cleared_by_the_next_one(tmp_path):
+    (tmp_path / "srv").mkdir()
+    (tmp_path / "srv" / "f.bin").write_bytes(b"payload")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / ".f.bin.abc123.part").write_bytes(b"pay")  # SIGKILL mid-transfer: no cleanup ran
+    (tmp_path / "out" / ".g.bin.abc123.part").write_bytes(b"another file's")
+    with serve(tmp_path / "srv") as url:
+        fetch(f"{url}/f.bin", tmp_path / "out" / "f.bin", checksum(b"payload", "md5"))
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".g.bin.abc123.part", "f.bin"]
+
+
 def test_fetch_http_error_leaves_nothing(tmp_path):
     (tmp_path / "srv").mkdir()
     with serve(tmp_path / "srv") as url, pytest.raises(OSError, match="404"):

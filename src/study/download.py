@@ -110,6 +110,8 @@ def fetch(
     """Download ``url`` to ``destination`` atomically, verified against ``checksum``, with progress lines."""
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
+    for stale in destination.parent.glob(f".{destination.name}.*.part"):
+        stale.unlink(missing_ok=True)  # left by an attempt killed mid-transfer, where no cleanup runs
     handle, partial = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".part", dir=destination.parent)
     try:
         with os.fdopen(handle, "wb") as out, open_url(url, timeout) as response:
