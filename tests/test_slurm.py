@@ -160,13 +160,16 @@ def test_outputs_have_the_shape_of_a_local_run(cluster_run, local_run):
             assert history["epoch"].tolist() == [1, 2]
 
 
-def test_a_killed_training_job_resumes_from_its_checkpoint(slurm, mirror, tmp_path_factory):
-    work = tmp_path_factory.mktemp("killed")
-    variant = {"cifar_12conv_relu_batchnorm": {"epochs": 8, "batch_size": 20, "width": 0.25}}
-    command = on_slurm(work, workflow_config(work, mirror, variant, seeds=[1]))
-    first = subprocess.Popen(
-        ["timeout", "-k", "10", "600", *command],
-        env=slurm,
+RESUMABLE = {"cifar_12conv_relu_batchnorm": {"epochs": 8, "batch_size": 20, "width": 0.25}}
+
+
+def train_until_checkpointed(work: Path, mirror, env, timeout: int) -> tuple[subprocess.Popen, list[str], Path]:
+    """Start the study of RESUMABLE on the cluster and wait until its training has checkpointed epoch 2;
+    return the running study, its command and the checkpoint's training_metadata.json."""
+    command = on_slurm(work, workflow_config(work, mirror, RESUMABLE, seeds=[1]))
+    study = subprocess.Popen(
+        ["timeout", "-k", "10", str(timeout), *command],
+        env=env,
         cwd=work,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -176,9 +179,15 @@ def test_a_killed_training_job_resumes_from_its_checkpoint(slurm, mirror, tmp_pa
     metadata = work / "results" / "checkpoints" / "cifar_12conv_relu_batchnorm" / "seed_1" / "training_metadata.json"
     deadline = time.monotonic() + 400
     while not (metadata.exists() and json.loads(metadata.read_text())["epoch"] >= 2):
-        assert first.poll() is None, first.stdout.read()[-4000:]
+        assert study.poll() is None, study.stdout.read()[-4000:]
         assert time.monotonic() < deadline, "no epoch was checkpointed in time"
         time.sleep(0.2)
+    return study, command, metadata
+
+
+def test_a_killed_training_job_resumes_from_its_checkpoint(slurm, mirror, tmp_path_factory):
+    work = tmp_path_factory.mktemp("killed")
+    first, command, metadata = train_until_checkpointed(work, mirror, slurm, timeout=600)
     jobs = subprocess.run(["squeue", "-h", "-o", "%i %k"], env=slurm, capture_output=True, text=True).stdout
     train_jobs = [line.split()[0] for line in jobs.splitlines() if "train" in line]
     assert len(train_jobs) == 1, jobs
@@ -223,22 +232,7 @@ def node_state(env) -> str:
 def test_a_lost_node_comes_back_and_its_training_job_is_requeued_and_resumes(slurm, mirror, tmp_path_factory):
     """Last in this module: it takes the cluster's node down and brings it back."""
     work = tmp_path_factory.mktemp("node-loss")
-    variant = {"cifar_12conv_relu_batchnorm": {"epochs": 8, "batch_size": 20, "width": 0.25}}
-    study = subprocess.Popen(
-        ["timeout", "-k", "10", "900", *on_slurm(work, workflow_config(work, mirror, variant, seeds=[1]))],
-        env=slurm,
-        cwd=work,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    metadata = work / "results" / "checkpoints" / "cifar_12conv_relu_batchnorm" / "seed_1" / "training_metadata.json"
-    deadline = time.monotonic() + 400
-    while not (metadata.exists() and json.loads(metadata.read_text())["epoch"] >= 2):
-        assert study.poll() is None, study.stdout.read()[-4000:]
-        assert time.monotonic() < deadline, "no epoch was checkpointed in time"
-        time.sleep(0.2)
+    study, _, metadata = train_until_checkpointed(work, mirror, slurm, timeout=900)
     lose_the_node()
     saved = json.loads(metadata.read_text())["epoch"]
     assert 2 <= saved < 8
