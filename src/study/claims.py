@@ -71,9 +71,9 @@ def holm(p_values: list[float]) -> list[float]:
     return adjusted
 
 
-def outcome_verdict(n_outcome: int, n: int) -> str:
-    low, high = wilson_interval(n_outcome, n)
-    return "confirmed" if low > 0.5 else "refuted" if high < 0.5 else "undetermined"
+def outcome_verdict(p_low: float, p_high: float) -> str:
+    """Confirmed when the rate's whole interval is above one half, refuted when below."""
+    return "confirmed" if p_low > 0.5 else "refuted" if p_high < 0.5 else "undetermined"
 
 
 def seeds_needed_for_rate(n_outcome: int, n: int) -> int | None:
@@ -133,7 +133,7 @@ def outcome_claim(claim: dict, runs: pd.DataFrame) -> dict:
     mine = runs[runs["variant"] == claim["variant"]].set_index("seed").sort_index()
     n, n_outcome = len(mine), int(mine["verdict"].isin(OUTCOMES[claim["expect"]]).sum())
     low, high = wilson_interval(n_outcome, n)
-    verdict = outcome_verdict(n_outcome, n)
+    verdict = outcome_verdict(low, high)
     row = {
         "seeds": " ".join(str(s) for s in mine.index),
         "n_seeds": n,
