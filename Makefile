@@ -41,15 +41,15 @@ mirror: setup
 REPRODUCTION_CONFIGS := config/offline-mirror.yaml config/quick.yaml
 reproduction: mirror
 	start=$$(date +%s) && $(BIN)/snakemake --configfile $(REPRODUCTION_CONFIGS) && \
-	$(BIN)/python -m study.publish --command "make reproduction" --wall-seconds $$(( $$(date +%s) - start ))
+	$(BIN)/python -m study.reporting.publish --command "make reproduction" --wall-seconds $$(( $$(date +%s) - start ))
 	$(BIN)/snakemake --configfile $(REPRODUCTION_CONFIGS) config/stability.yaml
-	$(BIN)/python -m study.stability docs/reproduction/claims.csv results/tables/claims.csv \
+	$(BIN)/python -m study.analysis.stability docs/reproduction/claims.csv results/tables/claims.csv \
 		--out docs/reproduction/stability.csv --readme docs/reproduction/README.md
 	$(BIN)/snakemake --configfile $(REPRODUCTION_CONFIGS)
 
 # Training throughput and memory against the lecture's way (a few minutes on 2 cores).
 bench: setup
-	$(BIN)/python -m study.bench --out results/bench
+	$(BIN)/python -m study.training.bench.throughput --out results/bench
 
 # What benchmarks/gpu_check.sh needs on the GPU test machine, which has JAX but no
 # TensorFlow and no package index: cp312 wheels of what it lacks (Keras without the

@@ -1,13 +1,13 @@
 """The GPU check of the training path, run by benchmarks/gpu_check.sh (see there how to run it).
 
 1. The device: `nvidia-smi -L` and what JAX sees.
-2. Speed: the pipeline's training path (study.bench) on the four benchmark models under
+2. Speed: the pipeline's training path (study.training.bench.throughput) on the four benchmark models under
    Keras' JAX backend, in float32 and bf16, with each process's GPU id and GPU memory.
 3. One full 12-conv CIFAR-10 epoch (196 steps of 256).
 4. A tiny study through Snakemake itself, with --resources gpu=1, on real CIFAR-10 rebuilt
    from the carried JPEG archive: one 12-conv run under JAX, whose job claims the GPU.
 5. While the time budget lasts: the 12-conv family at the lecture's recipe (full training
-   set, 10 epochs, seed 1) on that CIFAR-10, through study.train.train_run, the train
+   set, 10 epochs, seed 1) on that CIFAR-10, through study.training.loop.train_run, the train
    rule's entry point. Histories go to OUT/family/.
 
 --cpu runs every step on this machine's CPU with tiny sizes, to check the script itself.
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from study.bench import MODELS, bench_specs, measure
+from study.training.bench.throughput import MODELS, bench_specs, measure
 
 FAMILY = [
     "cifar_12conv_relu",
@@ -87,8 +87,8 @@ def real_cifar10(args) -> tuple[Path, Path]:
     with its channel statistics; returns the prepared folder and the statistics' path."""
     import numpy as np
 
-    from study.datasets import prepare
-    from study.stats import write_channel_stats
+    from study.data.prepare import prepare
+    from study.data.stats import write_channel_stats
 
     mirror, data = args.out / "mirror", args.out / "data"
     limit = ["--limit-per-class", "100"] if args.cpu else []
@@ -103,7 +103,7 @@ def snakemake_study(args) -> None:
     """One tiny 12-conv run under JAX through the real workflow, with --resources gpu=1."""
     import yaml
 
-    from study.download import file_digest
+    from study.data.download import file_digest
 
     archive = args.out / "mirror" / "cifar-10-binary.tar.gz"
     variant = "cifar_12conv_relu_he"
@@ -117,7 +117,7 @@ def snakemake_study(args) -> None:
             }
         },
         "seeds": [1],
-        "run": [variant],
+        "variants_to_train": [variant],
         "subset": {"train": 200 if args.cpu else 5000, "test": 100 if args.cpu else 1000},
         "training": {"backend": "jax"},
         "variants": {variant: {"epochs": 1} | ({"width": 0.125} if args.cpu else {})},
@@ -148,7 +148,7 @@ def snakemake_study(args) -> None:
 def family(args, data: Path, stats: Path, seconds_per_epoch: float) -> list[dict]:
     """Train the 12-conv family while the budget allows another run of it (estimated from the epoch time)."""
     from study.config import load_config
-    from study.run import Run
+    from study.training.run import Run
 
     config = load_config([Path("config/config.yaml")])
     config["training"] = config["training"] | {"backend": "jax"}
@@ -166,7 +166,9 @@ def family(args, data: Path, stats: Path, seconds_per_epoch: float) -> list[dict
         run = Run.from_config(config | {"variants": config["variants"] | {variant: spec}}, variant, 1)
         out_dir = args.out / "family" / variant
         job = {"run": run.to_dict(), "data_dir": str(data), "stats_path": str(stats), "out_dir": str(out_dir)}
-        done = subprocess.run([sys.executable, "-m", "study.job", json.dumps(job)], capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, "-m", "study.training.job", json.dumps(job)], capture_output=True, text=True
+        )
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "train.log").write_text(done.stdout + done.stderr)
         if done.returncode:
@@ -175,7 +177,7 @@ def family(args, data: Path, stats: Path, seconds_per_epoch: float) -> list[dict
         result = json.loads(done.stdout.strip().splitlines()[-1])
         results.append(result)
         print(
-            f"{variant}: {result['verdict']}, train acc {result['final_train_accuracy']:.3f}, "
+            f"{variant}: train acc {result['final_train_accuracy']:.3f}, "
             f"val acc {result['final_val_accuracy']:.3f}, {result['wall_seconds']:.0f} s, "
             f"{result['images_per_second']:.0f} img/s",
             flush=True,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from study.run import Run
+from study.training.run import Run
 
 REPO = Path(__file__).resolve().parents[1]
 # The venv's own command line, whether or not the venv is activated.
@@ -39,11 +39,21 @@ def run_locally(work: Path, config: Path, timeout: int) -> Path:
     return work / "results"
 
 
-VERDICT_THRESHOLDS = {
+OUTCOME_THRESHOLDS = {
     "plateau_margin": 0.05,
     "overfit_gap": 0.15,
     "causes": {"vanishing_gradient_ratio": 0.01, "dead_fraction": 0.9, "saturated_fraction": 0.9},
 }
+
+
+def judged(run_dir: Path) -> dict:
+    """A trained run's metrics with the judgement the tables side gives it under the default thresholds."""
+    from study.analysis.tables import read_run
+    from study.analysis.outcomes import judge_run
+
+    metrics, tables = read_run(run_dir)
+    history, steps, diagnostics = (tables[name] for name in ("history.csv", "steps.csv", "diagnostics.csv"))
+    return metrics | judge_run(history, steps, diagnostics, metrics["classes"], OUTCOME_THRESHOLDS)
 
 
 def make_run(spec: dict, seed: int, **changes) -> Run:
@@ -55,14 +65,13 @@ def make_run(spec: dict, seed: int, **changes) -> Run:
         subset={},
         subset_seed=0,
         training={"backend": "tensorflow", "precision": "auto", "steps_per_execution": 1},
-        diagnostics={"probe_images": 32, "saturation": 0.01, "step_interval": 5},
-        verdicts=VERDICT_THRESHOLDS,
+        diagnostics={"probe_images": 32, "saturation": 0.01, "step_interval": 5, "train_probe_images": 64},
     )
     return dataclasses.replace(run, **changes)
 
 
 def job_command(run: Run, prepared: Path, name: str, **options) -> list[str]:
-    """The command that trains ``run`` (python -m study.job) on data from fakedata.prepared_cifar10 into
+    """The command that trains ``run`` (python -m study.training.job) on data from fakedata.prepared_cifar10 into
     PREPARED/NAME; ``options`` are more of train_run's arguments."""
     job = {
         "run": run.to_dict(),
@@ -72,7 +81,7 @@ def job_command(run: Run, prepared: Path, name: str, **options) -> list[str]:
         "threads": 1,
         **options,
     }
-    return [sys.executable, "-m", "study.job", json.dumps(job)]
+    return [sys.executable, "-m", "study.training.job", json.dumps(job)]
 
 
 @pytest.fixture

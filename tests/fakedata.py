@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from study.datasets import CIFAR_MEMBERS, IDX_FILES, prepare
-from study.stats import write_channel_stats
+from study.data.formats import CIFAR_MEMBERS, IDX_FILES
+from study.data.prepare import prepare
+from study.data.stats import write_channel_stats
 
 
 def idx_bytes(array: np.ndarray) -> bytes:

@@ -3,7 +3,7 @@ import math
 import pytest
 from scipy import stats
 
-from study.aggregate import mean_std_ci, summarize
+from study.analysis.tables import mean_std_ci, summarize
 
 
 def test_mean_std_ci_uses_the_t_distribution():
@@ -24,6 +24,7 @@ def test_summarize_orders_by_config_and_carries_the_lecture():
             "variant": variant,
             "seed": seed,
             "dataset": "cifar10",
+            "classes": 10,
             "epochs": 2,
             "steps": 8,
             "final_train_accuracy": acc,
@@ -32,7 +33,7 @@ def test_summarize_orders_by_config_and_carries_the_lecture():
             "params": 10,
             "seconds_per_epoch": 1.0,
             "final_train_loss": 1.0,
-            "verdict": "learns" if acc > 0.5 else "undecided",
+            "outcome": "learns" if acc > 0.5 else "undecided",
             "cause": "none" if acc > 0.5 else "dead units",
         }
 
@@ -45,6 +46,6 @@ def test_summarize_orders_by_config_and_carries_the_lecture():
     assert b["final_val_accuracy_mean"] == pytest.approx(0.6)
     assert b["lecture_train_accuracy"] == 0.9 and b["lecture_says"] == "learns"
     assert math.isnan(table.iloc[1]["lecture_train_accuracy"])
-    assert b["verdict"] == "learns" and b["verdicts"] == "learns 2/2"
-    assert table.iloc[1]["verdicts"] == "undecided 1/1"
+    assert b["outcome"] == "learns" and b["outcomes"] == "learns 2/2"
+    assert table.iloc[1]["outcomes"] == "undecided 1/1"
     assert b["causes"] == "none 2/2" and table.iloc[1]["causes"] == "dead units 1/1"

@@ -1,4 +1,4 @@
-"""The training path on Keras' JAX backend as on TensorFlow: same verdicts, repeatable runs, a study end to end."""
+"""The training path on Keras' JAX backend as on TensorFlow: same outcomes, repeatable runs, a study end to end."""
 
 import json
 import subprocess
@@ -6,7 +6,7 @@ import subprocess
 import pandas as pd
 import pytest
 import yaml
-from conftest import SMALL_SPEC, job_command, make_run, run_locally
+from conftest import SMALL_SPEC, job_command, judged, make_run, run_locally
 from fakedata import prepared_cifar10, serve, write_cifar10
 
 LEARNING = {"learns", "overfits"}
@@ -36,16 +36,17 @@ def train(data, spec, backend: str, name: str) -> dict:
 
 @pytest.mark.parametrize(("spec", "learns"), [(LEARNS, True), (STUCK, False)], ids=["learns", "stuck"])
 def test_both_backends_agree_on_whether_a_net_learns(data, spec, learns):
-    verdicts = {
-        backend: train(data, spec, backend, f"{backend}-{learns}")["verdict"] for backend in ("tensorflow", "jax")
-    }
-    assert {verdict in LEARNING for verdict in verdicts.values()} == {learns}, verdicts
+    outcomes = {}
+    for backend in ("tensorflow", "jax"):
+        train(data, spec, backend, f"{backend}-{learns}")
+        outcomes[backend] = judged(data / f"{backend}-{learns}")["outcome"]
+    assert {outcome in LEARNING for outcome in outcomes.values()} == {learns}, outcomes
 
 
 def test_a_jax_run_repeats_exactly_and_records_its_backend(data):
     first = train(data, LEARNS, "jax", "jax-a")
     second = train(data, LEARNS, "jax", "jax-b")
-    columns = ["loss", "accuracy", "val_loss", "val_accuracy"]
+    columns = ["running_loss", "running_accuracy", "train_loss", "train_accuracy", "val_loss", "val_accuracy"]
     histories = [pd.read_csv(data / name / "history.csv")[columns] for name in ("jax-a", "jax-b")]
     pd.testing.assert_frame_equal(*histories, check_exact=True)
     assert first["versions"]["jax"] and "tensorflow" not in first["versions"]
@@ -63,7 +64,7 @@ def test_a_tiny_study_runs_end_to_end_on_jax(tmp_path):
         config = {
             "mirror": url,
             "seeds": [1],
-            "run": ["cifar_12conv_relu_skip"],
+            "variants_to_train": ["cifar_12conv_relu_skip"],
             "subset": {"train": 100, "test": 40},
             "training": {"backend": "jax"},
             "datasets": {"cifar10": {"files": checksums}},

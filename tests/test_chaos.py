@@ -58,7 +58,7 @@ def study_config(url: str, files: dict) -> dict:
     return {
         "mirror": url,
         "seeds": [1],
-        "run": VARIANTS,
+        "variants_to_train": VARIANTS,
         "subset": {"train": 150, "test": 40},
         "datasets": {name: {"files": checksums} for name, checksums in files.items()},
         "variants": {name: {"epochs": 3, "batch_size": 64} for name in VARIANTS},

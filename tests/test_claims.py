@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from study.claims import (
+from study.analysis.claims import (
     bootstrap_interval,
     claim_row,
     claims_table,
@@ -22,15 +22,15 @@ def runs(rows):
             {
                 "variant": v,
                 "seed": s,
-                "verdict": verdict,
+                "outcome": outcome,
                 "cause": "none",
-                "plateau_exit_step": None if verdict == "stuck" else 20,
+                "plateau_exit_step": None if outcome == "stuck" else 20,
                 "final_train_accuracy": acc,
                 "final_train_loss": loss,
                 "final_val_accuracy": val,
                 "best_val_accuracy": val,
             }
-            for v, s, verdict, acc, loss, val in rows
+            for v, s, outcome, acc, loss, val in rows
         ]
     )
 

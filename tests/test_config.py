@@ -74,7 +74,12 @@ def test_schema_rejects_bad_config(default_config, edit, named):
 @pytest.mark.parametrize(
     ("edit", "named"),
     [
-        (lambda c: c.update(run=["cifar_7conv"]), "run: ['cifar_7conv'] not among variants"),
+        (
+            lambda c: c.update(variants_to_train=["cifar_7conv"]),
+            "variants_to_train: ['cifar_7conv'] not among variants",
+        ),
+        (lambda c: c.update(run=["cifar_6conv_relu"]), "run: this key is now called 'variants_to_train'"),
+        (lambda c: c.update(verdicts={"plateau_margin": 0.1}), "verdicts: this key is now called 'outcomes'"),
         (lambda c: c["variants"]["cifar_6conv_relu"].update(dataset="mnist"), "variants.cifar_6conv_relu.dataset"),
         (lambda c: c["claims"].append({"claim": "x", "expect": "stuck", "variant": "nope"}), "claims[12].variant"),
         (

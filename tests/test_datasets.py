@@ -8,19 +8,16 @@ import pytest
 from fakedata import cifar_records as fake_cifar_records
 from fakedata import idx_bytes, tar_gz, write_cifar10, write_fashion_mnist
 
-from study.datasets import (
+from study.data.formats import (
     ARRAYS,
     CIFAR_ARCHIVE,
     CIFAR_MEMBERS,
     DatasetFormatError,
     cifar_records,
-    load_split,
-    load_subset,
-    prepare,
     read_cifar_archive,
     read_idx,
-    stratified_subset,
 )
+from study.data.prepare import load_split, load_subset, prepare, stratified_subset
 
 
 def write_gz(path, payload):
@@ -66,13 +63,21 @@ def test_idx_not_gzip(tmp_path):
         read_idx(path, 1)
 
 
-def test_idx_label_out_of_range_fails_prepare(tmp_path):
+def test_labels_that_skip_classes_fail_prepare(tmp_path):
     write_fashion_mnist(tmp_path / "dl", n_train=20, n_test=10)
     write_gz(tmp_path / "dl" / "train-labels-idx1-ubyte.gz", idx_bytes(np.full(20, 12, dtype=np.uint8)))
-    with pytest.raises(DatasetFormatError, match="train-labels-idx1-ubyte.gz: label 12"):
+    with pytest.raises(DatasetFormatError, match=r"labels run to 12, but classes \[0, 1, .*, 11\] have no training"):
         prepare("idx", tmp_path / "dl", tmp_path / "out")
     assert not (tmp_path / "out" / "meta.json").exists()
     assert not list((tmp_path / "out").glob("*.npy"))
+
+
+def test_the_class_count_comes_from_the_labels(tmp_path):
+    write_fashion_mnist(tmp_path / "dl", n_train=200, n_test=10)
+    write_gz(tmp_path / "dl" / "train-labels-idx1-ubyte.gz", idx_bytes((np.arange(200) % 100).astype(np.uint8)))
+    meta = prepare("idx", tmp_path / "dl", tmp_path / "out")
+    assert meta["classes"] == 100 and meta["train"]["class_counts"] == [2] * 100
+    assert len(meta["test"]["class_counts"]) == 100
 
 
 def test_cifar_records_are_channel_major():

@@ -7,7 +7,7 @@ import pytest
 from conftest import workflow_command
 from fakedata import serve
 
-from study.download import ChecksumError, DownloadError, fetch, file_digest, source_url
+from study.data.download import ChecksumError, DownloadError, fetch, file_digest, source_url
 
 
 def checksum(data, algorithm="sha256", covers="file"):

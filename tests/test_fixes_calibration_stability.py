@@ -1,10 +1,10 @@
 import pandas as pd
 import pytest
 
-from study.calibration import calibration_table
-from study.claims import bootstrap_interval
-from study.fixes import fixes_table
-from study.stability import stability_summary, stability_table
+from study.analysis.calibration import calibration_table
+from study.analysis.claims import bootstrap_interval
+from study.analysis.fixes import fixes_table
+from study.analysis.stability import stability_summary, stability_table
 
 RANKING = {"baseline": "deep", "variants": ["bn", "he", "skip"]}
 
@@ -15,12 +15,12 @@ def runs(rows):
             {
                 "variant": v,
                 "seed": s,
-                "verdict": verdict,
+                "outcome": outcome,
                 "plateau_exit_step": exit_step,
                 "steps": 80,
                 "final_train_accuracy": accuracy,
             }
-            for v, s, verdict, exit_step, accuracy in rows
+            for v, s, outcome, exit_step, accuracy in rows
         ]
     ).astype({"plateau_exit_step": "Int64"})
 
@@ -41,14 +41,14 @@ def test_fixes_are_ranked_by_when_they_leave_the_plateau_with_the_baseline_first
     assert bn["exit_step_mean"] == 15 and (bn["exit_step_low"], bn["exit_step_high"]) == pytest.approx(
         bootstrap_interval(pd.Series([15.0, 20.0, 10.0]).to_numpy())
     )
-    assert bn["learned"] == "3/3" and bn["verdict_vs_baseline"] == "confirmed"
+    assert bn["learned"] == "3/3" and bn["verdict"] == "confirmed"
 
 
 def test_a_seed_that_never_left_counts_at_its_last_step_and_is_marked():
     he = fixes_table(TABLE, RANKING).set_index("variant").loc["he"]
     assert he["left"] == "2/3" and he["exit_step_mean"] == pytest.approx((40 + 80 + 50) / 3)
     # one stuck seed out of three: the paired difference is too uncertain after Holm's adjustment
-    assert he["verdict_vs_baseline"] == "undetermined"
+    assert he["verdict"] == "undetermined"
 
 
 def test_no_ranking_or_no_runs_of_it_gives_an_empty_table():
@@ -56,7 +56,7 @@ def test_no_ranking_or_no_runs_of_it_gives_an_empty_table():
     assert fixes_table(TABLE, {"baseline": "other", "variants": ["bn"]}).empty
 
 
-def test_calibration_scores_each_check_against_the_runs_verdicts():
+def test_calibration_scores_each_check_against_the_runs_outcomes():
     preflight = pd.DataFrame(
         [
             {"variant": "deep", "initial_loss_ok": True, "overfits": True, "passed": True},
@@ -71,7 +71,7 @@ def test_calibration_scores_each_check_against_the_runs_verdicts():
     assert (overfit["true_positives"], overfit["false_positives"]) == (1, 2)
     assert (overfit["false_negatives"], overfit["true_negatives"]) == (3, 6)
     assert overfit["precision"] == pytest.approx(1 / 3) and overfit["recall"] == pytest.approx(1 / 4)
-    initial = table.loc["initial loss near ln 10"]
+    initial = table.loc["initial loss near chance, ln(classes)"]
     assert initial["true_positives"] == 0 and initial["false_positives"] == 3 and initial["precision"] == 0
     assert table.loc["both (passed)", "flagged_variants"] == "bn he"
 
@@ -103,7 +103,7 @@ def test_stability_compares_claims_tested_on_disjoint_seeds_and_flags_conflicts(
 
 
 def test_the_stability_command_writes_its_table_and_its_section_of_a_published_readme(tmp_path, capsys):
-    from study.stability import main
+    from study.analysis.stability import main
 
     first = pd.DataFrame([{"claim": "a", "seeds": "1 2", "evidence": "x", "verdict": "confirmed", "reason": ""}])
     second = pd.DataFrame([{"claim": "a", "seeds": "6 7", "evidence": "y", "verdict": "confirmed", "reason": ""}])

@@ -53,7 +53,7 @@ def test_a_full_disk_fails_the_job_plainly_and_a_rerun_completes_once_space_is_f
         config = {
             "mirror": url,
             "seeds": [1],
-            "run": VARIANTS,
+            "variants_to_train": VARIANTS,
             "subset": {"train": 150, "test": 40},
             "datasets": {name: {"files": checksums} for name, checksums in files.items()},
             "variants": {name: {"epochs": 2, "batch_size": 64, "width": 0.25} for name in VARIANTS},

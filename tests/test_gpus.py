@@ -15,12 +15,12 @@ import yaml
 from conftest import workflow_command
 from fakedata import write_cifar10
 
-from study.gpus import claim_gpu, gpu_pool, lock_dir, try_claim
+from study.training.gpus import claim_gpu, gpu_pool, lock_dir, try_claim
 
 HOLD = """
 import sys, time
 from pathlib import Path
-from study.gpus import claim_gpu
+from study.training.gpus import claim_gpu
 print(claim_gpu(sys.argv[1].split(","), Path(sys.argv[2])), flush=True)
 time.sleep(600)
 """
@@ -71,7 +71,7 @@ def test_jobs_on_a_two_gpu_pool_never_share_a_gpu_and_a_killed_jobs_gpu_is_reuse
     config = {
         "mirror": str(tmp_path / "mirror"),
         "seeds": [1, 2],
-        "run": ["tiny_a", "tiny_b"],
+        "variants_to_train": ["tiny_a", "tiny_b"],
         "datasets": {"cifar10": {"files": checksums}},
         "variants": {"tiny_a": tiny, "tiny_b": tiny | {"activation": "sigmoid"}},
         "claims": [],

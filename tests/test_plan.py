@@ -41,7 +41,7 @@ def test_training_hours_use_the_nearest_measured_rate_and_skip_finished_runs(con
     monkeypatch.setattr(plan.os, "cpu_count", lambda: 4)
     variant = "cifar_12conv_relu"  # about 0.6 GFLOP forward per image: nearest to "big"
     spec = config["variants"][variant]
-    one_run = training_flops(spec, (32, 32, 3), 50000) / (100e9 / 2 * 4) / 3600
+    one_run = training_flops(spec, (32, 32, 3), 10, 50000) / (100e9 / 2 * 4) / 3600
     assert plan.training_hours(config, [variant], SPEEDS, None) == pytest.approx(3 * one_run)
     (tmp_path / "runs" / variant / "seed_2").mkdir(parents=True)
     (tmp_path / "runs" / variant / "seed_2" / "metrics.json").write_text("{}")

@@ -3,7 +3,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from study.publish import END, START, replace_results_block, reproduction_readme, results_block
+from study.reporting.publish import END, START, replace_results_block, reproduction_readme, results_block
 
 PROVENANCE = {
     "git_commit": "abc123",

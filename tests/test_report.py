@@ -2,42 +2,44 @@
 
 import pandas as pd
 
-from study.report import batchnorm_notes, method_notes, saturation_note
+from study.reporting.views import batchnorm_notes, method_notes, saturation_note
 
-VERDICTS = {
+OUTCOMES = {
     "plateau_margin": 0.05,
     "overfit_gap": 0.15,
     "causes": {"vanishing_gradient_ratio": 0.01, "dead_fraction": 0.9, "saturated_fraction": 0.9},
 }
 
 
-def summary(val_accuracy, steps):
-    return pd.DataFrame(
-        [{"variant": "bn", "final_train_accuracy_mean": 0.45, "final_val_accuracy_mean": val_accuracy, "steps": steps}]
-    )
+def summary(val_accuracy, steps, classes=10, dataset="cifar10"):
+    row = {"variant": "bn", "dataset": dataset, "classes": classes, "steps": steps}
+    return pd.DataFrame([row | {"final_train_accuracy_mean": 0.45, "final_val_accuracy_mean": val_accuracy}])
 
 
 def test_the_batchnorm_note_uses_the_runs_steps():
-    config = {"variants": {"bn": {"batchnorm": True}}, "verdicts": VERDICTS}
+    config = {"variants": {"bn": {"batchnorm": True}}, "outcomes": OUTCOMES}
     note = batchnorm_notes(summary(0.11, 78), config)
     assert "this run's 78 steps" in note and "about 54% of the way" in note  # 1 - 0.99 ** 78
     assert "about 45% of the way in this run's 60 steps" in batchnorm_notes(summary(0.11, 60), config)
     assert batchnorm_notes(summary(0.17, 78), config) == "", "0.17 is not near chance (0.10 + 0.05)"
     assert batchnorm_notes(summary(0.11, 78), config | {"variants": {"bn": {"batchnorm": False}}}) == ""
+    # chance is the dataset's own: at 100 classes 0.11 is far from 0.01 + 0.05, and 0.03 is near it
+    assert batchnorm_notes(summary(0.11, 78, classes=100), config) == ""
+    assert "validation accuracy 0.030" in batchnorm_notes(summary(0.03, 78, classes=100), config)
 
 
 def test_the_method_notes_quote_the_configs_thresholds():
     causes = {"vanishing_gradient_ratio": 0.001, "dead_fraction": 0.8, "saturated_fraction": 0.7}
-    config = {"verdicts": VERDICTS | {"plateau_margin": 0.1, "causes": causes}, "diagnostics": {"step_interval": 7}}
-    text = method_notes(config)
-    assert "every 7 steps" in text and "ln 10 − 0.1 = 2.203" in text
+    config = {"outcomes": OUTCOMES | {"plateau_margin": 0.1, "causes": causes}, "diagnostics": {"step_interval": 7}}
+    text = method_notes(config, summary(0.5, 10, classes=100, dataset="cifar100"))
+    assert "every 7 steps" in text and "cifar100: ln 100 − 0.1 = 4.505" in text
     assert "below 0.001 times the last layer's" in text and "more than 80% of the ReLU" in text
     assert "more than 70% of the sigmoid" in text and "0.9" not in text
     assert "below 0.05 or above 0.95" in saturation_note({"diagnostics": {"saturation": 0.05}})
 
 
 def test_tables_print_counts_with_separators_numbers_with_3_decimals_and_headers_as_words():
-    from study.report import params_view, styled
+    from study.reporting.views import params_view, styled
 
     params = pd.DataFrame(
         {

@@ -70,7 +70,7 @@ def test_killed_run_resumes_from_its_last_epoch_and_matches_an_uninterrupted_one
     straight = pd.read_csv(data / straight / "history.csv")
     resumed = pd.read_csv(data / killed / "history.csv")
     assert resumed["epoch"].tolist() == list(range(1, SPEC["epochs"] + 1)), "each epoch exactly once"
-    columns = ["loss", "accuracy", "val_loss", "val_accuracy"]
+    columns = ["running_loss", "running_accuracy", "train_loss", "train_accuracy", "val_loss", "val_accuracy"]
     pd.testing.assert_frame_equal(resumed[columns], straight[columns], check_exact=True)
     # the loss every few steps too: the rows of checkpointed epochs are kept, later ones recorded again
     steps = [pd.read_csv(data / f"{name}-{backend}" / "steps.csv") for name in ("straight", "killed")]
@@ -87,7 +87,7 @@ def whole_checkpoint(checkpoint, epoch: int) -> None:
     """The files a run leaves after ``epoch`` epochs (weights stand-in included), sealed as training seals them."""
     import pandas as pd
 
-    from study.checkpoints import CheckpointSeal, save_rows
+    from study.training.checkpoints import CheckpointSeal, save_rows
 
     (checkpoint / "latest.weights.h5").write_bytes(b"weights" * 100)
     (checkpoint / "training_metadata.json").write_text(json.dumps({"epoch": epoch}))
@@ -98,7 +98,7 @@ def whole_checkpoint(checkpoint, epoch: int) -> None:
 
 
 def test_a_checkpoint_resumes_only_the_run_that_saved_it(tmp_path):
-    from study.checkpoints import open_checkpoint
+    from study.training.checkpoints import open_checkpoint
 
     checkpoint = tmp_path / "checkpoint"
     run = make_run(SPEC, 1, training={"precision": "float32", "steps_per_execution": 1})
@@ -114,7 +114,7 @@ def test_a_checkpoint_resumes_only_the_run_that_saved_it(tmp_path):
 
 def test_weights_of_a_first_epoch_that_never_finished_saving_are_not_loaded(tmp_path, capsys):
     # a full disk or a kill during the first save: a weights file, but no training_metadata.json yet
-    from study.checkpoints import open_checkpoint
+    from study.training.checkpoints import open_checkpoint
 
     checkpoint = tmp_path / "checkpoint"
     run = make_run(SPEC, 1, training={"precision": "float32", "steps_per_execution": 1})
@@ -137,7 +137,7 @@ def test_weights_of_a_first_epoch_that_never_finished_saving_are_not_loaded(tmp_
     ids=["truncated-weights", "corrupt-metadata", "unsealed", "missing-rows", "lost-diagnostics"],
 )
 def test_a_damaged_checkpoint_is_never_trusted_and_the_run_starts_over(tmp_path, capsys, harm, problem):
-    from study.checkpoints import open_checkpoint
+    from study.training.checkpoints import open_checkpoint
 
     checkpoint = tmp_path / "checkpoint"
     identity = make_run(SPEC, 1).to_dict()
@@ -151,7 +151,7 @@ def test_a_damaged_checkpoint_is_never_trusted_and_the_run_starts_over(tmp_path,
 
 
 def test_a_checkpoint_of_an_older_code_version_is_removed(tmp_path, capsys):
-    from study.checkpoints import open_checkpoint
+    from study.training.checkpoints import open_checkpoint
 
     checkpoint = tmp_path / "checkpoint"
     checkpoint.mkdir()
@@ -179,7 +179,7 @@ def test_a_killed_run_whose_checkpoint_was_damaged_starts_over_and_matches_an_un
     output, _ = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, output
     assert "is damaged (latest.weights.h5 does not match its seal); starting over" in output
-    columns = ["loss", "accuracy", "val_loss", "val_accuracy"]
+    columns = ["running_loss", "running_accuracy", "train_loss", "train_accuracy", "val_loss", "val_accuracy"]
     straight = pd.read_csv(data / "straight-again" / "history.csv")[columns]
     pd.testing.assert_frame_equal(pd.read_csv(data / "damaged" / "history.csv")[columns], straight, check_exact=True)
     assert json.loads((data / "damaged" / "metrics.json").read_text())["resumed_from_epoch"] is None

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from study.stats import CHUNK_IMAGES, channel_stats, write_channel_stats
+from study.data.stats import CHUNK_IMAGES, channel_stats, write_channel_stats
 
 
 def test_channel_stats_match_numpy_population_std():

@@ -5,13 +5,13 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_run
+from conftest import judged, make_run
 from fakedata import prepared_cifar10
 
-from study.feeding import epoch_orders, make_dataset
-from study.models import sigmoid
-from study.runtime import choose_precision, resolve_training
-from study.train import HISTORY_COLUMNS, train_run
+from study.training.feeding import epoch_orders, make_dataset
+from study.training.loop import HISTORY_COLUMNS, train_run
+from study.training.models import sigmoid
+from study.training.runtime import choose_precision, resolve_training
 
 
 @pytest.fixture
@@ -43,8 +43,10 @@ def test_a_run_writes_history_metrics_and_model(prepared, small_spec):
     assert set(saved["data"]["sources"]) == {"cifar-10-binary.tar.gz"}
     assert saved["run"]["spec"]["batchnorm"] is True and saved["train_images"] == 100
     assert saved["images_per_second"] > 0
-    assert saved["verdict"] in {"learns", "stuck", "overfits", "undecided"}
-    assert saved["cause"] in {"vanishing gradients", "dead units", "saturation", "none"}
+    # a training job records facts and judges nothing: outcome and cause are the tables side's
+    assert saved["classes"] == 10 and not {"verdict", "outcome", "cause", "plateau_exit_step"} & set(saved)
+    assert "verdicts" not in saved["run"] and "outcomes" not in saved["run"]
+    assert saved["final_train_accuracy"] == history["train_accuracy"].iloc[-1]
     assert 0 < saved["diagnostics_seconds"] < saved["train_seconds"]
     diagnostics = pd.read_csv(prepared / "a" / "diagnostics.csv")
     assert sorted(diagnostics["epoch"].unique()) == [0, 1, 2]
@@ -55,7 +57,7 @@ def test_a_run_writes_history_metrics_and_model(prepared, small_spec):
 
 def test_steps_csv_holds_the_loss_every_few_steps_and_its_windows_average_to_each_epochs_loss(prepared, small_spec):
     # 100 images in batches of 32: 4 steps an epoch, the last of 4 images; windows of 3 steps restart each epoch
-    diagnostics = {"probe_images": 32, "saturation": 0.01, "step_interval": 3}
+    diagnostics = {"probe_images": 32, "saturation": 0.01, "step_interval": 3, "train_probe_images": 64}
     metrics = run(prepared, small_spec, 1, "steps", diagnostics=diagnostics)
     steps = pd.read_csv(prepared / "steps" / "steps.csv")
     history = pd.read_csv(prepared / "steps" / "history.csv")
@@ -66,8 +68,8 @@ def test_steps_csv_holds_the_loss_every_few_steps_and_its_windows_average_to_eac
         mine = (steps["epoch"] == epoch).to_numpy()
         for metric in ("loss", "accuracy"):
             weighted = np.average(steps.loc[mine, metric], weights=images[mine])
-            assert weighted == pytest.approx(history.loc[epoch - 1, metric], rel=1e-5)
-    assert metrics["steps"] == 8 and metrics["plateau_exit_step"] in (None, 3, 4, 7, 8)
+            assert weighted == pytest.approx(history.loc[epoch - 1, f"running_{metric}"], rel=1e-5)
+    assert metrics["steps"] == 8 and judged(prepared / "steps")["plateau_exit_step"] in (None, 3, 4, 7, 8)
 
 
 def test_a_subset_is_the_same_draw_for_every_seed(prepared, small_spec):
@@ -78,10 +80,10 @@ def test_a_subset_is_the_same_draw_for_every_seed(prepared, small_spec):
 
 
 def test_a_diverging_run_is_kept_and_marked(prepared, small_spec):
-    metrics = run(prepared, small_spec | {"learning_rate": 1e38, "epochs": 3}, 1, "nan")
-    assert metrics["verdict"] == "diverged"
+    run(prepared, small_spec | {"learning_rate": 1e38, "epochs": 3}, 1, "nan")
+    assert judged(prepared / "nan")["outcome"] == "diverged"
     history = pd.read_csv(prepared / "nan" / "history.csv")
-    assert not np.isfinite(history["loss"].iloc[-1])
+    assert not np.isfinite(history["running_loss"].iloc[-1])
     assert (prepared / "nan" / "model.keras").exists()
 
 
@@ -90,7 +92,7 @@ def test_same_seed_repeats_exactly_and_another_seed_differs(prepared, small_spec
     first = run(prepared, spec, 7, "first")
     second = run(prepared, spec, 7, "second")
     other = run(prepared, spec, 8, "other")
-    columns = ["loss", "accuracy", "val_loss", "val_accuracy"]
+    columns = ["running_loss", "running_accuracy", "train_loss", "train_accuracy", "val_loss", "val_accuracy"]
     h1, h2, h3 = (pd.read_csv(prepared / name / "history.csv")[columns] for name in ("first", "second", "other"))
     pd.testing.assert_frame_equal(h1, h2, check_exact=True)
     assert not h1.equals(h3)
@@ -136,7 +138,7 @@ def test_a_sigmoid_net_in_bfloat16_repeats_exactly(prepared, small_spec):
     first = run(prepared, spec, 4, "bf16_a", training=training)
     second = run(prepared, spec, 4, "bf16_b", training=training)
     h1, h2 = (pd.read_csv(prepared / name / "history.csv") for name in ("bf16_a", "bf16_b"))
-    columns = ["loss", "accuracy", "val_loss", "val_accuracy"]
+    columns = ["running_loss", "running_accuracy", "train_loss", "train_accuracy", "val_loss", "val_accuracy"]
     pd.testing.assert_frame_equal(h1[columns], h2[columns], check_exact=True)
     assert first["run"]["training"]["precision"] == "mixed_bfloat16"
     assert first["final_train_loss"] == second["final_train_loss"]
@@ -163,7 +165,7 @@ def test_speed_settings_are_applied_and_recorded(prepared, small_spec):
 def test_a_run_logs_its_progress_and_writes_tensorboard_events(prepared, small_spec, capsys, monkeypatch):
     import tensorflow as tf
 
-    from study import train
+    from study.training import loop as train
 
     monkeypatch.setattr(train, "PROGRESS_SECONDS", 0)
     run(prepared, small_spec, 3, "watched")

@@ -12,6 +12,8 @@ import yaml
 from conftest import REPO, run_locally, workflow_command
 from fakedata import serve, write_cifar10, write_fashion_mnist
 
+from study.config import merge_layers
+
 LECTURE_VARIANTS = ["fmnist_2conv_sigmoid", "cifar_12conv_relu_standardize"]
 # A variant added by config alone, with a learning rate that makes it diverge.
 DIVERGING = {"dataset": "fashion_mnist", "blocks": [[8]], "activation": "relu", "learning_rate": 1.0e20}
@@ -30,7 +32,7 @@ def study(tmp_path_factory):
         config = {
             "mirror": url,
             "seeds": SEEDS,
-            "run": VARIANTS,
+            "variants_to_train": VARIANTS,
             "subset": {"train": 150, "test": 40},
             "datasets": {name: {"files": checksums} for name, checksums in files.items()},
             "variants": {name: {"epochs": 1, "batch_size": 64} for name in LECTURE_VARIANTS}
@@ -83,6 +85,35 @@ def test_every_output_exists(study):
     assert (study / "report.ipynb").is_file()
 
 
+def planned_jobs(work, layer: dict) -> dict[str, int]:
+    """The jobs a dry run (-n) of the finished study in ``work`` would run under the test's config with
+    ``layer`` over it, by rule."""
+    config = yaml.safe_load((work / "test.yaml").read_text())
+    (work / "changed.yaml").write_text(yaml.safe_dump(merge_layers(config, layer)))
+    result = subprocess.run(
+        workflow_command(work, work / "changed.yaml", "-n", "--cores", "1"), capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    stats = result.stdout[result.stdout.index("Job stats:") :] if "Job stats:" in result.stdout else ""
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.MULTILINE) if m[1] != "total"}
+
+
+JUDGEMENT_CHANGES = {
+    "outcomes": {"plateau_margin": 0.10, "overfit_gap": 0.3, "causes": {"dead_fraction": 0.5}},
+    "preflight": {"initial_loss_band": 0.1, "overfit_accuracy": 0.9, "stop_failed": True},
+    "variants": {"fmnist_2conv_sigmoid": {"lecture": {"says": "reworded: it learns"}}},
+    "claims": [{"claim": "a new claim", "expect": "stuck", "variant": "diverging"}],
+}
+
+
+def test_a_change_of_how_runs_are_judged_retrains_nothing(study):
+    jobs = planned_jobs(study.parent, JUDGEMENT_CHANGES)
+    assert jobs and not {"train", "preflight", "prepare", "download"} & set(jobs), jobs
+    assert {"aggregate", "report"} <= set(jobs), jobs
+    # while a change of what a run trains on retrains it
+    assert planned_jobs(study.parent, {"variants": {"diverging": {"learning_rate": 1.0e19}}})["train"] == len(SEEDS)
+
+
 def test_the_plan_is_printed_before_the_first_job(study):
     output = (study.parent / "run.out").read_text()
     plan = output.index("Study plan: ")
@@ -101,11 +132,10 @@ def test_subset_is_class_stratified(study):
 
 def test_diverging_variant_is_marked_and_the_study_goes_on(study):
     summary = pd.read_csv(study / "tables" / "summary.csv").set_index("variant")
-    assert summary.loc["diverging", "verdict"] == "diverged"
-    assert summary.loc["diverging", "verdicts"] == "diverged 2/2"
-    for seed in SEEDS:
-        metrics = json.loads((study / "runs" / "diverging" / f"seed_{seed}" / "metrics.json").read_text())
-        assert metrics["verdict"] == "diverged"
+    assert summary.loc["diverging", "outcome"] == "diverged"
+    assert summary.loc["diverging", "outcomes"] == "diverged 2/2"
+    runs = pd.read_csv(study / "tables" / "runs.csv")
+    assert runs.loc[runs["variant"] == "diverging", "outcome"].tolist() == ["diverged"] * len(SEEDS)
     assert "diverging" in (study / "report.html").read_text()
 
 
@@ -123,13 +153,13 @@ def test_claims_are_computed(study):
     assert "Fashion-MNIST: the 2-conv sigmoid net learns" in html and "evidence (95% intervals)" in html
 
 
-def test_steps_verdicts_causes_and_the_fix_ranking_reach_the_tables_and_the_report(study):
+def test_steps_outcomes_causes_and_the_fix_ranking_reach_the_tables_and_the_report(study):
     steps = pd.read_csv(study / "tables" / "steps.csv")
     standardize = steps[(steps["variant"] == "cifar_12conv_relu_standardize") & (steps["seed"] == 1)]
     assert standardize["step"].tolist() == [1, 2, 3]  # 150 images in batches of 64, a row every step
     runs = pd.read_csv(study / "tables" / "runs.csv")
     assert set(runs["cause"]) <= {"vanishing gradients", "dead units", "saturation", "none"}
-    assert set(runs["verdict"]) <= {"learns", "overfits", "stuck", "undecided", "diverged"}
+    assert set(runs["outcome"]) <= {"learns", "overfits", "stuck", "undecided", "diverged"}
     fixes = pd.read_csv(study / "tables" / "fixes.csv")
     assert fixes["variant"].tolist() == ["fmnist_2conv_sigmoid", "cifar_12conv_relu_standardize"]
     calibration = pd.read_csv(study / "tables" / "preflight_calibration.csv")
@@ -157,7 +187,7 @@ def test_summary_agrees_with_epochs(study):
     for variant, row in summary.loc[LECTURE_VARIANTS].iterrows():
         last = epochs[epochs["variant"] == variant].sort_values("epoch").groupby("seed").tail(1)
         assert row["n_seeds"] == 2
-        assert row["final_train_accuracy_mean"] == pytest.approx(last["accuracy"].mean())
+        assert row["final_train_accuracy_mean"] == pytest.approx(last["train_accuracy"].mean())
         assert row["final_val_accuracy_mean"] == pytest.approx(last["val_accuracy"].mean())
         assert row["final_val_accuracy_std"] == pytest.approx(last["val_accuracy"].std(ddof=1), nan_ok=True)
         assert row["seconds_per_epoch"] == pytest.approx(epochs[epochs["variant"] == variant]["seconds"].mean())
@@ -178,7 +208,7 @@ def test_provenance(study):
     assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?|unknown.*", provenance["git_commit"])
     assert provenance["devices"][0].startswith("CPU: ")
     assert provenance["data"]["cifar10"]["sources"]["cifar-10-binary.tar.gz"]["sha256"]
-    assert provenance["config"]["run"] == VARIANTS
+    assert provenance["config"]["variants_to_train"] == VARIANTS
 
 
 def test_report_is_complete_and_offline(study):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from study.datasets import FORMAT_FILES, FORMAT_TYPICAL
+from study.data.formats import FORMAT_FILES, FORMAT_TYPICAL
 from study.specs import conv_count
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -16,12 +16,24 @@ DEFAULT_CONFIG = REPOSITORY / "config" / "config.yaml"
 DEFAULT_SCHEMA = REPOSITORY / "workflow" / "schemas" / "config.schema.yaml"
 
 
+# Keys that were renamed so that one word has one meaning: old name -> new name.
+RENAMED_KEYS = {"run": "variants_to_train", "verdicts": "outcomes"}
+
+
 class ConfigError(ValueError):
     """The config is well-formed but inconsistent."""
 
 
+def check_renamed_keys(config: dict) -> None:
+    """Refuse a key under its old name, giving the new one, rather than ignore what the user set."""
+    for old, new in RENAMED_KEYS.items():
+        if old in config:
+            raise ConfigError(f"{old}: this key is now called {new!r}; rename it in your config file")
+
+
 def check_config(config: dict) -> None:
     """Raise ConfigError naming the key when names in the config do not refer to each other."""
+    check_renamed_keys(config)
     for name, dataset in config["datasets"].items():
         expected = set(FORMAT_FILES[dataset["format"]])
         listed = set(dataset["files"])
@@ -47,9 +59,9 @@ def check_config(config: dict) -> None:
         key = "fix_ranking.baseline" if i == 0 else f"fix_ranking.variants[{i - 1}]"
         if name is not None and name not in config["variants"]:
             raise ConfigError(f"{key}: {name!r} is not a variant")
-    unknown = [name for name in config["run"] if name not in config["variants"]]
+    unknown = [name for name in config["variants_to_train"] if name not in config["variants"]]
     if unknown:
-        raise ConfigError(f"run: {unknown} not among variants {sorted(config['variants'])}")
+        raise ConfigError(f"variants_to_train: {unknown} not among variants {sorted(config['variants'])}")
 
 
 def check_image_sizes(name: str, spec: dict, shape: tuple[int, ...]) -> None:

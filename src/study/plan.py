@@ -1,7 +1,7 @@
 """The study's plan, printed before its first job: jobs per rule, and how long training will take here.
 
 The estimate divides each training job's arithmetic (`study.specs.training_flops`)
-by the rate `study.bench` measured for the benchmark model of the nearest size on a
+by the rate `study.training.bench.throughput` measured for the benchmark model of the nearest size on a
 CPU of the same kind (`measured_speeds.csv`), scaled to this machine's cores. It
 is a rough guide, not a promise; there is none yet for GPUs.
 """
@@ -15,23 +15,25 @@ from pathlib import Path
 
 import pandas as pd
 
-from study.datasets import FORMAT_TYPICAL
-from study.gpus import gpu_pool
-from study.runtime import cpu_flags, cpu_name
+from study.data.formats import FORMAT_TYPICAL
 from study.specs import forward_flops, training_flops
+from study.training.gpus import gpu_pool
+from study.training.runtime import cpu_flags, cpu_name
 
 MEASURED_SPEEDS = Path(__file__).parent / "measured_speeds.csv"
 LONG_ON_A_CPU_HOURS = 3
 
 
-def dataset_facts(config: dict, dataset: str, results: Path | None) -> tuple[tuple[int, ...], int]:
-    """Image shape and training images of a dataset: from its prepared meta.json, else its format's usual."""
+def dataset_facts(config: dict, dataset: str, results: Path | None) -> tuple[tuple[int, ...], int, int]:
+    """Image shape, training images and classes of a dataset: from its prepared meta.json, else its format's
+    usual."""
     meta = results / "data" / dataset / "meta.json" if results else None
     if meta and meta.exists():
-        facts = json.loads(meta.read_text())["train"]
-        return tuple(facts["shape"]), facts["images"]
+        facts = json.loads(meta.read_text())
+        if "classes" in facts:
+            return tuple(facts["train"]["shape"]), facts["train"]["images"], facts["classes"]
     typical = FORMAT_TYPICAL[config["datasets"][dataset]["format"]]
-    return typical["shape"], typical["train_images"]
+    return typical["shape"], typical["train_images"], typical["classes"]
 
 
 def job_counts(config: dict, variants: list[str]) -> dict[str, int]:
@@ -65,9 +67,9 @@ def training_hours(config: dict, variants: list[str], speeds: pd.DataFrame, resu
     seconds = 0.0
     for variant in variants:
         spec = config["variants"][variant]
-        shape, images = dataset_facts(config, spec["dataset"], results)
+        shape, images, classes = dataset_facts(config, spec["dataset"], results)
         images = min(images, config["subset"].get("train", images))
-        per_image = forward_flops(spec, shape)
+        per_image = forward_flops(spec, shape, classes)
         nearest = speeds.iloc[(speeds["forward_flops"].map(math.log) - math.log(per_image)).abs().argmin()]
         rate = nearest["gflops"] * 1e9 / nearest["cores"] * (os.cpu_count() or 1)
         pending = [
@@ -75,14 +77,14 @@ def training_hours(config: dict, variants: list[str], speeds: pd.DataFrame, resu
             for seed in config["seeds"]
             if not (results and (results / "runs" / variant / f"seed_{seed}" / "metrics.json").exists())
         ]
-        seconds += len(pending) * training_flops(spec, shape, images) / rate
+        seconds += len(pending) * training_flops(spec, shape, classes, images) / rate
     return seconds / 3600
 
 
 def plan_text(config: dict, results: Path, quick: dict | None, quick_command: str, local: bool = True) -> str:
     """The plan in words. ``quick``: the quick profile's config, to suggest when training here is long;
     ``local``: whether jobs run on this machine (not on a cluster's nodes)."""
-    variants = config["run"] or list(config["variants"])
+    variants = config["variants_to_train"] or list(config["variants"])
     counts = job_counts(config, variants)
     lines = [
         f"Study plan: {sum(counts.values())} jobs ("
@@ -101,11 +103,11 @@ def plan_text(config: dict, results: Path, quick: dict | None, quick_command: st
     source = speeds.iloc[0]
     lines.append(
         f"Estimated training time here ({cpu_name()}, {os.cpu_count()} cores, {source['precision']}): "
-        f"about {hours:.1f} hours, from what study.bench measured on {source['measured_on']} "
+        f"about {hours:.1f} hours, from what study.training.bench.throughput measured on {source['measured_on']} "
         f"({source['cores']} cores), scaled by cores."
     )
     if hours > LONG_ON_A_CPU_HOURS and quick is not None:
-        quick_hours = training_hours(quick, quick["run"] or list(quick["variants"]), speeds, None)
+        quick_hours = training_hours(quick, quick["variants_to_train"] or list(quick["variants"]), speeds, None)
         lines += [
             f"That is more than {LONG_ON_A_CPU_HOURS} hours on a CPU. The quick profile tells the lecture's story "
             f"in about {quick_hours:.1f} hours of training here:",
@@ -115,5 +117,5 @@ def plan_text(config: dict, results: Path, quick: dict | None, quick_command: st
 
 
 def has_gpu() -> bool:
-    """Whether the jobs have a GPU to claim (`study.gpus.gpu_pool`)."""
+    """Whether the jobs have a GPU to claim (`study.training.gpus.gpu_pool`)."""
     return bool(gpu_pool())

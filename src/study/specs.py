@@ -1,12 +1,10 @@
 """What a variant spec describes, read without building it: filter counts and arithmetic per image.
 
 Pure Python, so that the workflow's planning and the tables side need no TensorFlow;
-`study.models` builds the same layers.
+`study.training.models` builds the same layers.
 """
 
 from __future__ import annotations
-
-from study.datasets import NUM_CLASSES
 
 
 def conv_filters(spec: dict) -> list[list[int]]:
@@ -19,8 +17,9 @@ def conv_count(spec: dict) -> int:
     return sum(len(block) for block in spec["blocks"])
 
 
-def forward_flops(spec: dict, input_shape: tuple[int, ...]) -> int:
-    """Multiply-adds x 2 of every conv (3x3, 'same') and Dense layer for one image's forward pass."""
+def forward_flops(spec: dict, input_shape: tuple[int, ...], classes: int) -> int:
+    """Multiply-adds x 2 of every conv (3x3, 'same') and Dense layer (the softmax: ``classes`` units) for one
+    image's forward pass."""
     height, width, channels = input_shape
     flops = 0
     for filters in conv_filters(spec):
@@ -32,12 +31,12 @@ def forward_flops(spec: dict, input_shape: tuple[int, ...]) -> int:
             flops += 2 * -(-height // 2) * -(-width // 2) * 9 * block_input * channels
         height, width = height // 2, width // 2
     features = height * width * channels
-    for units in [*spec.get("dense", []), NUM_CLASSES]:
+    for units in [*spec.get("dense", []), classes]:
         flops += 2 * features * units
         features = units
     return flops
 
 
-def training_flops(spec: dict, input_shape: tuple[int, ...], images: int) -> int:
+def training_flops(spec: dict, input_shape: tuple[int, ...], classes: int, images: int) -> int:
     """Arithmetic of training on ``images`` images for the spec's epochs: forward and backward, about 3 forward."""
-    return 3 * forward_flops(spec, input_shape) * images * spec["epochs"]
+    return 3 * forward_flops(spec, input_shape, classes) * images * spec["epochs"]

@@ -9,10 +9,10 @@ from study.config import (
     train_mem_mb,
     train_runtime_minutes,
 )
-from study.datasets import ARRAYS
-from study.download import source_url
+from study.data.formats import ARRAYS
+from study.data.download import source_url
 from study.plan import plan_text
-from study.run import Run
+from study.training.run import Run
 
 check_config(config)
 
@@ -58,8 +58,8 @@ def get_config_layers():
 
 
 def get_run_variants():
-    """The variants this run trains: config 'run', or all of them."""
-    return config["run"] or list(config["variants"])
+    """The variants this study trains: config 'variants_to_train', or all of them."""
+    return config["variants_to_train"] or list(config["variants"])
 
 
 def get_run_datasets():
@@ -124,7 +124,7 @@ def get_variant_data(wildcards):
 
 
 def get_run(wildcards):
-    """The run a training job trains, whole (study.run.Run as a dict)."""
+    """The run a training job trains, whole (study.training.run.Run as a dict)."""
     return Run.from_config(config, wildcards.variant, wildcards.seed).to_dict()
 
 
@@ -133,6 +133,11 @@ def get_preflight_run(wildcards):
     return Run.from_config(
         config, wildcards.variant, config["preflight"]["seed"]
     ).to_dict()
+
+
+def get_preflight_measurements():
+    """What the pre-flight checks measure; their pass marks are the tables side's, so changing one reruns no job."""
+    return {key: config["preflight"][key] for key in ("init_images", "batch", "steps")}
 
 
 def get_train_mem_mb(wildcards):

@@ -14,7 +14,7 @@ rule preflight:
         runtime=30,
     params:
         run=get_preflight_run,
-        settings=config["preflight"],
+        settings=get_preflight_measurements(),
     script:
         "../scripts/preflight.py"
 
@@ -42,7 +42,6 @@ rule train:
         runtime=get_train_runtime,
     params:
         run=get_run,
-        stop_failed=config["preflight"]["stop_failed"],
         checkpoint_dir="results/checkpoints/{variant}/seed_{seed}",
     script:
         "../scripts/train.py"

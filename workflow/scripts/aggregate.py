@@ -1,4 +1,4 @@
-from study.aggregate import write_tables
+from study.analysis.tables import write_tables
 from study.logs import logged_to
 from study.provenance import git_commit
 

@@ -2,8 +2,8 @@ import json
 
 import numpy as np
 
+from study.data.stats import write_channel_stats
 from study.logs import logged_to
-from study.stats import write_channel_stats
 
 with logged_to(snakemake.log[0]):
     images = np.load(snakemake.input.images, mmap_mode="r")

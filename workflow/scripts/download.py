@@ -1,4 +1,4 @@
-from study.download import fetch
+from study.data.download import fetch
 from study.logs import logged_to
 
 with logged_to(snakemake.log[0]):

@@ -1,14 +1,16 @@
+from pathlib import Path
+
 from study.logs import logged_to
 
 with logged_to(snakemake.log[0]):
-    from study.datasets import image_shape
-    from study.models import reference_counts, variant_counts
-    from study.params import params_table
+    from study.analysis.params import params_table
+    from study.data.prepare import read_meta
+    from study.training.models import reference_counts, variant_counts
 
-    shapes = {
-        dataset: image_shape(meta)
+    datasets = {
+        dataset: read_meta(Path(meta).parent)
         for dataset, meta in zip(snakemake.params.datasets, snakemake.input.metas, strict=True)
     }
-    table = params_table(variant_counts(dict(snakemake.params.variants), shapes), reference_counts())
+    table = params_table(variant_counts(dict(snakemake.params.variants), datasets), reference_counts())
     table.to_csv(snakemake.output[0], index=False)
     print(table.to_string())

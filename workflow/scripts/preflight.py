@@ -1,16 +1,16 @@
 import json
 from pathlib import Path
 
-from study.gpus import claim_job_gpu
 from study.logs import logged_to
-from study.run import Run
-from study.runtime import configure_backend
+from study.training.gpus import claim_job_gpu
+from study.training.run import Run
+from study.training.runtime import configure_backend
 
 with logged_to(snakemake.log[0]):
     run = Run.from_dict(snakemake.params.run)
     claim_job_gpu()  # before Keras loads its backend: the job sees only the GPU it claimed
     configure_backend(run.training["backend"])
-    from study.preflight import run_preflight
+    from study.training.preflight import run_preflight
 
     result = run_preflight(
         run,

@@ -1,7 +1,7 @@
 import json
 from pathlib import Path
 
-from study.datasets import prepare
+from study.data.prepare import prepare
 from study.logs import logged_to
 
 with logged_to(snakemake.log[0]):

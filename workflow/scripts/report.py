@@ -3,7 +3,7 @@ from pathlib import Path
 import papermill
 
 from study.logs import logged_to
-from study.report import export_html
+from study.reporting.views import export_html
 
 with logged_to(snakemake.log[0]):
     papermill.execute_notebook(

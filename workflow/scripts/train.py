@@ -1,26 +1,28 @@
 import json
 from pathlib import Path
 
-from study.gpus import claim_job_gpu
+from study.analysis.outcomes import judge_preflight, require_preflight
 from study.logs import logged_to
-from study.run import Run
-from study.runtime import configure_backend
-from study.verdicts import preflight_summary, require_preflight
+from study.training.gpus import claim_job_gpu
+from study.training.run import Run
+from study.training.runtime import configure_backend
 
 with logged_to(snakemake.log[0]):
     run = Run.from_dict(snakemake.params.run)
+    # The gate reads the config, not the rule's params: its thresholds judge, they do not change
+    # training, so changing them must not make Snakemake retrain the runs that passed.
+    gate = snakemake.config["preflight"]
+    preflight = json.loads(Path(snakemake.input.preflight).read_text())
+    require_preflight(judge_preflight(preflight, gate), gate["stop_failed"])
     claim_job_gpu()  # before Keras loads its backend: the job sees only the GPU it claimed
     configure_backend(run.training["backend"])
-    from study.train import train_run
+    from study.training.loop import train_run
 
-    preflight = json.loads(Path(snakemake.input.preflight).read_text())
-    require_preflight(preflight, snakemake.params.stop_failed)
     train_run(
         run,
         data_dir=Path(snakemake.input.meta).parent,
         stats_path=snakemake.input.stats,
         out_dir=Path(snakemake.output.metrics).parent,
         checkpoint_dir=snakemake.params.checkpoint_dir,
-        preflight=preflight_summary(preflight),
         threads=snakemake.threads,
     )

@@ -1,8 +1,9 @@
 """Cheap checks of a variant before it trains, after Karpathy's "A Recipe for Training Neural Networks".
 
-The loss at initialisation should be near ln 10 for 10 balanced classes, and a
+The loss at initialisation should be near ln(classes) for balanced classes, and a
 net that cannot overfit one small batch has a problem no amount of data fixes.
-Whether a result passed, and what the tables keep of it, is `study.verdicts`'.
+This job records what it measured; whether a result passed is judged on the tables
+side (`study.analysis.outcomes.judge_preflight`).
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from study.datasets import load_subset, stratified_subset
-from study.models import build_model
-from study.run import Run
-from study.runtime import seed_everything
-from study.verdicts import PLATEAU_LOSS
+from study.data.prepare import load_subset, read_meta, stratified_subset
+from study.training.models import build_model
+from study.training.run import Run
+from study.training.runtime import seed_everything
 
 
 def initial_loss(model: keras.Model, images: np.ndarray, labels: np.ndarray, batch_size: int = 256) -> float:
@@ -37,22 +37,18 @@ def overfit_one_batch(
     labels: np.ndarray,
     steps: int,
     learning_rate: float,
-    target_accuracy: float = 1.0,
 ) -> dict:
-    """Train on one fixed batch; return the loss and accuracy curves and when (if) it was memorised."""
+    """Train on one fixed batch for ``steps`` steps; return its loss and accuracy curves."""
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
     )
     images, labels = np.asarray(images), np.asarray(labels, dtype=np.int32)
     curve = {"loss": [], "accuracy": []}
-    reached = None
-    for step in range(1, steps + 1):
+    for _ in range(steps):
         logs = model.train_on_batch(images, labels, return_dict=True)
         curve["loss"].append(float(logs["loss"]))
         curve["accuracy"].append(float(logs["accuracy"]))
-        if reached is None and logs["accuracy"] >= target_accuracy:
-            reached = step
-    return {"steps": steps, "steps_to_overfit": reached, "overfits": reached is not None, **curve}
+    return {"steps": steps, **curve}
 
 
 def preflight_checks(
@@ -66,19 +62,8 @@ def preflight_checks(
     init_idx = stratified_subset(labels, settings["init_images"], seed)
     loss = initial_loss(model, images[init_idx], labels[init_idx])
     batch_idx = stratified_subset(labels, settings["batch"], seed + 1)
-    overfit = overfit_one_batch(
-        model, images[batch_idx], labels[batch_idx], settings["steps"], learning_rate, settings["overfit_accuracy"]
-    )
-    initial_ok = abs(loss - PLATEAU_LOSS) <= settings["initial_loss_band"]
-    return {
-        "initial_loss": loss,
-        "expected_initial_loss": PLATEAU_LOSS,
-        "initial_loss_ok": bool(initial_ok),
-        "init_images": len(init_idx),
-        "overfit_batch": len(batch_idx),
-        "overfit": overfit,
-        "passed": bool(initial_ok and overfit["overfits"]),
-    }
+    overfit = overfit_one_batch(model, images[batch_idx], labels[batch_idx], settings["steps"], learning_rate)
+    return {"initial_loss": loss, "init_images": len(init_idx), "overfit_batch": len(batch_idx), "overfit": overfit}
 
 
 def run_preflight(run: Run, settings: dict, data_dir: str | os.PathLike, stats_path: str | os.PathLike) -> dict:
@@ -90,6 +75,7 @@ def run_preflight(run: Run, settings: dict, data_dir: str | os.PathLike, stats_p
     seed_everything(run.seed)
     images, labels = load_subset(data_dir, "train", run.subset.get("train"), run.subset_seed)
     stats = json.loads(Path(stats_path).read_text())
-    model = build_model(run.spec, images.shape[1:], stats, name=run.variant)
+    classes = read_meta(data_dir)["classes"]
+    model = build_model(run.spec, images.shape[1:], stats, classes=classes, name=run.variant)
     result = preflight_checks(model, images, labels, settings, run.spec["learning_rate"], run.seed)
-    return {"variant": run.variant, "seed": run.seed, **result}
+    return {"variant": run.variant, "seed": run.seed, "classes": classes, **result}

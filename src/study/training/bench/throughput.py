@@ -1,6 +1,6 @@
 """Training throughput and memory: the lecture's way against the pipeline's training path.
 
-    python -m study.bench [--models ...] [--steps 12] [--rounds 3] [--out results/bench]
+    python -m study.training.bench.throughput [--models ...] [--steps 12] [--rounds 3] [--out results/bench]
 
 Each measurement runs in its own process (TensorFlow reads its settings once,
 at import, and peak memory is per process), interleaved A B A B ... so that
@@ -12,7 +12,7 @@ its spread over rounds.
   float64 arrays of all of it into ``model.fit(batch_size=256)``, TensorFlow's
   default settings (float32).
 - pipeline: what the train rule runs: the memory-mapped uint8 split fed
-  through ``study.feeding.make_dataset``, scaling inside the model, the study's
+  through ``study.training.feeding.make_dataset``, scaling inside the model, the study's
   settings (op determinism, the precision chosen for this device).
 
 Both read the same random images of the dataset's size, written once to
@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import resource
 import statistics
 import subprocess
@@ -33,19 +32,23 @@ import sys
 import time
 from pathlib import Path
 
-from study.datasets import NUM_CLASSES
+from study.data.formats import FORMAT_TYPICAL
 from study.specs import conv_filters, forward_flops
+from study.training.bench.peak import sgemm_peak_gflops
 
 PROCESS_START = time.perf_counter()
 
-# The four models of the benchmark: which variant of the config each one is, and
-# the size of its dataset's training split (filled with random images).
+# The four models of the benchmark: which variant of the config each one is, and the image
+# shape, training images and classes of its dataset's official files (filled with random images).
 MODELS = {
-    "fmnist_2conv": {"variant": "fmnist_2conv_sigmoid", "input": (28, 28, 1), "images": 60000},
-    "cifar_2conv": {"variant": "cifar_2conv_sigmoid", "input": (32, 32, 3), "images": 50000},
-    "cifar_6conv": {"variant": "cifar_6conv_relu", "input": (32, 32, 3), "images": 50000},
-    "cifar_12conv": {"variant": "cifar_12conv_relu", "input": (32, 32, 3), "images": 50000},
+    "fmnist_2conv": {"variant": "fmnist_2conv_sigmoid", "format": "idx"},
+    "cifar_2conv": {"variant": "cifar_2conv_sigmoid", "format": "cifar10_binary"},
+    "cifar_6conv": {"variant": "cifar_6conv_relu", "format": "cifar10_binary"},
+    "cifar_12conv": {"variant": "cifar_12conv_relu", "format": "cifar10_binary"},
 }
+for _model in MODELS.values():
+    _typical = FORMAT_TYPICAL[_model["format"]]
+    _model.update(input=_typical["shape"], images=_typical["train_images"], classes=_typical["classes"])
 BATCH = 256
 
 
@@ -57,25 +60,7 @@ def bench_specs(config_paths: list[str]) -> dict[str, dict]:
     return {name: variants[model["variant"]] for name, model in MODELS.items()}
 
 
-def cpu_peak_gflops() -> tuple[float, str]:
-    """fp32 peak: cores x FMA units x SIMD lanes x 2 x clock, read from /proc/cpuinfo.
-
-    Two FMA units per core is assumed (true of current server cores with AVX-512
-    or AVX2); the lanes come from the widest vector extension the CPU reports.
-    """
-    from study.runtime import cpu_flags
-
-    info = Path("/proc/cpuinfo").read_text()
-    flags = cpu_flags()
-    lanes = 16 if "avx512f" in flags else 8 if "avx2" in flags else 4
-    mhz = max(float(m) for m in re.findall(r"^cpu MHz\s*:\s*([\d.]+)", info, re.MULTILINE))
-    cores = os.cpu_count()
-    fma_units = 2
-    peak = cores * fma_units * lanes * 2 * mhz / 1000
-    return peak, f"{cores} cores x {fma_units} FMA x {lanes} fp32 lanes x 2 x {mhz / 1000:.2f} GHz"
-
-
-def lecture_model(spec: dict, input_shape: tuple[int, ...]):
+def lecture_model(spec: dict, input_shape: tuple[int, ...], classes: int):
     """The model as the lecture's scripts write it: Sequential, float inputs, no scaling layer."""
     import keras
 
@@ -87,7 +72,7 @@ def lecture_model(spec: dict, input_shape: tuple[int, ...]):
     model.add(keras.layers.Flatten())
     for units in spec["dense"]:
         model.add(keras.layers.Dense(units, activation=spec["activation"]))
-    model.add(keras.layers.Dense(NUM_CLASSES, activation="softmax"))
+    model.add(keras.layers.Dense(classes, activation="softmax"))
     return model
 
 
@@ -96,7 +81,7 @@ def write_bench_data(name: str, data_dir: Path) -> Path:
     meta.json with their checksums)."""
     import numpy as np
 
-    from study.download import file_digest
+    from study.data.download import file_digest
 
     config = MODELS[name]
     data_dir = data_dir / name
@@ -104,7 +89,7 @@ def write_bench_data(name: str, data_dir: Path) -> Path:
         data_dir.mkdir(parents=True, exist_ok=True)
         rng = np.random.default_rng(0)
         np.save(data_dir / "train_images.npy", rng.integers(0, 256, (config["images"], *config["input"]), np.uint8))
-        np.save(data_dir / "train_labels.npy", rng.integers(0, NUM_CLASSES, config["images"]).astype(np.uint8))
+        np.save(data_dir / "train_labels.npy", rng.integers(0, config["classes"], config["images"]).astype(np.uint8))
         arrays = {
             f"train_{kind}.npy": file_digest(data_dir / f"train_{kind}.npy", "sha256") for kind in ("images", "labels")
         }
@@ -149,7 +134,7 @@ def lecture_fit(name: str, spec: dict, steps: int, data_dir: Path, timer) -> tup
 
     images, labels = np.load(data_dir / "train_images.npy"), np.load(data_dir / "train_labels.npy")
     x = images / 255.0
-    model = lecture_model(spec, MODELS[name]["input"])
+    model = lecture_model(spec, MODELS[name]["input"], MODELS[name]["classes"])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     start = time.perf_counter()
     model.fit(x, labels, batch_size=BATCH, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[timer])
@@ -160,16 +145,16 @@ def pipeline_fit(name: str, spec: dict, steps: int, data_dir: Path, timer, train
     """What the train rule runs: the memory-mapped split through the study's feeding, its settings."""
     import numpy as np
 
-    from study.datasets import load_split
-    from study.feeding import make_dataset
-    from study.models import build_model
-    from study.runtime import describe_device, gpu_peak_memory_mb, resolve_training, seed_everything
+    from study.data.prepare import load_split
+    from study.training.feeding import make_dataset
+    from study.training.models import build_model
+    from study.training.runtime import describe_device, gpu_peak_memory_mb, resolve_training, seed_everything
 
     seed_everything(0)
     device = describe_device()
     training = resolve_training(training, device)
     images, labels = load_split(data_dir, "train")
-    model = build_model(spec, MODELS[name]["input"], precision=training["precision"])
+    model = build_model(spec, MODELS[name]["input"], classes=MODELS[name]["classes"], precision=training["precision"])
     model.compile(
         optimizer="adam",
         loss="sparse_categorical_crossentropy",
@@ -194,7 +179,7 @@ def worker(mode: str, name: str, spec: dict, steps: int, warmup: int, data_dir: 
     ``training`` (pipeline only): the config's `training` settings to measure.
     """
     if mode == "pipeline":
-        from study.runtime import configure_backend
+        from study.training.runtime import configure_backend
 
         configure_backend(training.get("backend", "tensorflow"))
     import keras
@@ -219,89 +204,9 @@ def worker(mode: str, name: str, spec: dict, steps: int, warmup: int, data_dir: 
         "sum_step_seconds": sum(timer.times),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "seconds_to_first_step": timer.first_step,
-        "forward_flops_per_image": forward_flops(spec, MODELS[name]["input"]),
+        "forward_flops_per_image": forward_flops(spec, MODELS[name]["input"], MODELS[name]["classes"]),
         "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default"),
         **settings,
-    }
-
-
-def tensorboard_seconds(model, diagnostics, images, labels, epochs: int) -> tuple[float, float]:
-    """Seconds the TensorBoard callbacks take at the start of a run and per epoch, timed inside their hooks
-    during a short fit (one step an epoch)."""
-    import tempfile
-
-    from study.feeding import make_dataset
-    from study.monitoring import tensorboard_callbacks
-
-    spent = {"on_train_begin": 0.0, "on_epoch_end": 0.0}
-
-    def timed(hook, method):
-        def run(*args, **kwargs):
-            start = time.perf_counter()
-            method(*args, **kwargs)
-            spent[hook] += time.perf_counter() - start
-
-        return run
-
-    with tempfile.TemporaryDirectory() as log_dir:
-        callbacks = tensorboard_callbacks(Path(log_dir), diagnostics, first_epoch=0)
-        for callback in callbacks:
-            for hook in spent:
-                setattr(callback, hook, timed(hook, getattr(callback, hook)))
-        data = make_dataset(images, labels, BATCH, seed=2, epochs=epochs)
-        model.fit(data, epochs=epochs, steps_per_epoch=1, shuffle=False, verbose=0, callbacks=[diagnostics, *callbacks])
-    return spent["on_train_begin"], spent["on_epoch_end"] / epochs
-
-
-def diagnostics_cost(name: str, spec: dict, steps: int, saturation: float, records: int = 3) -> dict:
-    """Seconds of one training step, of one diagnostics record (probe batch 256) and of the TensorBoard
-    writes, in this process.
-
-    The share of a run of the config's epochs follows: (epochs + 1) records, and
-    the TensorBoard writes of every epoch, against epochs x steps-per-epoch training steps.
-    """
-    from study.runtime import configure_backend
-
-    configure_backend()
-    import numpy as np
-
-    from study.diagnostics import TrainingDiagnostics
-    from study.feeding import make_dataset, steps_per_epoch
-    from study.models import build_model
-    from study.runtime import describe_device, resolve_training, seed_everything
-
-    seed_everything(0)
-    precision = resolve_training({}, describe_device())["precision"]
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, size=(steps * BATCH, *MODELS[name]["input"]), dtype=np.uint8)
-    labels = rng.integers(0, NUM_CLASSES, size=len(images)).astype(np.uint8)
-    model = build_model(spec, MODELS[name]["input"], precision=precision)
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(make_dataset(images, labels, BATCH, seed=0), epochs=1, steps_per_epoch=2, shuffle=False, verbose=0)
-    start = time.perf_counter()
-    model.fit(make_dataset(images, labels, BATCH, seed=1), epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0)
-    step = (time.perf_counter() - start) / steps
-    diagnostics = TrainingDiagnostics(images[:BATCH], labels[:BATCH], saturation)
-    diagnostics.set_model(model)
-    diagnostics.record(0)  # warm-up (traces the probe model)
-    start = time.perf_counter()
-    for epoch in range(1, records + 1):
-        diagnostics.record(epoch)
-    record = (time.perf_counter() - start) / records
-    tensorboard_start, tensorboard_epoch = tensorboard_seconds(model, diagnostics, images, labels, records)
-    epochs, epoch_steps = spec["epochs"], steps_per_epoch(MODELS[name]["images"], BATCH)
-    training = step * epoch_steps * epochs
-    return {
-        "model": name,
-        "precision": precision,
-        "step_seconds": step,
-        "record_seconds": record,
-        "tensorboard_start_seconds": tensorboard_start,
-        "tensorboard_epoch_seconds": tensorboard_epoch,
-        "epochs": epochs,
-        "steps_per_epoch": epoch_steps,
-        "share_percent": 100 * record * (epochs + 1) / training,
-        "tensorboard_share_percent": 100 * (tensorboard_start + tensorboard_epoch * epochs) / training,
     }
 
 
@@ -317,7 +222,7 @@ def measure(mode: str, name: str, spec: dict, args: argparse.Namespace) -> dict:
         "data_dir": str(write_bench_data(name, args.out / "data")),
         "training": json.loads(args.training),
     }
-    command = [sys.executable, "-m", "study.bench", "--worker", json.dumps(job)]
+    command = [sys.executable, "-m", "study.training.bench.throughput", "--worker", json.dumps(job)]
     result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if result.returncode:
         raise RuntimeError(f"{mode} {name} failed:\n{result.stderr[-3000:]}")
@@ -338,7 +243,7 @@ def summary_row(name: str, part, peak: float, floor: float) -> dict:
         "ratio": ratios.median(),
         "ratio min-max": f"{ratios.min():.2f}-{ratios.max():.2f}",
         "pipeline GFLOP/s": pipeline["gflops"].median(),
-        "% of fp32 peak": 100 * pipeline["gflops"].median() / peak,
+        "% of sgemm peak": 100 * pipeline["gflops"].median() / peak,
         "lecture peak MB": lecture_peak,
         "pipeline peak MB": pipeline_peak,
         "memory ratio": pipeline_peak / lecture_peak,
@@ -352,7 +257,7 @@ def compare(specs: dict, args: argparse.Namespace) -> None:
     """The lecture's way against the pipeline's, interleaved A B A B, per model; tables to args.out."""
     import pandas as pd
 
-    peak, peak_formula = cpu_peak_gflops()
+    peak, peak_how = sgemm_peak_gflops()
     floor = framework_floor_mb()
     rows = []
     for name in args.models:
@@ -373,7 +278,7 @@ def compare(specs: dict, args: argparse.Namespace) -> None:
     raw.drop(columns=["step_seconds"]).to_csv(args.out / "measurements.csv", index=False)
     table.to_csv(args.out / "summary.csv", index=False)
     print(
-        f"\nfp32 peak {peak:.0f} GFLOP/s ({peak_formula}); batch {BATCH}, {args.steps} steps, "
+        f"\nfp32 peak {peak:.0f} GFLOP/s ({peak_how}); batch {BATCH}, {args.steps} steps, "
         f"{args.warmup} warm-up dropped, {args.rounds} rounds; TensorFlow + Keras alone: {floor:.0f} MB\n"
     )
     print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
@@ -409,11 +314,6 @@ def parse_args(argv=None) -> argparse.Namespace:
         default="{}",
         help='training settings for the pipeline, as JSON: {"precision": "mixed_bfloat16", "steps_per_execution": 8}',
     )
-    parser.add_argument(
-        "--diagnostics-cost",
-        action="store_true",
-        help="measure the diagnostics callback against training steps, projected to runs of the config's epochs",
-    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -426,17 +326,7 @@ def main(argv=None) -> None:
         print(json.dumps(worker(**job)))
         return
     specs = bench_specs(args.config)
-    if args.diagnostics_cost:
-        import pandas as pd
-
-        from study.config import load_config
-
-        saturation = load_config(args.config)["diagnostics"]["saturation"]
-        table = pd.DataFrame([diagnostics_cost(name, specs[name], args.steps, saturation) for name in args.models])
-        args.out.mkdir(parents=True, exist_ok=True)
-        table.to_csv(args.out / "diagnostics_cost.csv", index=False)
-        print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    elif args.pipeline_only:
+    if args.pipeline_only:
         pipeline_only(specs, args)
     else:
         compare(specs, args)

@@ -1,6 +1,6 @@
 """Publish a finished run: copy its report and key tables, and describe how it was made.
 
-    python -m study.publish --results results --out docs/reproduction --command "..."
+    python -m study.reporting.publish --results results --out docs/reproduction --command "..."
 
 Writes OUT/report.html, the key tables (PUBLISHED_TABLES) and OUT/README.md
 (command, config layers, commit, device, timing, data provenance), and rewrites
@@ -143,12 +143,12 @@ def reproduction_readme(command: str, provenance: dict, timing: dict) -> str:
             *data_provenance(provenance),
             "",
             "Files: `report.html` (the full report), `summary.csv` (one row per variant), `runs.csv` (one row",
-            "per variant and seed, with verdict, cause and the step it left the plateau), `claims.csv` (the",
+            "per variant and seed, with outcome, cause and the step it left the plateau), `claims.csv` (the",
             "lecture's claims with intervals, adjusted p-values and seeds needed; the project README shows",
             "them as a table), `fixes.csv` (which fix works best), `preflight_calibration.csv` (how far each",
             "pre-flight check can be trusted), `stability.csv` (the claims on a second, disjoint set of seeds,",
             "when `make reproduction` ran it) and `provenance.json`. Compare two runs with",
-            "`python -m study.diff A B`.",
+            "`python -m study.analysis.diff A B`.",
             "",
         ]
     )

@@ -18,7 +18,7 @@ from pathlib import Path
 import keras
 import pandas as pd
 
-from study.download import file_digest
+from study.data.download import file_digest
 
 CHECKPOINT_FORMAT = 3  # raise it when what a checkpoint holds changes: older ones then start over
 SEALED = ("latest.weights.h5", "training_metadata.json")  # what BackupAndRestore writes each epoch

@@ -1,4 +1,5 @@
-"""Tables and figures of the report notebook, and its offline HTML export."""
+"""What the report notebook shows besides figures: its tables as a reader sees them, its notes in words,
+and its offline HTML export."""
 
 from __future__ import annotations
 
@@ -7,32 +8,16 @@ import math
 import os
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import nbformat
-import numpy as np
 import pandas as pd
-import seaborn as sns
 from nbconvert import HTMLExporter
 
-from study.verdicts import CHANCE_ACCURACY, PLATEAU_LOSS, plateau_line, verdict_rules
+from study.analysis.outcomes import chance_accuracy, outcome_rules
 
 TEMPLATES = Path(__file__).parent / "templates"
 NEAR_CHANCE = 0.05  # how close to 1/classes a validation accuracy is "near chance" in the notes
-# BatchNormalization's default, which study.models keeps.
+# BatchNormalization's default, which study.training.models keeps.
 KERAS_BATCHNORM_MOMENTUM = 0.99
-CURVE_METRICS = {"accuracy": "train accuracy", "val_accuracy": "validation accuracy", "loss": "train loss"}
-
-
-def keep(figure: plt.Figure, directory: str | os.PathLike, name: str) -> plt.Figure:
-    """Save a report figure as DIRECTORY/NAME.png too, for Snakemake's report bundle."""
-    Path(directory).mkdir(parents=True, exist_ok=True)
-    figure.savefig(Path(directory) / f"{name}.png", dpi=96, bbox_inches="tight")
-    return figure
-
-
-def variant_palette(variants: list[str]) -> dict[str, tuple]:
-    """One colour per variant, the same in every figure of the report."""
-    return dict(zip(variants, sns.color_palette("tab20", len(variants)), strict=False))
 
 
 def mean_pm_std(mean: float, std: float) -> str:
@@ -99,61 +84,6 @@ def lecture_table(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def plot_learning_curves(epochs: pd.DataFrame, palette: dict) -> plt.Figure:
-    """Per metric, each variant's mean over seeds by epoch, with a ±1 std band."""
-    long = epochs.melt(id_vars=["variant", "seed", "epoch"], value_vars=list(CURVE_METRICS), var_name="metric")
-    long["metric"] = long["metric"].map(CURVE_METRICS)
-    grid = sns.relplot(
-        data=long,
-        x="epoch",
-        y="value",
-        hue="variant",
-        col="metric",
-        kind="line",
-        errorbar="sd",
-        palette=palette,
-        facet_kws={"sharey": False},
-        height=3.6,
-        aspect=1.15,
-        marker="o",
-        markersize=3,
-    )
-    grid.set_titles("{col_name}")
-    grid.set_axis_labels("epoch", "")
-    for ax, label in zip(grid.axes.flat, CURVE_METRICS.values(), strict=True):
-        ax.set_ylabel(label)
-    return grid.figure
-
-
-def plot_final_accuracy(epochs: pd.DataFrame, palette: dict) -> plt.Figure:
-    """Final train and validation accuracy per variant: seeds as dots, mean with a 95% CI."""
-    last = epochs.loc[epochs.groupby(["variant", "seed"])["epoch"].idxmax()]
-    long = last.melt(id_vars=["variant", "seed"], value_vars=["accuracy", "val_accuracy"], var_name="split")
-    long["split"] = long["split"].map({"accuracy": "train", "val_accuracy": "validation"})
-    fig, axes = plt.subplots(1, 2, figsize=(12, 0.45 * len(palette) + 1.5), sharey=True)
-    for ax, (split, part) in zip(axes, long.groupby("split"), strict=True):
-        sns.pointplot(
-            data=part,
-            y="variant",
-            x="value",
-            hue="variant",
-            palette=palette,
-            errorbar=("ci", 95),
-            linestyle="none",
-            ax=ax,
-            order=list(palette),
-            legend=False,
-        )
-        sns.stripplot(data=part, y="variant", x="value", color="black", size=3, ax=ax, order=list(palette))
-        ax.axvline(CHANCE_ACCURACY, color="grey", linestyle=":", linewidth=1)
-        ax.set_title(f"final {split} accuracy (dotted: chance)")
-        ax.set_xlabel("accuracy")
-        ax.set_ylabel("")
-        ax.set_xlim(0, 1)
-    fig.tight_layout()
-    return fig
-
-
 def stats_table(stats_jsons: list[str | os.PathLike]) -> pd.DataFrame:
     rows = []
     for path in stats_jsons:
@@ -185,13 +115,13 @@ def export_html(notebook: str | os.PathLike, html: str | os.PathLike) -> None:
     Path(html).write_text(body, encoding="utf-8")
 
 
-def verdict_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """Each variant's verdicts across seeds beside what the lecture says of it."""
+def outcome_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Each variant's outcomes across seeds beside what the lecture says of it."""
     return pd.DataFrame(
         {
             "variant": summary["variant"],
             "lecture says": summary["lecture_says"].fillna(""),
-            "verdicts across seeds": summary["verdicts"],
+            "outcomes across seeds": summary["outcomes"],
             "causes across seeds": summary["causes"],
             "final train loss (mean)": summary["final_train_loss_mean"],
             "final train acc (mean)": summary["final_train_accuracy_mean"],
@@ -201,12 +131,12 @@ def verdict_table(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def runs_view(runs: pd.DataFrame) -> pd.DataFrame:
-    """Every run's verdict beside its cause and the diagnostic signs the cause was read from."""
+    """Every run's outcome beside its cause and the diagnostic signs the cause was read from."""
     return pd.DataFrame(
         {
             "variant": runs["variant"],
             "seed": runs["seed"],
-            "verdict": runs["verdict"],
+            "outcome": runs["outcome"],
             "cause": runs["cause"],
             "left the plateau at step": runs["plateau_exit_step"].astype("Int64").astype(str).replace("<NA>", "never"),
             "of steps": runs["steps"],
@@ -218,74 +148,18 @@ def runs_view(runs: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _last_epoch(diagnostics: pd.DataFrame) -> pd.DataFrame:
-    last = diagnostics.groupby(["variant", "seed"])["epoch"].transform("max")
-    return diagnostics[diagnostics["epoch"] == last]
-
-
-def _geometric_mean_over_seeds(table: pd.DataFrame) -> pd.DataFrame:
-    table = table.assign(log=np.log10(table["value"].clip(lower=1e-30)))
-    out = table.groupby(["variant", "depth", "layer"], as_index=False)["log"].mean()
-    return out.assign(value=10 ** out["log"])
-
-
-def plot_gradient_by_depth(diagnostics: pd.DataFrame, palette: dict) -> plt.Figure:
-    """Kernel gradient norm against layer depth, at initialisation and after the last epoch."""
-    grads = diagnostics[diagnostics["statistic"] == "gradient_norm"]
-    panels = {"at initialisation (epoch 0)": grads[grads["epoch"] == 0], "after the last epoch": _last_epoch(grads)}
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.6), sharey=True)
-    for ax, (title, part) in zip(axes, panels.items(), strict=True):
-        sns.lineplot(
-            data=_geometric_mean_over_seeds(part),
-            x="depth",
-            y="value",
-            hue="variant",
-            palette=palette,
-            marker="o",
-            ax=ax,
-            legend=ax is axes[-1],
-        )
-        ax.set_yscale("log")
-        ax.set_title(f"kernel gradient L2 norm, {title}")
-        ax.set_xlabel("layer index (1 = first conv, last = softmax Dense)")
-        ax.set_ylabel("gradient norm (log scale)")
-    sns.move_legend(axes[-1], "upper left", bbox_to_anchor=(1.02, 1), title="variant")
-    fig.tight_layout()
-    return fig
-
-
-def plot_unit_health(diagnostics: pd.DataFrame, palette: dict) -> plt.Figure:
-    """Saturated sigmoid units and dead ReLU units by depth, after the last epoch (mean over seeds)."""
-    last = _last_epoch(diagnostics)
-    panels = {"saturated_fraction": "sigmoid nets: saturated units", "dead_fraction": "ReLU nets: dead units"}
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.2), sharey=True)
-    for ax, (statistic, title) in zip(axes, panels.items(), strict=True):
-        part = last[last["statistic"] == statistic].groupby(["variant", "depth"], as_index=False)["value"].mean()
-        if part.empty:
-            ax.text(0.5, 0.5, "no such layers in this run", ha="center", va="center", transform=ax.transAxes)
-        else:
-            sns.lineplot(data=part, x="depth", y="value", hue="variant", palette=palette, marker="o", ax=ax)
-            sns.move_legend(ax, "upper left", bbox_to_anchor=(0, -0.18), ncol=2, title=None, fontsize="small")
-        ax.set_title(title)
-        ax.set_xlabel("layer index")
-        ax.set_ylabel("fraction of units")
-        ax.set_ylim(0, 1)
-    fig.tight_layout()
-    return fig
-
-
 def preflight_table(preflight: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
-    verdicts = summary.set_index("variant")["verdicts"]
+    outcomes = summary.set_index("variant")["outcomes"]
     return pd.DataFrame(
         {
             "variant": preflight["variant"],
             "loss at init": preflight["initial_loss"],
-            "ln 10": preflight["expected_initial_loss"],
+            "chance loss, ln(classes)": preflight["expected_initial_loss"],
             "init loss ok": preflight["initial_loss_ok"],
             "overfits one batch": preflight["overfits"],
             "steps to overfit": preflight["steps_to_overfit"].astype("Int64"),
             "batch loss at end": preflight["final_batch_loss"],
-            "full runs ended": preflight["variant"].map(verdicts),
+            "full runs ended": preflight["variant"].map(outcomes),
         }
     )
 
@@ -372,28 +246,9 @@ def fixes_view(fixes: pd.DataFrame) -> pd.DataFrame:
                 for r in rows
             ],
             "Holm p": fixes["p_adjusted"],
-            "verdict vs baseline": fixes["verdict_vs_baseline"],
+            "verdict vs baseline": fixes["verdict"],
         }
     )
-
-
-def plot_fixes(steps: pd.DataFrame, fixes: pd.DataFrame, config: dict, palette: dict) -> plt.Figure:
-    """The fix ranking's variants: training loss every few steps (mean over seeds, band: range), and the
-    plateau line a run must cross and stay below."""
-    variants = fixes["variant"].tolist()
-    part = steps[steps["variant"].isin(variants)]
-    fig, ax = plt.subplots(figsize=(10, 4.6))
-    sns.lineplot(
-        data=part, x="step", y="loss", hue="variant", hue_order=variants, palette=palette, errorbar=("pi", 100), ax=ax
-    )
-    ax.axhline(PLATEAU_LOSS, color="grey", linestyle=":", linewidth=1)
-    ax.axhline(plateau_line(config["verdicts"]), color="black", linestyle="--", linewidth=1)
-    ax.text(ax.get_xlim()[0], plateau_line(config["verdicts"]), " plateau line (verdicts)", va="top", fontsize="small")
-    ax.set_ylabel("training loss (mean over each window of steps)")
-    ax.set_title("Which fix works best: leaving the ln 10 plateau, step by step")
-    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.02, 1), title="variant")
-    fig.tight_layout()
-    return fig
 
 
 def batchnorm_notes(summary: pd.DataFrame, config: dict) -> str:
@@ -401,9 +256,9 @@ def batchnorm_notes(summary: pd.DataFrame, config: dict) -> str:
 
     "Near chance" is within 0.05 of chance accuracy.
     """
-    near_chance = CHANCE_ACCURACY + NEAR_CHANCE
     notes = []
     for _, r in summary.iterrows():
+        near_chance = chance_accuracy(r["classes"]) + NEAR_CHANCE
         spec = config["variants"].get(r["variant"], {})
         if spec.get("batchnorm") and r["final_val_accuracy_mean"] < near_chance < r["final_train_accuracy_mean"]:
             steps = int(r["steps"])
@@ -413,19 +268,24 @@ def batchnorm_notes(summary: pd.DataFrame, config: dict) -> str:
                 f"accuracy {r['final_val_accuracy_mean']:.3f}. Validation runs the net in inference mode, on the "
                 f"moving averages of the batch statistics; with Keras' momentum of {KERAS_BATCHNORM_MOMENTUM} those "
                 f"move only about {moved:.0%} of the way in this run's {steps} steps, so they still largely "
-                "describe the untrained net. The verdicts judge such runs on training metrics, so this is not "
+                "describe the untrained net. The outcomes judge such runs on training metrics, so this is not "
                 "counted as 'stuck'."
             )
     return "\n".join(notes)
 
 
-def method_notes(config: dict) -> str:
+def dataset_classes(summary: pd.DataFrame) -> dict[str, int]:
+    """Each dataset of the study with its class count, as its runs recorded it."""
+    return {r["dataset"]: int(r["classes"]) for _, r in summary.drop_duplicates("dataset").iterrows()}
+
+
+def method_notes(config: dict, summary: pd.DataFrame) -> str:
     """How runs and claims were judged in this study, with the config's thresholds."""
-    rules = "\n".join(f"- {rule}" for rule in verdict_rules(config["verdicts"]))
+    rules = "\n".join(f"- {rule}" for rule in outcome_rules(config["outcomes"], dataset_classes(summary)))
     interval = config["diagnostics"]["step_interval"]
     return (
-        f"Each run records its training loss every {interval} steps (`steps.csv`); its verdict comes from that "
-        "trajectory and its cause from its last recorded diagnostics (thresholds under `verdicts` in the config):"
+        f"Each run records its training loss every {interval} steps (`steps.csv`); its outcome comes from that "
+        "trajectory and its cause from its last recorded diagnostics (thresholds under `outcomes` in the config):"
         f"\n\n{rules}\n\n"
         "*Outcome claims* (`learns`, `stuck`) count the seeds with the outcome and give a Wilson 95% interval of "
         "the rate: *confirmed* when the interval lies above 1/2, *refuted* when below, *undetermined* otherwise. "

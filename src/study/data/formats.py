@@ -8,16 +8,11 @@ with a message naming the file and what is wrong.
 from __future__ import annotations
 
 import gzip
-import json
 import os
 import tarfile
 from pathlib import Path
 
 import numpy as np
-
-from study.download import file_digest
-
-NUM_CLASSES = 10
 
 IDX_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
@@ -29,6 +24,7 @@ CIFAR_MEMBERS = {
     "test": ["cifar-10-batches-bin/test_batch.bin"],
 }
 CIFAR_SIDE, CIFAR_CHANNELS = 32, 3
+CIFAR10_LABELS = 10  # the binary format's label byte: 0..9
 CIFAR_RECORD = 1 + CIFAR_SIDE * CIFAR_SIDE * CIFAR_CHANNELS
 
 # Files each format expects, in the order a dataset's downloads are listed.
@@ -39,8 +35,12 @@ FORMAT_FILES = {
 # What the official files of each format hold, for estimates made before anything is
 # downloaded; everything else reads the prepared data's meta.json.
 FORMAT_TYPICAL = {
-    "idx": {"shape": (28, 28, 1), "train_images": 60000},
-    "cifar10_binary": {"shape": (CIFAR_SIDE, CIFAR_SIDE, CIFAR_CHANNELS), "train_images": 50000},
+    "idx": {"shape": (28, 28, 1), "train_images": 60000, "classes": 10},
+    "cifar10_binary": {
+        "shape": (CIFAR_SIDE, CIFAR_SIDE, CIFAR_CHANNELS),
+        "train_images": 50000,
+        "classes": CIFAR10_LABELS,
+    },
 }
 SPLITS = ("train", "test")
 ARRAYS = [f"{split}_{kind}" for split in SPLITS for kind in ("images", "labels")]
@@ -50,9 +50,9 @@ class DatasetFormatError(ValueError):
     """A dataset file is not what its format says it should be."""
 
 
-def _check_labels(labels: np.ndarray, source: str) -> np.ndarray:
-    if labels.size and labels.max() >= NUM_CLASSES:
-        raise DatasetFormatError(f"{source}: label {int(labels.max())} is outside 0..{NUM_CLASSES - 1}")
+def _check_labels(labels: np.ndarray, source: str, classes: int) -> np.ndarray:
+    if labels.size and labels.max() >= classes:
+        raise DatasetFormatError(f"{source}: label {int(labels.max())} is outside 0..{classes - 1}")
     return labels
 
 
@@ -86,7 +86,7 @@ def read_idx(path: str | os.PathLike, expected_dims: int) -> np.ndarray:
 def read_idx_split(directory: str | os.PathLike, split: str) -> tuple[np.ndarray, np.ndarray]:
     images_name, labels_name = IDX_FILES[split]
     images = read_idx(Path(directory) / images_name, 3)
-    labels = _check_labels(read_idx(Path(directory) / labels_name, 1), labels_name)
+    labels = read_idx(Path(directory) / labels_name, 1)
     if len(images) != len(labels):
         raise DatasetFormatError(f"{images_name}: {len(images)} images but {labels_name} has {len(labels)} labels")
     return images[..., np.newaxis], labels
@@ -97,7 +97,7 @@ def cifar_records(raw: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray]
     if raw.size == 0 or raw.size % CIFAR_RECORD:
         raise DatasetFormatError(f"{source}: {raw.size} bytes is not a whole number of {CIFAR_RECORD}-byte records")
     records = raw.reshape(-1, CIFAR_RECORD)
-    labels = _check_labels(records[:, 0].copy(), source)
+    labels = _check_labels(records[:, 0].copy(), source, CIFAR10_LABELS)
     images = records[:, 1:].reshape(-1, CIFAR_CHANNELS, CIFAR_SIDE, CIFAR_SIDE).transpose(0, 2, 3, 1)
     return np.ascontiguousarray(images), labels
 
@@ -170,86 +170,3 @@ def read_dataset(fmt: str, directory: str | os.PathLike) -> dict[str, tuple[np.n
     if fmt == "cifar10_binary":
         return read_cifar_archive(Path(directory) / CIFAR_ARCHIVE)
     raise ValueError(f"unknown dataset format {fmt!r}; known: {sorted(FORMAT_FILES)}")
-
-
-def stratified_subset(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
-    """Sorted indices of a class-stratified random draw of ``size`` items.
-
-    Archives may be ordered by class, so a head slice is never a fair subset.
-    Each class gets its share of ``size`` (largest remainders break ties).
-    """
-    if size >= len(labels):
-        return np.arange(len(labels))
-    classes, counts = np.unique(labels, return_counts=True)
-    quota = counts * size / len(labels)
-    take = np.floor(quota).astype(int)
-    for i in np.argsort(-(quota - take), kind="stable")[: size - take.sum()]:
-        take[i] += 1
-    rng = np.random.default_rng(seed)
-    chosen = [rng.choice(np.flatnonzero(labels == c), n, replace=False) for c, n in zip(classes, take, strict=True)]
-    return np.sort(np.concatenate(chosen))
-
-
-def prepare(fmt: str, download_dir: str | os.PathLike, out_dir: str | os.PathLike) -> dict:
-    """Parse a dataset and write its splits as memory-mappable ``.npy`` files.
-
-    Returns (and writes as ``meta.json``) what was written and where it came from.
-    """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    splits = read_dataset(fmt, download_dir)
-    meta = {
-        "format": fmt,
-        "sources": {name: {"sha256": file_digest(Path(download_dir) / name, "sha256")} for name in FORMAT_FILES[fmt]},
-    }
-    for split, (images, labels) in splits.items():
-        np.save(out_dir / f"{split}_images.npy", np.ascontiguousarray(images, dtype=np.uint8))
-        np.save(out_dir / f"{split}_labels.npy", labels.astype(np.uint8))
-        meta[split] = {
-            "images": len(labels),
-            "shape": list(images.shape[1:]),
-            "class_counts": np.bincount(labels, minlength=NUM_CLASSES).tolist(),
-        }
-    meta["arrays"] = {f"{name}.npy": file_digest(out_dir / f"{name}.npy", "sha256") for name in ARRAYS}
-    (out_dir / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-    return meta
-
-
-def verify_prepared(data_dir: Path, names: list[str]) -> None:
-    """Check prepared arrays against the sha256 that meta.json recorded when they were written."""
-    recorded = json.loads((data_dir / "meta.json").read_text()).get("arrays")
-    if recorded is None:
-        print(f"{data_dir}/meta.json records no checksums (prepared by an older version): arrays not verified")
-        return
-    for name in names:
-        got = file_digest(data_dir / name, "sha256")
-        if got != recorded[name]:
-            raise DatasetFormatError(
-                f"{data_dir / name}: its sha256 is {got}, but meta.json recorded {recorded[name]} when it was "
-                f"prepared; the file was changed since. Delete {data_dir} and rerun to prepare it again."
-            )
-
-
-def image_shape(meta_path: str | os.PathLike) -> tuple[int, ...]:
-    """The H×W×C shape of a prepared dataset's images, from its meta.json."""
-    return tuple(json.loads(Path(meta_path).read_text())["train"]["shape"])
-
-
-def load_split(data_dir: str | os.PathLike, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Memory-map a prepared split, verified against meta.json: the images stay uint8 on disk until a batch
-    is read."""
-    data_dir = Path(data_dir)
-    verify_prepared(data_dir, [f"{split}_images.npy", f"{split}_labels.npy"])
-    return (
-        np.load(data_dir / f"{split}_images.npy", mmap_mode="r"),
-        np.load(data_dir / f"{split}_labels.npy"),
-    )
-
-
-def load_subset(data_dir: str | os.PathLike, split: str, cap: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A prepared split, capped to ``cap`` images by a class-stratified draw (all of it when no cap)."""
-    images, labels = load_split(data_dir, split)
-    if not cap or cap >= len(labels):
-        return images, labels
-    keep = stratified_subset(labels, cap, seed)
-    return images[keep], labels[keep]

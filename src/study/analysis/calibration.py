@@ -1,7 +1,7 @@
-"""How far each pre-flight check can be trusted: its predictions against the full runs' verdicts.
+"""How far each pre-flight check can be trusted: its predictions against the full runs' outcomes.
 
 A check predicts "this net will not learn" when it fails. Over every variant x
-seed, that prediction is scored against the run's verdict: a positive is a run
+seed, that prediction is scored against the run's outcome: a positive is a run
 that did not learn (stuck, undecided or diverged).
 """
 
@@ -11,10 +11,10 @@ import math
 
 import pandas as pd
 
-from study.claims import LEARNING
+from study.analysis.claims import LEARNING
 
 CHECKS = {
-    "initial loss near ln 10": "initial_loss_ok",
+    "initial loss near chance, ln(classes)": "initial_loss_ok",
     "overfits one batch": "overfits",
     "both (passed)": "passed",
 }
@@ -39,8 +39,8 @@ def calibration_table(preflight: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFra
     """One row per check: its confusion counts over the runs, precision and recall of "will not learn"."""
     if preflight.empty or runs.empty:
         return pd.DataFrame(columns=CALIBRATION_COLUMNS)
-    table = runs[["variant", "seed", "verdict"]].merge(preflight, on="variant", how="inner")
-    failed_to_learn = ~table["verdict"].isin(LEARNING)
+    table = runs[["variant", "seed", "outcome"]].merge(preflight, on="variant", how="inner")
+    failed_to_learn = ~table["outcome"].isin(LEARNING)
     rows = []
     for check, column in CHECKS.items():
         flagged = ~table[column].astype(bool)

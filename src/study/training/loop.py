@@ -1,4 +1,9 @@
-"""The training loop every (variant, seed) job goes through: `train_run`."""
+"""The training loop every (variant, seed) job goes through: `train_run`.
+
+A training job records what happened (history, steps, diagnostics, timing, the data it
+saw) and judges nothing: outcomes, causes and claims are computed from these files on
+the tables side (`study.analysis`).
+"""
 
 from __future__ import annotations
 
@@ -14,15 +19,15 @@ import keras
 import numpy as np
 import pandas as pd
 
-from study.checkpoints import CheckpointSeal, open_checkpoint, restore_rows, save_rows
-from study.datasets import NUM_CLASSES, load_subset, stratified_subset
-from study.diagnostics import TrainingDiagnostics
-from study.feeding import make_dataset, steps_per_epoch
-from study.models import build_model
-from study.monitoring import ProgressLog, tensorboard_callbacks
+from study.data.prepare import load_subset, read_meta, stratified_subset
 from study.provenance import git_commit
-from study.run import Run
-from study.runtime import (
+from study.training.checkpoints import CheckpointSeal, open_checkpoint, restore_rows, save_rows
+from study.training.diagnostics import TrainingDiagnostics
+from study.training.feeding import make_dataset, steps_per_epoch
+from study.training.models import build_model
+from study.training.monitoring import ProgressLog, tensorboard_callbacks
+from study.training.run import Run
+from study.training.runtime import (
     describe_device,
     library_versions,
     resolve_training,
@@ -30,9 +35,20 @@ from study.runtime import (
     seed_everything,
     set_threads,
 )
-from study.verdicts import diagnostic_signs, run_cause, run_verdict
 
-HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"]
+# running_*: Keras' running means over the epoch's batches, in training mode; train_* and val_*: measured at the
+# epoch's end in inference mode, on a fixed draw of training images and on the whole validation split.
+HISTORY_COLUMNS = [
+    "epoch",
+    "running_loss",
+    "running_accuracy",
+    "train_loss",
+    "train_accuracy",
+    "val_loss",
+    "val_accuracy",
+    "seconds",
+]
+RUNNING = {"loss": "running_loss", "accuracy": "running_accuracy"}
 STEP_COLUMNS = ["step", "epoch", "steps", "loss", "accuracy"]
 PROGRESS_SECONDS = 30  # between progress lines in a training log
 
@@ -42,6 +58,24 @@ class TrainingData(NamedTuple):
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+    classes: int
+
+
+class TrainProbe(keras.callbacks.Callback):
+    """Train loss and accuracy at each epoch's end, in inference mode on a fixed draw of training images, as
+    Keras measures validation: the epoch's running means mix weights from its first step to its last, and
+    batch-normalized nets run there on batch statistics."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int):
+        super().__init__()
+        self.images, self.labels, self.batch_size = images, labels, batch_size
+
+    def on_epoch_end(self, epoch, logs=None):
+        measured = self.model.evaluate(
+            self.images, self.labels, batch_size=self.batch_size, verbose=0, return_dict=True
+        )
+        if logs is not None:  # the callbacks after this one (EpochRecorder) read the same logs
+            logs.update({"train_loss": float(measured["loss"]), "train_accuracy": float(measured["accuracy"])})
 
 
 class StepRecorder(keras.callbacks.Callback):
@@ -115,7 +149,7 @@ class EpochRecorder(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         end = time.perf_counter()
-        row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
+        row = {"epoch": epoch + 1, **{RUNNING.get(k, k): float(v) for k, v in (logs or {}).items()}}
         row["seconds"] = end - self._start
         row["train_seconds"] = (self._train_end or end) - self._start
         self.rows.append(row)
@@ -138,11 +172,14 @@ def load_training_data(run: Run, data_dir: Path) -> TrainingData:
     """The run's training and test images: the prepared splits under the run's subset."""
     x_train, y_train = load_subset(data_dir, "train", run.subset.get("train"), run.subset_seed)
     x_test, y_test = load_subset(data_dir, "test", run.subset.get("test"), run.subset_seed)
-    return TrainingData(x_train, y_train, x_test, y_test)
+    return TrainingData(x_train, y_train, x_test, y_test, read_meta(data_dir)["classes"])
 
 
-def compiled_model(run: Run, input_shape: tuple[int, ...], stats: dict) -> keras.Model:
-    model = build_model(run.spec, input_shape, stats, name=run.variant, precision=run.training["precision"])
+def compiled_model(run: Run, data: TrainingData, stats: dict) -> keras.Model:
+    precision = run.training["precision"]
+    model = build_model(
+        run.spec, data.x_train.shape[1:], stats, classes=data.classes, name=run.variant, precision=precision
+    )
     model.compile(
         optimizer=keras.optimizers.Adam(run.spec["learning_rate"]),
         loss="sparse_categorical_crossentropy",
@@ -173,8 +210,10 @@ def fit(run: Run, model: keras.Model, data: TrainingData, out_dir: Path, checkpo
         seconds=restored_seconds,
     )
     steps = steps_per_epoch(len(data.y_train), batch_size)
+    train_probe = stratified_subset(data.y_train, run.diagnostics["train_probe_images"], run.seed)
     callbacks = [
         diagnostics,
+        TrainProbe(np.asarray(data.x_train[train_probe]), data.y_train[train_probe], batch_size),
         *tensorboard_callbacks(out_dir / "tensorboard", diagnostics, first_epoch),
         ProgressLog(PROGRESS_SECONDS, batch_size, steps),
         StepRecorder(step_rows, run.diagnostics["step_interval"], batch_size, len(data.y_train)),
@@ -199,21 +238,13 @@ def fit(run: Run, model: keras.Model, data: TrainingData, out_dir: Path, checkpo
     return pd.DataFrame(rows), pd.DataFrame(step_rows, columns=STEP_COLUMNS), diagnostics, first_epoch
 
 
-def outcome(history: pd.DataFrame, steps: pd.DataFrame, diagnostics: pd.DataFrame, thresholds: dict) -> dict:
-    """The run's verdict with its cause, when it left the plateau, and its final and best metrics."""
-    verdict, reason, exit_step = run_verdict(history, steps, thresholds)
-    signs = diagnostic_signs(diagnostics)
-    cause = run_cause(signs, thresholds)
-    print(f"verdict: {verdict} ({reason}); cause: {cause}")
+def final_metrics(history: pd.DataFrame) -> dict:
+    """The run's final and best metrics: facts read off its history, judged nowhere here."""
     return {
         "epochs": len(history),
-        "verdict": verdict,
-        "verdict_reason": reason,
-        "cause": cause,
-        **signs,
-        "plateau_exit_step": exit_step,
-        "final_train_accuracy": float(history["accuracy"].iloc[-1]),
-        "final_train_loss": float(history["loss"].iloc[-1]),
+        "final_train_accuracy": float(history["train_accuracy"].iloc[-1]),
+        "final_train_loss": float(history["train_loss"].iloc[-1]),
+        "final_running_loss": float(history["running_loss"].iloc[-1]),
         "final_val_accuracy": float(history["val_accuracy"].iloc[-1]),
         "final_val_loss": float(history["val_loss"].iloc[-1]),
         "best_val_accuracy": float(history["val_accuracy"].max()),
@@ -239,8 +270,8 @@ def data_record(data_dir: Path, data: TrainingData) -> dict:
     meta = json.loads((data_dir / "meta.json").read_text())
     return {
         "sources": meta["sources"],
-        "train_class_counts": np.bincount(data.y_train, minlength=NUM_CLASSES).tolist(),
-        "test_class_counts": np.bincount(data.y_test, minlength=NUM_CLASSES).tolist(),
+        "train_class_counts": np.bincount(data.y_train, minlength=data.classes).tolist(),
+        "test_class_counts": np.bincount(data.y_test, minlength=data.classes).tolist(),
     }
 
 
@@ -251,15 +282,14 @@ def train_run(
     out_dir: str | os.PathLike,
     *,
     checkpoint_dir: str | os.PathLike | None = None,
-    preflight: dict | None = None,
     threads: int | None = None,
 ) -> dict:
     """Train one run; write history.csv, diagnostics.csv, metrics.json and model.keras to ``out_dir``.
 
     The run's subset caps the splits with a class-stratified draw that depends on
     its ``subset_seed`` only, so every training seed sees the same images. A run
-    whose loss becomes NaN or inf stops there and is kept, with the verdict
-    'diverged'. With ``checkpoint_dir`` the run saves its state there after every
+    whose loss becomes NaN or inf stops there and is kept (the tables side judges
+    it 'diverged'). With ``checkpoint_dir`` the run saves its state there after every
     epoch and, started again after being killed, resumes from the last saved
     epoch, unless the run (its whole `Run` value) changed meanwhile: then it
     starts over. The directory is removed once the outputs are written.
@@ -278,7 +308,7 @@ def train_run(
     started = time.perf_counter()
     data = load_training_data(run, data_dir)
     stats = json.loads(Path(stats_path).read_text())
-    model = compiled_model(run, data.x_train.shape[1:], stats)
+    model = compiled_model(run, data, stats)
     epoch_rows, step_rows, diagnostics, first_epoch = fit(run, model, data, out_dir, checkpoint_dir)
     wall = time.perf_counter() - started
 
@@ -293,7 +323,8 @@ def train_run(
         "variant": run.variant,
         "seed": run.seed,
         "dataset": run.dataset,
-        **outcome(history, step_rows, diagnostic_rows, run.verdicts),
+        "classes": data.classes,
+        **final_metrics(history),
         "params": int(model.count_params()),
         "train_images": len(data.y_train),
         "val_images": len(data.y_test),
@@ -302,7 +333,6 @@ def train_run(
         "wall_seconds": wall,
         "resumed_from_epoch": first_epoch or None,
         **timing(epoch_rows, diagnostics, len(data.y_train), steps),
-        "preflight": preflight,
         "run": run.to_dict(),
         "runtime": runtime_settings(),
         "device": device | {"CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES")},

@@ -16,7 +16,6 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from study.datasets import NUM_CLASSES
 from study.specs import conv_filters
 
 MIXED_PRECISIONS = ("mixed_bfloat16", "mixed_float16")
@@ -69,10 +68,12 @@ def build_model(
     spec: dict,
     input_shape: tuple[int, ...],
     stats: dict | None = None,
+    *,
+    classes: int,
     name: str = "model",
     precision: str = "float32",
 ) -> keras.Model:
-    """The Keras model a variant spec describes (functional API, uncompiled).
+    """The Keras model a variant spec describes (functional API, uncompiled), with a ``classes``-way softmax.
 
     ``precision`` is the layers' Keras dtype policy, e.g. "mixed_bfloat16": its
     variables stay float32 while it computes in bfloat16.
@@ -107,7 +108,7 @@ def build_model(
         )(x)
     # The softmax stays float32 under a mixed-precision policy, for a stable loss.
     outputs = layers.Dense(
-        NUM_CLASSES, activation="softmax", kernel_initializer=spec["initializer"], name="predictions", dtype="float32"
+        classes, activation="softmax", kernel_initializer=spec["initializer"], name="predictions", dtype="float32"
     )(x)
     return keras.Model(inputs, outputs, name=name)
 
@@ -138,18 +139,23 @@ REFERENCE_MODELS = {
 }
 
 
-def count_params(spec: dict, input_shape: tuple[int, ...]) -> int:
+def count_params(spec: dict, input_shape: tuple[int, ...], classes: int) -> int:
     """Weights of a variant's model; counting needs no data (standardization is a weightless rescaling)."""
     channels = input_shape[-1]
     placeholder_stats = {"mean": [0.0] * channels, "std": [1.0] * channels}
-    count = build_model(spec, input_shape, placeholder_stats).count_params()
+    count = build_model(spec, input_shape, placeholder_stats, classes=classes).count_params()
     keras.backend.clear_session()
     return count
 
 
-def variant_counts(variants: dict[str, dict], shapes: dict[str, tuple[int, ...]]) -> dict[str, tuple[str, int]]:
-    """name -> (dataset, count) for each variant, built at its dataset's image shape."""
-    return {name: (spec["dataset"], count_params(spec, shapes[spec["dataset"]])) for name, spec in variants.items()}
+def variant_counts(variants: dict[str, dict], datasets: dict[str, dict]) -> dict[str, tuple[str, int]]:
+    """name -> (dataset, count) for each variant, built at its dataset's image shape and class count
+    (``datasets``: name -> its meta.json)."""
+    counts = {}
+    for name, spec in variants.items():
+        meta = datasets[spec["dataset"]]
+        counts[name] = (spec["dataset"], count_params(spec, tuple(meta["train"]["shape"]), meta["classes"]))
+    return counts
 
 
 def reference_counts() -> dict[str, tuple[int, int]]:

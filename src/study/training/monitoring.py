@@ -10,7 +10,7 @@ from pathlib import Path
 
 import keras
 
-from study.diagnostics import TrainingDiagnostics
+from study.training.diagnostics import TrainingDiagnostics
 
 # Diagnostics written as TensorBoard scalars, one per layer (tag: statistic/depth_layer).
 TENSORBOARD_STATISTICS = ("gradient_norm", "dead_fraction", "saturated_fraction", "probe_loss")

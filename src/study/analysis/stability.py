@@ -1,6 +1,7 @@
 """Do the claims hold on a second, disjoint set of seeds? Set two claims tables side by side.
 
-    python -m study.stability FIRST SECOND --out docs/reproduction/stability.csv [--readme docs/reproduction/README.md]
+    python -m study.analysis.stability FIRST SECOND --out docs/reproduction/stability.csv \
+        [--readme docs/reproduction/README.md]
 
 FIRST and SECOND are claims.csv files of two runs of the same profile on different
 seeds. Only claims that SECOND tested (all their variants ran) are compared. A
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from study.publish import markdown_table, replace_results_block
+from study.reporting.publish import markdown_table, replace_results_block
 
 STABILITY_START, STABILITY_END = "<!-- stability:start -->", "<!-- stability:end -->"
 STABILITY_COLUMNS = [

@@ -1,6 +1,6 @@
 """The parameter-count table: every variant of the run, and the lecture's two reference models.
 
-The counts come from Keras (`study.models.count_params`, `reference_counts`);
+The counts come from Keras (`study.training.models.count_params`, `reference_counts`);
 this module only lays them out, so it imports without TensorFlow.
 """
 

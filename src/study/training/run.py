@@ -4,6 +4,12 @@ A `Run` is built once from the validated config (`Run.from_config`) and passed
 whole to the pre-flight and training jobs. It is what a checkpoint is bound to
 and what each run's metrics.json records under "run". Like nanoGPT's config,
 it holds only plain values, so it prints, compares and serialises as itself.
+
+It holds what changes training or what training records, and nothing else: the
+variant's spec without the lecture's text, the seed, the data selection, the
+training settings and what the diagnostics record. How a run is judged (the
+config's `outcomes` thresholds, claims, the lecture's numbers) is the tables
+side's, so changing it re-judges the runs without retraining them.
 """
 
 from __future__ import annotations
@@ -21,7 +27,6 @@ class Run:
     subset_seed: int
     training: dict
     diagnostics: dict
-    verdicts: dict
 
     @classmethod
     def from_config(cls, config: dict, variant: str, seed: int) -> Run:
@@ -29,12 +34,11 @@ class Run:
         return cls(
             variant=variant,
             seed=int(seed),
-            spec=dict(config["variants"][variant]),
+            spec={key: value for key, value in config["variants"][variant].items() if key != "lecture"},
             subset=dict(config["subset"]),
             subset_seed=config["subset_seed"],
             training=dict(config["training"]),
             diagnostics=dict(config["diagnostics"]),
-            verdicts=dict(config["verdicts"]),
         )
 
     @classmethod

@@ -125,13 +125,13 @@ def seeds_needed_for_effect(differences: np.ndarray, tests: int) -> int | None:
 def _describe(run: pd.Series) -> str:
     left = run.get("plateau_exit_step")
     when = "" if pd.isna(left) else f", left the plateau at step {int(left)}"
-    return f"{run['verdict']} (train loss {run['final_train_loss']:.3f}{when}; cause: {run.get('cause', '')})"
+    return f"{run['outcome']} (train loss {run['final_train_loss']:.3f}{when}; cause: {run.get('cause', '')})"
 
 
 def outcome_claim(claim: dict, runs: pd.DataFrame) -> dict:
-    """A 'learns' or 'stuck' claim, from each seed's verdict."""
+    """A 'learns' or 'stuck' claim, from each seed's outcome."""
     mine = runs[runs["variant"] == claim["variant"]].set_index("seed").sort_index()
-    n, n_outcome = len(mine), int(mine["verdict"].isin(OUTCOMES[claim["expect"]]).sum())
+    n, n_outcome = len(mine), int(mine["outcome"].isin(OUTCOMES[claim["expect"]]).sum())
     low, high = wilson_interval(n_outcome, n)
     verdict = outcome_verdict(low, high)
     row = {
@@ -192,7 +192,7 @@ def comparison_claim(claim: dict, runs: pd.DataFrame) -> dict:
         not_learning = [
             v
             for v in (claim["variant"], claim["baseline"])
-            if not runs[runs["variant"] == v]["verdict"].isin(LEARNING).any()
+            if not runs[runs["variant"] == v]["outcome"].isin(LEARNING).any()
         ]
         if not_learning:
             row["p_value"] = math.nan  # not a test of this claim: left out of Holm's family
@@ -245,7 +245,7 @@ def evidence(row: pd.Series) -> str:
 
 
 def claim_row(claim: dict, runs: pd.DataFrame, variants: dict) -> dict:
-    """One claim against the runs table (one row per variant x seed, with verdicts and final metrics)."""
+    """One claim against the runs table (one row per variant x seed, with outcomes and final metrics)."""
     variant, baseline = claim["variant"], claim.get("baseline")
     row = {
         "claim": claim["claim"],

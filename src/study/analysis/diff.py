@@ -1,6 +1,6 @@
 """Compare two finished studies: claims whose verdict changed, each run's final metrics, and how they were made.
 
-    python -m study.diff A B [--out diff.md]
+    python -m study.analysis.diff A B [--out diff.md]
 
 A and B are results folders (results/, read from its tables/) or published runs
 (docs/reproduction/). Runs are compared seed by seed from runs.csv where both
@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from study.publish import markdown_table
+from study.reporting.publish import markdown_table
 
 RUN_METRICS = {"final_train_accuracy": "train acc", "final_val_accuracy": "val acc"}
+OLD_COLUMNS = {"verdict": "outcome", "verdicts": "outcomes"}
 SUMMARY_METRICS = {"final_train_accuracy_mean": "train acc (mean)", "final_val_accuracy_mean": "val acc (mean)"}
 
 
@@ -33,10 +34,13 @@ def read_study(path: Path) -> dict:
     def optional(name, read):
         return read(tables / name) if (tables / name).exists() else None
 
+    def read_csv(path):  # studies published before a run's outcome was called 'outcome' named it 'verdict'
+        return pd.read_csv(path).rename(columns=OLD_COLUMNS)
+
     return {
         "claims": pd.read_csv(tables / "claims.csv"),
-        "summary": pd.read_csv(tables / "summary.csv"),
-        "runs": optional("runs.csv", pd.read_csv),
+        "summary": read_csv(tables / "summary.csv"),
+        "runs": optional("runs.csv", read_csv),
         "provenance": optional("provenance.json", lambda p: json.loads(p.read_text())),
     }
 
@@ -50,16 +54,16 @@ def changed_claims(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     return both[both["verdict A"] != both["verdict B"]].astype(object).fillna("").reset_index(drop=True)
 
 
-def metric_deltas(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], metrics: dict, verdict: str) -> pd.DataFrame:
-    """Per row of ``keys`` in both: each metric in A and B and B - A, and the verdict A -> B."""
+def metric_deltas(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], metrics: dict, outcome: str) -> pd.DataFrame:
+    """Per row of ``keys`` in both: each metric in A and B and B - A, and the outcome A -> B."""
     both = a.merge(b, on=keys, suffixes=("_a", "_b"))
     table = both[keys].copy()
     for column, label in metrics.items():
         table[f"{label} A"] = both[f"{column}_a"]
         table[f"{label} B"] = both[f"{column}_b"]
         table[f"{label} B - A"] = both[f"{column}_b"] - both[f"{column}_a"]
-    table["verdict A -> B"] = [
-        x if x == y else f"{x} -> {y}" for x, y in zip(both[f"{verdict}_a"], both[f"{verdict}_b"], strict=True)
+    table["outcome A -> B"] = [
+        x if x == y else f"{x} -> {y}" for x, y in zip(both[f"{outcome}_a"], both[f"{outcome}_b"], strict=True)
     ]
     table["s / epoch A -> B"] = [
         f"{x:.1f} -> {y:.1f}" for x, y in zip(both["seconds_per_epoch_a"], both["seconds_per_epoch_b"], strict=True)
@@ -70,9 +74,9 @@ def metric_deltas(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], metrics: di
 def run_deltas(a: dict, b: dict) -> tuple[str, pd.DataFrame]:
     """Seed by seed when both studies recorded their runs, else variant by variant."""
     if a["runs"] is not None and b["runs"] is not None:
-        return "variant x seed", metric_deltas(a["runs"], b["runs"], ["variant", "seed"], RUN_METRICS, "verdict")
+        return "variant x seed", metric_deltas(a["runs"], b["runs"], ["variant", "seed"], RUN_METRICS, "outcome")
     return "variant (mean over seeds)", metric_deltas(
-        a["summary"], b["summary"], ["variant"], SUMMARY_METRICS, "verdicts"
+        a["summary"], b["summary"], ["variant"], SUMMARY_METRICS, "outcomes"
     )
 
 

@@ -1,4 +1,4 @@
-"""Collect every run's outputs into the study's tables."""
+"""Collect every run's recorded facts into the study's tables, judging each run on the way (outcome, cause)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from study.calibration import calibration_table
-from study.claims import claims_table
-from study.fixes import fixes_table
-from study.verdicts import preflight_summary
+from study.analysis.calibration import calibration_table
+from study.analysis.claims import claims_table
+from study.analysis.fixes import fixes_table
+from study.analysis.outcomes import judge_preflight, judge_run
 
 SUMMARY_METRICS = ["final_train_accuracy", "final_val_accuracy", "best_val_accuracy"]
 
@@ -33,25 +33,39 @@ def mean_std_ci(values) -> dict[str, float]:
 RUN_TABLES = ("history.csv", "steps.csv", "diagnostics.csv")
 
 
-def read_runs(run_dirs: list[str | os.PathLike]) -> tuple[list[dict], dict[str, pd.DataFrame]]:
-    """The metrics of every run, and its history, steps and diagnostics tables in long format, by file name."""
-    metrics, tables = [], {name: [] for name in RUN_TABLES}
+class OldRunError(ValueError):
+    """A run's files were written by a version of the study that recorded other facts."""
+
+
+def read_run(run_dir: str | os.PathLike) -> tuple[dict, dict[str, pd.DataFrame]]:
+    """A run's metrics.json, and its history, steps and diagnostics tables by file name."""
+    run_dir = Path(run_dir)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    tables = {name: pd.read_csv(run_dir / name) for name in RUN_TABLES}
+    if "classes" not in metrics or "train_accuracy" not in tables["history.csv"]:
+        raise OldRunError(f"{run_dir} was trained by an older version of the study; delete it and rerun")
+    return metrics, tables
+
+
+def read_runs(run_dirs: list[str | os.PathLike], thresholds: dict) -> tuple[list[dict], dict[str, pd.DataFrame]]:
+    """Every run's metrics with its judgement (``thresholds``: the config's ``outcomes``), and its history, steps
+    and diagnostics tables in long format, by file name."""
+    records, tables = [], {name: [] for name in RUN_TABLES}
     for run_dir in run_dirs:
-        run_dir = Path(run_dir)
-        m = json.loads((run_dir / "metrics.json").read_text())
-        metrics.append(m)
-        for name in RUN_TABLES:
-            table = pd.read_csv(run_dir / name)
+        m, own = read_run(run_dir)
+        judged = judge_run(own["history.csv"], own["steps.csv"], own["diagnostics.csv"], m["classes"], thresholds)
+        records.append(m | judged)
+        for name, table in own.items():
             table.insert(0, "seed", m["seed"])
             table.insert(0, "variant", m["variant"])
             tables[name].append(table)
-    return metrics, {name: pd.concat(parts, ignore_index=True) for name, parts in tables.items()}
+    return records, {name: pd.concat(parts, ignore_index=True) for name, parts in tables.items()}
 
 
-def verdict_counts(verdicts: list[str]) -> str:
-    """'learns 2/3, stuck 1/3': every verdict with its share of seeds, most common first."""
-    counts = pd.Series(verdicts).value_counts()
-    return ", ".join(f"{verdict} {count}/{len(verdicts)}" for verdict, count in counts.items())
+def shares(values: list[str]) -> str:
+    """'learns 2/3, stuck 1/3': every value with its share of seeds, most common first."""
+    counts = pd.Series(values).value_counts()
+    return ", ".join(f"{value} {count}/{len(values)}" for value, count in counts.items())
 
 
 def summarize(metrics: list[dict], variants: dict) -> pd.DataFrame:
@@ -75,9 +89,10 @@ def summarize(metrics: list[dict], variants: dict) -> pd.DataFrame:
             for stat, value in mean_std_ci([m[metric] for m in runs]).items():
                 row[f"{metric}_{stat}"] = value
         row["final_train_loss_mean"] = float(np.mean([m["final_train_loss"] for m in runs]))
-        row["verdict"] = pd.Series([m["verdict"] for m in runs]).mode().iloc[0]
-        row["verdicts"] = verdict_counts([m["verdict"] for m in runs])
-        row["causes"] = verdict_counts([m["cause"] for m in runs])
+        row["classes"] = runs[0]["classes"]
+        row["outcome"] = pd.Series([m["outcome"] for m in runs]).mode().iloc[0]
+        row["outcomes"] = shares([m["outcome"] for m in runs])
+        row["causes"] = shares([m["cause"] for m in runs])
         row["params"] = runs[0]["params"]
         row["seconds_per_epoch"] = float(np.mean([m["seconds_per_epoch"] for m in runs]))
         row["lecture_train_accuracy"] = lecture.get("train_accuracy", math.nan)
@@ -113,14 +128,18 @@ def provenance(metrics: list[dict], config: dict, configfiles: list[str], commit
     }
 
 
-def preflight_table(preflight_jsons: list[str | os.PathLike]) -> pd.DataFrame:
-    return pd.DataFrame([preflight_summary(json.loads(Path(p).read_text())) for p in preflight_jsons])
+def preflight_table(preflight_jsons: list[str | os.PathLike], settings: dict) -> pd.DataFrame:
+    """Every variant's pre-flight checks, judged by the config's ``preflight`` thresholds."""
+    return pd.DataFrame([judge_preflight(json.loads(Path(p).read_text()), settings) for p in preflight_jsons])
 
 
 RUN_COLUMNS = [
     "variant",
     "seed",
-    "verdict",
+    "dataset",
+    "classes",
+    "outcome",
+    "outcome_reason",
     "cause",
     "plateau_exit_step",
     "steps",
@@ -138,7 +157,7 @@ RUN_COLUMNS = [
 def write_tables(run_dirs, preflight_jsons, config: dict, configfiles: list[str], commit: str, out: dict) -> None:
     """Write summary, runs, claims, epochs, steps, diagnostics, fixes, preflight, preflight_calibration (CSV)
     and provenance (JSON) to the paths in ``out``."""
-    metrics, tables = read_runs(run_dirs)
+    metrics, tables = read_runs(run_dirs, config["outcomes"])
     variants = config["variants"]
     summarize(metrics, variants).to_csv(out["summary"], index=False)
     runs = pd.DataFrame([{k: m[k] for k in RUN_COLUMNS} for m in metrics]).astype({"plateau_exit_step": "Int64"})
@@ -148,7 +167,7 @@ def write_tables(run_dirs, preflight_jsons, config: dict, configfiles: list[str]
     tables["steps.csv"].to_csv(out["steps"], index=False)
     tables["diagnostics.csv"].to_csv(out["diagnostics"], index=False)
     fixes_table(runs, config.get("fix_ranking")).to_csv(out["fixes"], index=False)
-    preflight = preflight_table(preflight_jsons)
+    preflight = preflight_table(preflight_jsons, config["preflight"])
     preflight.to_csv(out["preflight"], index=False)
     calibration_table(preflight, runs).to_csv(out["preflight_calibration"], index=False)
     record = provenance(metrics, config, configfiles, commit)

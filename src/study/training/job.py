@@ -1,8 +1,8 @@
 """Train one run in this process from a JSON job, for tools and tests that start training outside Snakemake:
 
-    python -m study.job '{"run": {...}, "data_dir": "...", "stats_path": "...", "out_dir": "...", ...}'
+    python -m study.training.job '{"run": {...}, "data_dir": "...", "stats_path": "...", "out_dir": "...", ...}'
 
-"run" is a `study.run.Run` as a dict; the other keys are `study.train.train_run`'s. The backend the run
+"run" is a `study.training.run.Run` as a dict; the other keys are `study.training.loop.train_run`'s. The backend the run
 names is set up before Keras loads, as the train rule's script does. The run's metrics.json is printed,
 as the last line.
 """
@@ -12,15 +12,15 @@ from __future__ import annotations
 import json
 import sys
 
-from study.run import Run
-from study.runtime import configure_backend
+from study.training.run import Run
+from study.training.runtime import configure_backend
 
 
 def main(argv=None) -> None:
     job = json.loads((argv or sys.argv[1:])[0])
     run = Run.from_dict(job.pop("run"))
     configure_backend(run.training["backend"])
-    from study.train import train_run
+    from study.training.loop import train_run
 
     print(json.dumps(train_run(run, **job)))
 

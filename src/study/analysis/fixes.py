@@ -14,7 +14,7 @@ import math
 
 import pandas as pd
 
-from study.claims import LEARNING, bootstrap_interval, comparison_verdict, holm, paired_p_value
+from study.analysis.claims import LEARNING, bootstrap_interval, comparison_verdict, holm, paired_p_value
 
 FIX_COLUMNS = [
     "rank",
@@ -32,7 +32,7 @@ FIX_COLUMNS = [
     "difference_low",
     "difference_high",
     "p_adjusted",
-    "verdict_vs_baseline",
+    "verdict",
 ]
 
 
@@ -45,7 +45,7 @@ def variant_row(runs: pd.DataFrame) -> dict:
     return {
         "variant": runs["variant"].iloc[0],
         "seeds": len(runs),
-        "learned": f"{int(runs['verdict'].isin(LEARNING).sum())}/{len(runs)}",
+        "learned": f"{int(runs['outcome'].isin(LEARNING).sum())}/{len(runs)}",
         "left": f"{int(runs['plateau_exit_step'].notna().sum())}/{len(runs)}",
         "exit_step_mean": float(exits.mean()),
         "exit_step_low": exit_low,
@@ -88,10 +88,10 @@ def fixes_table(runs: pd.DataFrame, ranking: dict | None) -> pd.DataFrame:
     ]
     for row, p in zip(rows, holm([row.pop("p_value") for row in rows]), strict=True):
         row["p_adjusted"] = p
-        row["verdict_vs_baseline"] = comparison_verdict(row["difference_low"], row["difference_high"], p)
+        row["verdict"] = comparison_verdict(row["difference_low"], row["difference_high"], p)
     rows.sort(key=lambda row: (row["exit_step_mean"], -row["final_train_accuracy_mean"]))
     for rank, row in enumerate(rows, start=1):
         row["rank"] = rank
-    table = pd.DataFrame([variant_row(baseline) | {"verdict_vs_baseline": "baseline"}, *rows])
+    table = pd.DataFrame([variant_row(baseline) | {"verdict": "baseline"}, *rows])
     table["rank"] = table["rank"].astype("Int64")
     return table.reindex(columns=FIX_COLUMNS)
