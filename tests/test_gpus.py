@@ -110,8 +110,8 @@ def test_jobs_on_a_two_gpu_pool_never_share_a_gpu_and_a_killed_jobs_gpu_is_reuse
     assert any(gpu == "0" and start > killed["at"] for gpu, start, _ in runs), "the killed job's GPU was claimed again"
 
 
-@pytest.mark.parametrize("script", ["train.py", "preflight.py"])
-def test_gpu_jobs_claim_their_gpu_before_tensorflow_loads(script):
+@pytest.mark.parametrize(("script", "module"), [("train.py", "loop"), ("preflight.py", "preflight")])
+def test_gpu_jobs_claim_their_gpu_before_tensorflow_loads(script, module):
     text = (Path(__file__).resolve().parents[1] / "workflow" / "scripts" / script).read_text()
-    loads_tensorflow = text.index(f"    from study.{script.removesuffix('.py')} import")
+    loads_tensorflow = text.index(f"    from study.training.{module} import")
     assert text.index("claim_job_gpu()") < text.index("configure_backend(") < loads_tensorflow
