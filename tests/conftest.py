@@ -48,8 +48,8 @@ OUTCOME_THRESHOLDS = {
 
 def judged(run_dir: Path) -> dict:
     """A trained run's metrics with the judgement the tables side gives it under the default thresholds."""
-    from study.analysis.tables import read_run
     from study.analysis.outcomes import judge_run
+    from study.analysis.tables import read_run
 
     metrics, tables = read_run(run_dir)
     history, steps, diagnostics = (tables[name] for name in ("history.csv", "steps.csv", "diagnostics.csv"))

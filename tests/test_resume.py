@@ -34,7 +34,7 @@ def launch(data, name, checkpoint=True, backend="tensorflow"):
         SPEC,
         4,
         variant="resumable",
-        diagnostics={"probe_images": 20, "saturation": 0.01, "step_interval": 3},
+        diagnostics={"probe_images": 20, "saturation": 0.01, "step_interval": 3, "train_probe_images": 40},
         training=training,
     )
     checkpoint_dir = str(data / f"{name}-checkpoint") if checkpoint else None

@@ -53,7 +53,7 @@ def workflow_config(work: Path, mirror, variants: dict, seeds=SEEDS) -> Path:
     config = {
         "mirror": url,
         "seeds": seeds,
-        "run": list(variants),
+        "variants_to_train": list(variants),
         "datasets": {name: {"files": checksums} for name, checksums in files.items()},
         "variants": variants,
         "preflight": {"init_images": 40, "steps": 5},
