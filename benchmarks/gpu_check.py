@@ -118,7 +118,7 @@ def snakemake_study(args) -> None:
         },
         "seeds": [1],
         "variants_to_train": [variant],
-        "subset": {"train": 200 if args.cpu else 5000, "test": 100 if args.cpu else 1000},
+        "subset": {"train": 200 if args.cpu else 5000, "val": 100 if args.cpu else 1000},
         "training": {"backend": "jax"},
         "variants": {variant: {"epochs": 1} | ({"width": 0.125} if args.cpu else {})},
         "preflight": {"init_images": 64, "steps": 5},
@@ -153,7 +153,7 @@ def family(args, data: Path, stats: Path, seconds_per_epoch: float) -> list[dict
     config = load_config([Path("config/config.yaml")])
     config["training"] = config["training"] | {"backend": "jax"}
     if args.cpu:
-        config["subset"] = {"train": 200, "test": 100}
+        config["subset"] = {"train": 200, "val": 100}
     results = []
     for variant in FAMILY:
         spec = config["variants"][variant] | ({"epochs": 1, "width": 0.125} if args.cpu else {})

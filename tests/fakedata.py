@@ -31,12 +31,12 @@ def class_images(labels: np.ndarray, shape: tuple[int, ...], rng) -> np.ndarray:
     return np.clip(base[labels] + noise, 0, 255).astype(np.uint8)
 
 
-def write_fashion_mnist(directory: Path, n_train: int = 200, n_test: int = 60, seed: int = 0) -> dict:
+def write_fashion_mnist(directory: Path, n_train: int = 200, n_val: int = 60, seed: int = 0) -> dict:
     """Write the four IDX .gz files; return their payload sha256 checksums as config entries."""
     rng = np.random.default_rng(seed)
     directory.mkdir(parents=True, exist_ok=True)
     checksums = {}
-    for split, n in (("train", n_train), ("test", n_test)):
+    for split, n in (("train", n_train), ("val", n_val)):
         labels = np.arange(n) % 10
         images = class_images(labels, (28, 28), rng)
         for name, array in zip(IDX_FILES[split], (images, labels), strict=True):
@@ -61,7 +61,7 @@ def tar_gz(members: dict[str, bytes]) -> bytes:
     return raw.getvalue()
 
 
-def write_cifar10(directory: Path, n_train: int = 200, n_test: int = 60, seed: int = 1) -> dict:
+def write_cifar10(directory: Path, n_train: int = 200, n_val: int = 60, seed: int = 1) -> dict:
     """Write cifar-10-binary.tar.gz in the official layout; return its md5 as a config entry."""
     rng = np.random.default_rng(seed)
     directory.mkdir(parents=True, exist_ok=True)
@@ -71,17 +71,17 @@ def write_cifar10(directory: Path, n_train: int = 200, n_test: int = 60, seed: i
         name: cifar_records(images[idx], labels[idx])
         for name, idx in zip(CIFAR_MEMBERS["train"], np.array_split(np.arange(n_train), 5), strict=True)
     }
-    test_labels = np.arange(n_test) % 10
-    members[CIFAR_MEMBERS["test"][0]] = cifar_records(class_images(test_labels, (32, 32, 3), rng), test_labels)
+    val_labels = np.arange(n_val) % 10
+    members[CIFAR_MEMBERS["val"][0]] = cifar_records(class_images(val_labels, (32, 32, 3), rng), val_labels)
     members["cifar-10-batches-bin/batches.meta.txt"] = b"airplane\nautomobile\n"
     archive = tar_gz(members)
     (directory / "cifar-10-binary.tar.gz").write_bytes(archive)
     return {"cifar-10-binary.tar.gz": {"algorithm": "md5", "covers": "file", "value": hashlib.md5(archive).hexdigest()}}
 
 
-def prepared_cifar10(root: Path, n_train: int, n_test: int) -> Path:
+def prepared_cifar10(root: Path, n_train: int, n_val: int) -> Path:
     """Tiny CIFAR-10 in the official layout under ROOT/dl, prepared into ROOT/data, statistics in ROOT/stats.json."""
-    write_cifar10(root / "dl", n_train=n_train, n_test=n_test)
+    write_cifar10(root / "dl", n_train=n_train, n_val=n_val)
     prepare("cifar10_binary", root / "dl", root / "data")
     write_channel_stats(np.load(root / "data" / "train_images.npy"), root / "stats.json", "cifar10")
     return root

@@ -24,7 +24,7 @@ STUCK = LEARNS | {"activation": "sigmoid", "blocks": [[8, 8], [16, 16], [16, 16]
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    return prepared_cifar10(tmp_path_factory.mktemp("backends"), n_train=400, n_test=60)
+    return prepared_cifar10(tmp_path_factory.mktemp("backends"), n_train=400, n_val=60)
 
 
 def train(data, spec, backend: str, name: str) -> dict:
@@ -59,13 +59,13 @@ def test_a_jax_run_repeats_exactly_and_records_its_backend(data):
 
 def test_a_tiny_study_runs_end_to_end_on_jax(tmp_path):
     mirror = tmp_path / "mirror"
-    checksums = write_cifar10(mirror, n_train=200, n_test=40)
+    checksums = write_cifar10(mirror, n_train=200, n_val=40)
     with serve(mirror) as url:
         config = {
             "mirror": url,
             "seeds": [1],
             "variants_to_train": ["cifar_12conv_relu_skip"],
-            "subset": {"train": 100, "test": 40},
+            "subset": {"train": 100, "val": 40},
             "training": {"backend": "jax"},
             "datasets": {"cifar10": {"files": checksums}},
             "variants": {"cifar_12conv_relu_skip": {"epochs": 1, "batch_size": 50, "width": 0.125}},

@@ -59,7 +59,7 @@ def study_config(url: str, files: dict) -> dict:
         "mirror": url,
         "seeds": [1],
         "variants_to_train": VARIANTS,
-        "subset": {"train": 150, "test": 40},
+        "subset": {"train": 150, "val": 40},
         "datasets": {name: {"files": checksums} for name, checksums in files.items()},
         "variants": {name: {"epochs": 3, "batch_size": 64} for name in VARIANTS},
         "preflight": {"init_images": 40, "steps": 15},

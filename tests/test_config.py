@@ -80,6 +80,7 @@ def test_schema_rejects_bad_config(default_config, edit, named):
         ),
         (lambda c: c.update(run=["cifar_6conv_relu"]), "run: this key is now called 'variants_to_train'"),
         (lambda c: c.update(verdicts={"plateau_margin": 0.1}), "verdicts: this key is now called 'outcomes'"),
+        (lambda c: c.update(subset={"test": 100}), "subset.test: this key is now called 'subset.val'"),
         (lambda c: c["variants"]["cifar_6conv_relu"].update(dataset="mnist"), "variants.cifar_6conv_relu.dataset"),
         (lambda c: c["claims"].append({"claim": "x", "expect": "stuck", "variant": "nope"}), "claims[12].variant"),
         (

@@ -64,7 +64,7 @@ def test_idx_not_gzip(tmp_path):
 
 
 def test_labels_that_skip_classes_fail_prepare(tmp_path):
-    write_fashion_mnist(tmp_path / "dl", n_train=20, n_test=10)
+    write_fashion_mnist(tmp_path / "dl", n_train=20, n_val=10)
     write_gz(tmp_path / "dl" / "train-labels-idx1-ubyte.gz", idx_bytes(np.full(20, 12, dtype=np.uint8)))
     with pytest.raises(DatasetFormatError, match=r"labels run to 12, but classes \[0, 1, .*, 11\] have no training"):
         prepare("idx", tmp_path / "dl", tmp_path / "out")
@@ -73,11 +73,11 @@ def test_labels_that_skip_classes_fail_prepare(tmp_path):
 
 
 def test_the_class_count_comes_from_the_labels(tmp_path):
-    write_fashion_mnist(tmp_path / "dl", n_train=200, n_test=10)
+    write_fashion_mnist(tmp_path / "dl", n_train=200, n_val=10)
     write_gz(tmp_path / "dl" / "train-labels-idx1-ubyte.gz", idx_bytes((np.arange(200) % 100).astype(np.uint8)))
     meta = prepare("idx", tmp_path / "dl", tmp_path / "out")
     assert meta["classes"] == 100 and meta["train"]["class_counts"] == [2] * 100
-    assert len(meta["test"]["class_counts"]) == 100
+    assert len(meta["val"]["class_counts"]) == 100
 
 
 def test_cifar_records_are_channel_major():
@@ -140,7 +140,7 @@ def test_cifar_archive_member_sizes_must_be_whole_records(tmp_path):
 
 def test_a_gzip_trailer_that_does_not_match_is_caught_even_past_the_tar_end(tmp_path):
     # The CRC-32 sits in the last 8 bytes, after everything tarfile reads: flip one of its bits.
-    write_cifar10(tmp_path, n_train=10, n_test=5)
+    write_cifar10(tmp_path, n_train=10, n_val=5)
     archive = tmp_path / CIFAR_ARCHIVE
     data = bytearray(archive.read_bytes())
     data[-8] ^= 0x01
@@ -150,13 +150,13 @@ def test_a_gzip_trailer_that_does_not_match_is_caught_even_past_the_tar_end(tmp_
 
 
 def test_prepare_cifar_writes_memory_mappable_uint8(tmp_path):
-    write_cifar10(tmp_path / "dl", n_train=50, n_test=20)
+    write_cifar10(tmp_path / "dl", n_train=50, n_val=20)
     meta = prepare("cifar10_binary", tmp_path / "dl", tmp_path / "out")
     images, labels = load_split(tmp_path / "out", "train")
     assert isinstance(images, np.memmap)
     assert images.dtype == np.uint8 and images.shape == (50, 32, 32, 3)
     assert labels.tolist() == (np.arange(50) % 10).tolist()
-    assert meta["test"]["images"] == 20
+    assert meta["val"]["images"] == 20
     assert set(meta["sources"]) == {CIFAR_ARCHIVE}
 
 
@@ -171,7 +171,7 @@ def test_stratified_subset_keeps_class_shares_even_when_sorted_by_class():
 
 
 def test_load_subset_is_a_stratified_draw_of_the_prepared_split(tmp_path):
-    write_fashion_mnist(tmp_path / "dl", n_train=100, n_test=50)
+    write_fashion_mnist(tmp_path / "dl", n_train=100, n_val=50)
     meta = prepare("idx", tmp_path / "dl", tmp_path / "out")
     assert meta["train"] == {"images": 100, "shape": [28, 28, 1], "class_counts": [10] * 10}
     images, labels = load_subset(tmp_path / "out", "train", 30, seed=0)
@@ -182,7 +182,7 @@ def test_load_subset_is_a_stratified_draw_of_the_prepared_split(tmp_path):
 
 
 def test_a_prepared_array_changed_after_preparing_is_refused(tmp_path):
-    write_cifar10(tmp_path / "dl", n_train=50, n_test=20)
+    write_cifar10(tmp_path / "dl", n_train=50, n_val=20)
     meta = prepare("cifar10_binary", tmp_path / "dl", tmp_path / "out")
     assert set(meta["arrays"]) == {f"{name}.npy" for name in ARRAYS}
     load_split(tmp_path / "out", "train")  # intact: loads
@@ -192,4 +192,4 @@ def test_a_prepared_array_changed_after_preparing_is_refused(tmp_path):
     images.write_bytes(bytes(data))
     with pytest.raises(DatasetFormatError, match=r"train_images\.npy: its sha256 is .* meta\.json recorded"):
         load_split(tmp_path / "out", "train")
-    load_split(tmp_path / "out", "test")  # the other split is untouched
+    load_split(tmp_path / "out", "val")  # the other split is untouched

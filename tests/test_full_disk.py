@@ -54,7 +54,7 @@ def test_a_full_disk_fails_the_job_plainly_and_a_rerun_completes_once_space_is_f
             "mirror": url,
             "seeds": [1],
             "variants_to_train": VARIANTS,
-            "subset": {"train": 150, "test": 40},
+            "subset": {"train": 150, "val": 40},
             "datasets": {name: {"files": checksums} for name, checksums in files.items()},
             "variants": {name: {"epochs": 2, "batch_size": 64, "width": 0.25} for name in VARIANTS},
             "preflight": {"init_images": 40, "steps": 15},

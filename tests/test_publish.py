@@ -18,7 +18,7 @@ PROVENANCE = {
     "data": {"cifar10": {"sources": {"cifar-10-binary.tar.gz": {"sha256": "f00d"}}}},
     "config": {
         "seeds": [1, 2],
-        "subset": {"train": 100, "test": 20},
+        "subset": {"train": 100, "val": 20},
         "subset_seed": 0,
         "mirror": "results/mirror",
         "datasets": {"cifar10": {"note": "a JPEG re-encoding"}},
@@ -47,7 +47,7 @@ def test_the_reproduction_readme_says_how_it_was_made():
     assert "Fetched from the mirror `results/mirror`" in text
     assert "- **cifar10**: a JPEG re-encoding" in text
     assert "| cifar10 | `cifar-10-binary.tar.gz` | `f00d` |" in text
-    assert "Seeds: 1, 2; data: at most 100 train and 20 test images per dataset" in text
+    assert "Seeds: 1, 2; data: at most 100 training and 20 validation images per dataset" in text
     assert "3.0 minutes from the first training job's start" in text
     timed = reproduction_readme("make reproduction", PROVENANCE, TIMING | {"wall_seconds": 3000})
     assert "- Time: 50.0 minutes of wall time for the whole study (3.0 minutes from the first" in timed

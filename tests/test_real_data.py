@@ -47,7 +47,7 @@ def real_run(tmp_path_factory):
         "mirror": str(mirror),
         "seeds": [1],
         "variants_to_train": ["fmnist_2conv_sigmoid", "cifar_6conv_sigmoid", "cifar_6conv_relu"],
-        "subset": {"train": 1000, "test": 200},
+        "subset": {"train": 1000, "val": 200},
         # The subset mirror is built here, so its checksum is too; Fashion-MNIST keeps
         # the config's upstream payload checksums.
         "datasets": {

@@ -25,7 +25,7 @@ SPEC = SMALL_SPEC | {
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    return prepared_cifar10(tmp_path_factory.mktemp("resume"), n_train=400, n_test=50)
+    return prepared_cifar10(tmp_path_factory.mktemp("resume"), n_train=400, n_val=50)
 
 
 def launch(data, name, checkpoint=True, backend="tensorflow"):

@@ -16,7 +16,7 @@ from study.training.runtime import choose_precision, resolve_training
 
 @pytest.fixture
 def prepared(tmp_path):
-    return prepared_cifar10(tmp_path, n_train=100, n_test=30)
+    return prepared_cifar10(tmp_path, n_train=100, n_val=30)
 
 
 def run(prepared, spec, seed, name, **changes):
@@ -73,8 +73,8 @@ def test_steps_csv_holds_the_loss_every_few_steps_and_its_windows_average_to_eac
 
 
 def test_a_subset_is_the_same_draw_for_every_seed(prepared, small_spec):
-    first = run(prepared, small_spec | {"epochs": 1}, 1, "s1", subset={"train": 40, "test": 20}, subset_seed=5)
-    second = run(prepared, small_spec | {"epochs": 1}, 2, "s2", subset={"train": 40, "test": 20}, subset_seed=5)
+    first = run(prepared, small_spec | {"epochs": 1}, 1, "s1", subset={"train": 40, "val": 20}, subset_seed=5)
+    second = run(prepared, small_spec | {"epochs": 1}, 2, "s2", subset={"train": 40, "val": 20}, subset_seed=5)
     assert first["train_images"] == 40 and first["val_images"] == 20
     assert first["data"]["train_class_counts"] == second["data"]["train_class_counts"] == [4] * 10
 

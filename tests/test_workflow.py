@@ -33,7 +33,7 @@ def study(tmp_path_factory):
             "mirror": url,
             "seeds": SEEDS,
             "variants_to_train": VARIANTS,
-            "subset": {"train": 150, "test": 40},
+            "subset": {"train": 150, "val": 40},
             "datasets": {name: {"files": checksums} for name, checksums in files.items()},
             "variants": {name: {"epochs": 1, "batch_size": 64} for name in LECTURE_VARIANTS}
             | {"diverging": DIVERGING | {"epochs": 2, "batch_size": 64}},
@@ -53,7 +53,7 @@ def test_every_output_exists(study):
     }.items():
         for name in names:
             assert (study / "downloads" / dataset / name).is_file()
-        for array in ["train_images", "train_labels", "test_images", "test_labels"]:
+        for array in ["train_images", "train_labels", "val_images", "val_labels"]:
             assert np.load(study / "data" / dataset / f"{array}.npy", mmap_mode="r").dtype == np.uint8
         stats = json.loads((study / "stats" / f"{dataset}.json").read_text())
         assert len(stats["mean"]) == len(stats["std"]) == (1 if dataset == "fashion_mnist" else 3)
@@ -127,7 +127,7 @@ def test_subset_is_class_stratified(study):
     metrics = json.loads((study / "runs" / "cifar_12conv_relu_standardize" / "seed_1" / "metrics.json").read_text())
     assert metrics["train_images"] == 150 and metrics["val_images"] == 40
     assert metrics["data"]["train_class_counts"] == [15] * 10
-    assert metrics["data"]["test_class_counts"] == [4] * 10
+    assert metrics["data"]["val_class_counts"] == [4] * 10
 
 
 def test_diverging_variant_is_marked_and_the_study_goes_on(study):

@@ -29,6 +29,8 @@ def check_renamed_keys(config: dict) -> None:
     for old, new in RENAMED_KEYS.items():
         if old in config:
             raise ConfigError(f"{old}: this key is now called {new!r}; rename it in your config file")
+    if "test" in config.get("subset", {}):
+        raise ConfigError("subset.test: this key is now called 'subset.val' (the validation split); rename it")
 
 
 def check_config(config: dict) -> None:

@@ -4,8 +4,8 @@ rule prepare:
     output:
         train_images="results/data/{dataset}/train_images.npy",
         train_labels="results/data/{dataset}/train_labels.npy",
-        test_images="results/data/{dataset}/test_images.npy",
-        test_labels="results/data/{dataset}/test_labels.npy",
+        val_images="results/data/{dataset}/val_images.npy",
+        val_labels="results/data/{dataset}/val_labels.npy",
         meta="results/data/{dataset}/meta.json",
     log:
         "results/logs/prepare/{dataset}.log",

@@ -16,12 +16,12 @@ import numpy as np
 
 IDX_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
-    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+    "val": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
 CIFAR_ARCHIVE = "cifar-10-binary.tar.gz"
 CIFAR_MEMBERS = {
     "train": [f"cifar-10-batches-bin/data_batch_{i}.bin" for i in range(1, 6)],
-    "test": ["cifar-10-batches-bin/test_batch.bin"],
+    "val": ["cifar-10-batches-bin/test_batch.bin"],
 }
 CIFAR_SIDE, CIFAR_CHANNELS = 32, 3
 CIFAR10_LABELS = 10  # the binary format's label byte: 0..9
@@ -42,7 +42,9 @@ FORMAT_TYPICAL = {
         "classes": CIFAR10_LABELS,
     },
 }
-SPLITS = ("train", "test")
+# The official test split is the study's validation split, as in the lecture (validation_data=(x_test, y_test)):
+# "val" on disk, in `subset`, in metrics and tables; "validation" in prose.
+SPLITS = ("train", "val")
 ARRAYS = [f"{split}_{kind}" for split in SPLITS for kind in ("images", "labels")]
 
 

@@ -89,7 +89,8 @@ def subset_description(config: dict) -> str:
     subset = config["subset"]
     if not subset:
         return "the full splits"
-    caps = [f"{subset[split]} {split}" for split in ("train", "test") if split in subset]
+    names = {"train": "training", "val": "validation"}
+    caps = [f"{subset[split]} {names[split]}" for split in names if split in subset]
     return f"at most {' and '.join(caps)} images per dataset (class-stratified draw, seed {config['subset_seed']})"
 
 

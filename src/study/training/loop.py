@@ -56,8 +56,8 @@ PROGRESS_SECONDS = 30  # between progress lines in a training log
 class TrainingData(NamedTuple):
     x_train: np.ndarray
     y_train: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
     classes: int
 
 
@@ -171,8 +171,8 @@ def source_commit() -> str:
 def load_training_data(run: Run, data_dir: Path) -> TrainingData:
     """The run's training and test images: the prepared splits under the run's subset."""
     x_train, y_train = load_subset(data_dir, "train", run.subset.get("train"), run.subset_seed)
-    x_test, y_test = load_subset(data_dir, "test", run.subset.get("test"), run.subset_seed)
-    return TrainingData(x_train, y_train, x_test, y_test, read_meta(data_dir)["classes"])
+    x_val, y_val = load_subset(data_dir, "val", run.subset.get("val"), run.subset_seed)
+    return TrainingData(x_train, y_train, x_val, y_val, read_meta(data_dir)["classes"])
 
 
 def compiled_model(run: Run, data: TrainingData, stats: dict) -> keras.Model:
@@ -227,7 +227,7 @@ def fit(run: Run, model: keras.Model, data: TrainingData, out_dir: Path, checkpo
         ]
     model.fit(
         make_dataset(data.x_train, data.y_train, batch_size, run.seed, first_epoch, epochs),
-        validation_data=make_dataset(data.x_test, data.y_test, batch_size, seed=None),
+        validation_data=make_dataset(data.x_val, data.y_val, batch_size, seed=None),
         epochs=epochs,
         initial_epoch=first_epoch,
         steps_per_epoch=steps,
@@ -271,7 +271,7 @@ def data_record(data_dir: Path, data: TrainingData) -> dict:
     return {
         "sources": meta["sources"],
         "train_class_counts": np.bincount(data.y_train, minlength=data.classes).tolist(),
-        "test_class_counts": np.bincount(data.y_test, minlength=data.classes).tolist(),
+        "val_class_counts": np.bincount(data.y_val, minlength=data.classes).tolist(),
     }
 
 
@@ -327,7 +327,7 @@ def train_run(
         **final_metrics(history),
         "params": int(model.count_params()),
         "train_images": len(data.y_train),
-        "val_images": len(data.y_test),
+        "val_images": len(data.y_val),
         "started_at": started_at,
         "finished_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
         "wall_seconds": wall,
