@@ -84,3 +84,14 @@ def test_the_spec_arithmetic_counts_what_the_builder_builds(small_spec, changes)
         assert forward_flops(spec, shape, 10) == keras_forward_flops(
             build_model(spec, shape, {"mean": [0] * 3, "std": [1] * 3}, classes=10)
         )
+
+
+def test_the_lecture_way_is_the_same_model_fed_pixels_it_scaled_itself(small_spec):
+    pipeline = build_model(small_spec, (32, 32, 3), classes=10)
+    lecture = build_model(small_spec, (32, 32, 3), classes=10, pixels="scaled")
+    assert "scale01" not in [layer.name for layer in lecture.layers]
+    lecture.set_weights(pipeline.get_weights())
+    pixels = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3)).astype(np.uint8)
+    np.testing.assert_allclose(
+        lecture.predict(pixels / 255.0, verbose=0), pipeline.predict(pixels, verbose=0), rtol=1e-5
+    )

@@ -72,8 +72,12 @@ def build_model(
     classes: int,
     name: str = "model",
     precision: str = "float32",
+    pixels: str = "uint8",
 ) -> keras.Model:
     """The Keras model a variant spec describes (functional API, uncompiled), with a ``classes``-way softmax.
+
+    ``pixels``: "uint8", the study's way, scales or standardizes raw pixels inside the model; "scaled" takes
+    floats the caller already divided by 255, the lecture's way (``x / 255.0`` before ``fit``).
 
     ``precision`` is the layers' Keras dtype policy, e.g. "mixed_bfloat16": its
     variables stay float32 while it computes in bfloat16.
@@ -85,8 +89,10 @@ def build_model(
         "kernel_initializer": spec["initializer"],
         "dtype": precision,
     }
-    inputs = keras.Input(shape=input_shape, dtype="uint8", name="pixels")
-    x = input_layers(inputs, spec, stats, precision)
+    if pixels == "scaled" and spec["normalization"] != "scale01":
+        raise ValueError("pixels scaled by the caller fit only a 'scale01' variant")
+    inputs = keras.Input(shape=input_shape, dtype="uint8" if pixels == "uint8" else "float32", name="pixels")
+    x = input_layers(inputs, spec, stats, precision) if pixels == "uint8" else inputs
     for b, filters in enumerate(conv_filters(spec), start=1):
         block_input = x
         for c, f in enumerate(filters, start=1):

@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 from study.data.formats import FORMAT_TYPICAL
-from study.specs import conv_filters, forward_flops
+from study.specs import forward_flops
 from study.training.bench.peak import sgemm_peak_gflops
 
 PROCESS_START = time.perf_counter()
@@ -61,19 +61,11 @@ def bench_specs(config_paths: list[str]) -> dict[str, dict]:
 
 
 def lecture_model(spec: dict, input_shape: tuple[int, ...], classes: int):
-    """The model as the lecture's scripts write it: Sequential, float inputs, no scaling layer."""
-    import keras
+    """The variant's model as the lecture feeds it: float inputs it scaled itself, no scaling layer; the same
+    builder as the pipeline's (study.training.models.build_model)."""
+    from study.training.models import build_model
 
-    model = keras.Sequential([keras.Input(shape=input_shape)])
-    for block in conv_filters(spec):
-        for filters in block:
-            model.add(keras.layers.Conv2D(filters, (3, 3), strides=1, padding="same", activation=spec["activation"]))
-        model.add(keras.layers.MaxPooling2D(2))
-    model.add(keras.layers.Flatten())
-    for units in spec["dense"]:
-        model.add(keras.layers.Dense(units, activation=spec["activation"]))
-    model.add(keras.layers.Dense(classes, activation="softmax"))
-    return model
+    return build_model(spec, input_shape, classes=classes, name="lecture", pixels="scaled")
 
 
 def write_bench_data(name: str, data_dir: Path) -> Path:
