@@ -40,6 +40,7 @@ def run_locally(work: Path, config: Path, timeout: int) -> Path:
 
 
 OUTCOME_THRESHOLDS = {
+    "windows": 3,
     "plateau_margin": 0.05,
     "overfit_gap": 0.15,
     "causes": {"vanishing_gradient_ratio": 0.01, "dead_fraction": 0.9, "saturated_fraction": 0.9},

@@ -20,6 +20,7 @@ from study.analysis.outcomes import (
 
 THRESHOLDS = {
     "plateau_margin": 0.05,
+    "windows": 1,
     "overfit_gap": 0.15,
     "causes": {"vanishing_gradient_ratio": 0.01, "dead_fraction": 0.9, "saturated_fraction": 0.9},
 }
@@ -65,7 +66,39 @@ def test_a_run_that_leaves_the_plateau_late_is_not_counted_as_stuck():
     late = steps([*PLATEAU * 3, 2.303, 2.20, 2.10])
     outcome, reason, left = run_outcome(history(0.12, 0.11, 2.2), late, 10, THRESHOLDS)
     assert outcome == "learns" and left == 100
-    assert plateau_exit(late, plateau_line(10, THRESHOLDS)) == 100 and "step 100 of 105" in reason
+    assert plateau_exit(late, plateau_line(10, THRESHOLDS), 1) == 100 and "step 100 of 105" in reason
+
+
+K = THRESHOLDS | {"windows": 3}
+ON, OFF = 2.31, 2.0  # a window on the plateau (at or above ln 10 - 0.05 = 2.253) and one below it
+
+
+@pytest.mark.parametrize(
+    ("losses", "outcome", "exit_step"),
+    [
+        ([ON] * 6 + [2.2], "undecided", None),  # one window below at the very end is not leaving
+        ([ON] * 6 + [2.2, 2.1, 2.0], "learns", 35),
+        ([ON] * 3 + [2.2, ON, 2.1, 2.0, 1.9], "learns", 20),  # one window back on the plateau is noise
+        ([ON] * 3 + [OFF] * 3 + [ON] * 3, "undecided", None),  # three windows back on it: fell back
+        ([ON] * 3 + [OFF] * 2 + [ON] * 3, "stuck", None),  # two windows off it were noise too
+        ([ON] * 3 + [2.0, 1.9, 2.0, 2.1, 2.1, 2.2], "undecided", 20),  # its loss has not fallen since it left
+    ],
+    ids=["last-window", "three-windows", "one-window-back", "fell-back", "short-dip", "stalled"],
+)
+def test_each_step_of_the_judgement_takes_k_consecutive_windows(losses, outcome, exit_step):
+    got, reason, left = run_outcome(history(0.3, 0.3, 2.0), steps(losses), 10, K)
+    assert (got, left) == (outcome, exit_step), reason
+
+
+def test_a_run_that_learned_gets_no_cause():
+    diagnostics = pd.DataFrame(
+        [(1, "conv1", 1, "gradient_norm", 0.0), (1, "dense", 2, "gradient_norm", 1.0)],
+        columns=["epoch", "layer", "depth", "statistic", "value"],
+    )
+    learned = judge_run(history(0.4, 0.35, 1.5), steps([2.3, 2.1, 1.8, 1.5, 1.3]), diagnostics, 10, THRESHOLDS)
+    assert learned["outcome"] == "learns" and learned["cause"] == "n/a"
+    stuck = judge_run(history(0.1, 0.1, 2.3), steps(PLATEAU), diagnostics, 10, THRESHOLDS)
+    assert stuck["cause"] == "vanishing gradients"
 
 
 @pytest.mark.parametrize(
@@ -75,9 +108,18 @@ def test_a_run_that_leaves_the_plateau_late_is_not_counted_as_stuck():
         ({"gradient_ratio": 0.5, "dead_fraction": 0.95, "saturated_fraction": math.nan}, "dead units"),
         ({"gradient_ratio": 0.5, "dead_fraction": math.nan, "saturated_fraction": 0.95}, "saturation"),
         ({"gradient_ratio": 0.5, "dead_fraction": 0.2, "saturated_fraction": math.nan}, "none"),
+        # dead units come first: a dead layer is what zeroes the gradient below it
+        (
+            {"gradient_ratio": 0.0, "dead_fraction": 0.98, "saturated_fraction": math.nan},
+            "dead units (first-layer gradient zero)",
+        ),
+        (
+            {"gradient_ratio": 1e-5, "dead_fraction": 0.98, "saturated_fraction": math.nan},
+            "dead units (and vanishing gradients)",
+        ),
     ],
 )
-def test_the_cause_is_the_first_sign_over_its_threshold(signs, cause):
+def test_the_cause_is_the_sign_over_its_threshold_dead_units_first(signs, cause):
     assert run_cause(signs, THRESHOLDS) == cause
 
 
@@ -121,7 +163,7 @@ def test_judge_run_gives_outcome_cause_and_exit_step_from_the_run_files():
     )
     judged = judge_run(history(0.25, 0.24, 3.0), steps(HUNDRED), diagnostics, 100, THRESHOLDS)
     assert judged["outcome"] == "learns" and judged["plateau_exit_step"] == 15
-    assert judged["cause"] == "none" and judged["gradient_ratio"] == 0.5
+    assert judged["cause"] == "n/a" and judged["gradient_ratio"] == 0.5
 
 
 def preflight_result(classes, initial_loss, accuracy):
@@ -151,5 +193,6 @@ def test_the_overfit_mark_is_a_threshold_of_the_tables_side():
 
 
 def test_the_outcome_rules_name_each_datasets_own_chance_line():
-    text = " ".join(outcome_rules(THRESHOLDS, {"cifar100": 100, "fashion_mnist": 10}))
+    text = " ".join(outcome_rules(K, {"cifar100": 100, "fashion_mnist": 10}))
+    assert "for 3 windows in a row" in text
     assert "cifar100: ln 100 − 0.05 = 4.555" in text and "fashion_mnist: ln 10 − 0.05 = 2.253" in text

@@ -13,6 +13,9 @@ import math
 import numpy as np
 import pandas as pd
 
+LEARNING = {"learns", "overfits"}
+NO_CAUSE = "n/a"  # the cause of a run that learned: there is nothing to explain
+
 
 def chance_loss(classes: int) -> float:
     """The loss of a net that predicts every class alike: ln(classes)."""
@@ -28,18 +31,60 @@ def plateau_line(classes: int, thresholds: dict) -> float:
     return chance_loss(classes) - thresholds["plateau_margin"]
 
 
-def plateau_exit(steps: pd.DataFrame, line: float) -> int | None:
-    """The step at which the training loss left the plateau for good: the end of the first window
-    of the last stretch of windows below the plateau ``line``, when that stretch lasts to the end.
+def plateau_stretches(on_plateau: np.ndarray, windows: int) -> list[tuple[int, int]]:
+    """The stretches (start, end) of at least ``windows`` consecutive True entries: on the plateau, shorter
+    stretches are noise, not a return to it."""
+    stretches, start = [], None
+    for i, on in enumerate([*on_plateau, False]):
+        if on and start is None:
+            start = i
+        elif not on and start is not None:
+            if i - start >= windows:
+                stretches.append((start, i))
+            start = None
+    return stretches
 
-    None when the last window is still on the plateau (or above it).
+
+def plateau_exit(steps: pd.DataFrame, line: float, windows: int) -> int | None:
+    """The step at which the training loss left the plateau for good: the end of the first window after the
+    last stretch of ``windows`` or more windows on the plateau (at or above ``line``; the start of the run
+    counts as on it), when at least ``windows`` windows follow, the first of them below the line. None when
+    the run has not left.
     """
-    below = steps["loss"].to_numpy(dtype=float) < line
-    if not below.size or not below[-1]:
+    on_plateau = steps["loss"].to_numpy(dtype=float) >= line
+    stretches = plateau_stretches(on_plateau, windows)
+    if stretches:
+        first = stretches[-1][1]
+    else:  # never on the plateau for long: it left at its first window below the line
+        first = int(np.argmax(~on_plateau)) if (~on_plateau).any() else len(on_plateau)
+    if len(on_plateau) - first < windows:
         return None
-    on_plateau = np.flatnonzero(~below)
-    first = on_plateau[-1] + 1 if on_plateau.size else 0
     return int(steps["step"].iloc[first])
+
+
+def not_left(steps: pd.DataFrame, line: float, windows: int) -> tuple[str, str]:
+    """The outcome of a run that has not left the plateau for good: undecided when it left for ``windows`` or
+    more windows and fell back, or began to leave in its last windows; stuck otherwise."""
+    on_plateau = steps["loss"].to_numpy(dtype=float) >= line
+    stretches = plateau_stretches(on_plateau, windows)
+    below = plateau_stretches(~on_plateau, windows)
+    if below and stretches and below[0][0] < stretches[-1][0]:
+        step = int(steps["step"].iloc[below[0][0]])
+        return "undecided", f"left the plateau at step {step} but fell back onto it for {windows} or more windows"
+    if stretches and stretches[-1][1] < len(on_plateau):
+        return "undecided", f"began to leave the plateau in its last windows (fewer than {windows} below {line:.3f})"
+    total = int(steps["step"].iloc[-1])
+    return "stuck", f"the training loss never stayed below {line:.3f} for {windows} windows in {total} steps"
+
+
+def has_stalled(losses: np.ndarray, windows: int) -> tuple[bool, float, float]:
+    """Whether the loss has not fallen since the run left: the mean of its last ``windows`` windows against the
+    mean of its first ``windows`` after leaving (fewer, without overlap, when fewer follow)."""
+    k = min(windows, len(losses) // 2)
+    if k == 0:
+        return False, math.nan, math.nan
+    first, last = float(losses[:k].mean()), float(losses[-k:].mean())
+    return last >= first, first, last
 
 
 def run_outcome(
@@ -47,28 +92,32 @@ def run_outcome(
 ) -> tuple[str, str, int | None]:
     """A run's outcome, the reason, and the step at which it left the plateau (None if it did not).
 
-    Judged on the training loss every few steps (steps.csv), not on a final accuracy
-    against a threshold: a run that leaves the plateau late still learns. The overfit gap
-    compares train and validation accuracy both measured in inference mode at the last
-    epoch's end.
+    Judged on the training loss every few steps (steps.csv), over ``thresholds['windows']``
+    consecutive windows at a time, not on a final accuracy against a threshold: a run that
+    leaves the plateau late still learns, and one window below the line is not leaving it.
+    The overfit gap compares train and validation accuracy, both measured in inference mode
+    at the last epoch's end.
     """
     losses = np.concatenate([steps["loss"].to_numpy(dtype=float), history["running_loss"].to_numpy(dtype=float)])
     if not np.all(np.isfinite(losses)):
         return "diverged", "non-finite training loss", None
-    line, total = plateau_line(classes, thresholds), int(steps["step"].iloc[-1])
-    exit_step = plateau_exit(steps, line)
+    line, windows, total = plateau_line(classes, thresholds), thresholds["windows"], int(steps["step"].iloc[-1])
+    exit_step = plateau_exit(steps, line, windows)
     if exit_step is None:
-        if (steps["loss"] < line).any():
-            dip = int(steps.loc[steps["loss"] < line, "step"].iloc[0])
-            return "undecided", f"the loss fell below {line:.3f} at step {dip} but ended on the plateau", None
-        return "stuck", f"the training loss never fell below {line:.3f} in {total} steps", None
-    left = float(steps.loc[steps["step"] == exit_step, "loss"].iloc[0])
+        return (*not_left(steps, line, windows), None)
+    after = steps.loc[steps["step"] >= exit_step, "loss"].to_numpy(dtype=float)
+    stalled, first, last = has_stalled(after, windows)
+    if stalled:
+        return (
+            "undecided",
+            f"left the plateau at step {exit_step} but its loss has not fallen since (mean {first:.3f} over its "
+            f"first windows after, {last:.3f} over its last)",
+            exit_step,
+        )
     final = float(steps["loss"].iloc[-1])
-    if final > left:
-        return "undecided", f"left the plateau at step {exit_step} but its loss has not fallen since", exit_step
-    last = history.iloc[-1]
-    gap = last["train_accuracy"] - last["val_accuracy"]
     left_at = f"left the plateau at step {exit_step} of {total}, loss {final:.3f} at the end"
+    last_epoch = history.iloc[-1]
+    gap = last_epoch["train_accuracy"] - last_epoch["val_accuracy"]
     if gap > thresholds["overfit_gap"]:
         return "overfits", f"{left_at}; train accuracy exceeds validation accuracy by {gap:.3f}", exit_step
     return "learns", left_at, exit_step
@@ -98,12 +147,20 @@ def diagnostic_signs(diagnostics: pd.DataFrame) -> dict:
 
 
 def run_cause(signs: dict, thresholds: dict) -> str:
-    """The first of the lecture's causes the diagnostic signs show, or 'none'."""
+    """Which of the lecture's causes the diagnostic signs show, or 'none'.
+
+    Dead units come first: a layer of ReLUs that output 0 for every image passes no gradient,
+    so a vanishing first-layer gradient beside them is their effect, and is named as such.
+    """
     causes = thresholds["causes"]
-    if signs["gradient_ratio"] < causes["vanishing_gradient_ratio"]:
-        return "vanishing gradients"
+    vanishing = signs["gradient_ratio"] < causes["vanishing_gradient_ratio"]
     if signs["dead_fraction"] > causes["dead_fraction"]:
-        return "dead units"
+        if not vanishing:
+            return "dead units"
+        zero = signs["gradient_ratio"] == 0
+        return "dead units (first-layer gradient zero)" if zero else "dead units (and vanishing gradients)"
+    if vanishing:
+        return "vanishing gradients"
     if signs["saturated_fraction"] > causes["saturated_fraction"]:
         return "saturation"
     return "none"
@@ -117,7 +174,7 @@ def judge_run(history: pd.DataFrame, steps: pd.DataFrame, diagnostics: pd.DataFr
     return {
         "outcome": outcome,
         "outcome_reason": reason,
-        "cause": run_cause(signs, thresholds),
+        "cause": NO_CAUSE if outcome in LEARNING else run_cause(signs, thresholds),
         **signs,
         "plateau_exit_step": exit_step,
     }
@@ -126,19 +183,24 @@ def judge_run(history: pd.DataFrame, steps: pd.DataFrame, diagnostics: pd.DataFr
 def outcome_rules(thresholds: dict, classes: dict[str, int]) -> list[str]:
     """The outcomes and causes in words, with the thresholds a run was judged by; ``classes``: each dataset's
     class count, whose chance loss sets its plateau line."""
-    causes, margin = thresholds["causes"], thresholds["plateau_margin"]
+    causes, margin, windows = thresholds["causes"], thresholds["plateau_margin"], thresholds["windows"]
     lines = ", ".join(
         f"{dataset}: ln {count} − {margin} = {plateau_line(count, thresholds):.3f}"
         for dataset, count in classes.items()
     )
     return [
-        f"*stuck*: the training loss (mean over each window of steps) never fell below its dataset's chance loss, "
-        f"ln(classes), minus {margin} ({lines})",
-        "*learns*: it fell below that line, stayed below until the end and ended lower than where it left",
+        f"*stuck*: the training loss (mean over each window of steps) never stayed below its dataset's chance "
+        f"loss, ln(classes), minus {margin} ({lines}) for {windows} windows in a row",
+        f"*learns*: after its last stretch of {windows} or more windows on the plateau, at least {windows} windows "
+        f"followed below the line, and the mean of its last {windows} windows is below that of its first "
+        f"{windows} after leaving",
         f"*overfits*: a learning net whose final train accuracy exceeds its validation accuracy by more than "
         f"{thresholds['overfit_gap']} (both in inference mode at the last epoch's end)",
-        "*undecided*: it left the plateau but fell back, or its loss has not fallen since it left",
+        f"*undecided*: it left the plateau but fell back onto it for {windows} or more windows, began to leave only "
+        "in its last windows, or its loss has not fallen since it left",
         "*diverged*: a NaN or infinite training loss",
+        "a cause is named only for runs that did not learn; dead units are checked first, as a layer of dead "
+        "ReLUs is what zeroes the gradient below it",
         f"cause *vanishing gradients*: the first layer's gradient norm is below {causes['vanishing_gradient_ratio']:g} "
         "times the last layer's (last recorded epoch)",
         f"cause *dead units*: in some layer more than {causes['dead_fraction']:.0%} of the ReLU units output 0 for "
