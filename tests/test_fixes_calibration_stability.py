@@ -1,8 +1,9 @@
 import pandas as pd
 import pytest
+from conftest import REPO
+from scipy import stats
 
 from study.analysis.calibration import calibration_table
-from study.analysis.claims import bootstrap_interval
 from study.analysis.fixes import fixes_table
 from study.analysis.stability import stability_summary, stability_table
 
@@ -33,27 +34,46 @@ TABLE = runs(
 )
 
 
-def test_fixes_are_ranked_by_when_they_leave_the_plateau_with_the_baseline_first():
-    table = fixes_table(TABLE, RANKING)
+STEPS = pd.DataFrame({"variant": ["deep", "bn", "he", "skip"], "step": [5, 5, 5, 5]})
+CLAIMS = pd.DataFrame(
+    [
+        {"claim": "bn fixes it", "variant": "bn", "baseline": "deep", "kind": "contrast", "verdict": "confirmed"},
+        {"claim": "he fixes it", "variant": "he", "baseline": "deep", "kind": "contrast", "verdict": "undetermined"},
+    ]
+)
+
+
+def ranked():
+    return fixes_table(TABLE, STEPS, RANKING, CLAIMS).set_index("variant")
+
+
+def test_fixes_are_ranked_by_their_kaplan_meier_median_step_with_the_baseline_first():
+    table = fixes_table(TABLE, STEPS, RANKING, CLAIMS)
     assert table["variant"].tolist() == ["deep", "bn", "skip", "he"]
     assert table["rank"].tolist()[1:] == [1, 2, 3] and pd.isna(table["rank"].iloc[0])
     bn = table.set_index("variant").loc["bn"]
-    assert bn["exit_step_mean"] == 15 and (bn["exit_step_low"], bn["exit_step_high"]) == pytest.approx(
-        bootstrap_interval(pd.Series([15.0, 20.0, 10.0]).to_numpy())
-    )
-    assert bn["learned"] == "3/3" and bn["verdict"] == "confirmed"
+    assert bn["median_exit_step"] == 15 and bn["learned"] == "3/3" and bn["first_window_step"] == 5
+    assert bn["logrank_p"] < 0.05
 
 
-def test_a_seed_that_never_left_counts_at_its_last_step_and_is_marked():
-    he = fixes_table(TABLE, RANKING).set_index("variant").loc["he"]
-    assert he["left"] == "2/3" and he["exit_step_mean"] == pytest.approx((40 + 80 + 50) / 3)
-    # one stuck seed out of three: the paired difference is too uncertain after Holm's adjustment
-    assert he["verdict"] == "undetermined"
+def test_a_seed_that_never_left_is_censored_not_counted_as_leaving_at_its_last_step():
+    he = ranked().loc["he"]
+    # left at 40 and 50, censored at 80: the Kaplan-Meier curve drops to 2/3 at 40 and 1/3 at 50
+    assert he["left"] == "2/3" and he["median_exit_step"] == 50
+    deep = ranked().loc["deep"]
+    assert pd.isna(deep["median_exit_step"]) and deep["verdict"] == "baseline"
+
+
+def test_whether_a_fix_makes_the_net_learn_is_read_from_the_claim_that_tests_it():
+    table = ranked()
+    assert table.loc["bn", "verdict"] == "confirmed" and table.loc["bn", "claim"] == "bn fixes it"
+    assert table.loc["he", "verdict"] == "undetermined"
+    assert table.loc["skip", "verdict"] == "no claim tests it"
 
 
 def test_no_ranking_or_no_runs_of_it_gives_an_empty_table():
-    assert fixes_table(TABLE, None).empty
-    assert fixes_table(TABLE, {"baseline": "other", "variants": ["bn"]}).empty
+    assert fixes_table(TABLE, STEPS, None, CLAIMS).empty
+    assert fixes_table(TABLE, STEPS, {"baseline": "other", "variants": ["bn"]}, CLAIMS).empty
 
 
 def test_calibration_scores_each_check_against_the_runs_outcomes():
@@ -76,46 +96,64 @@ def test_calibration_scores_each_check_against_the_runs_outcomes():
     assert table.loc["both (passed)", "flagged_variants"] == "bn he"
 
 
-def test_stability_compares_claims_tested_on_disjoint_seeds_and_flags_conflicts():
-    first = pd.DataFrame(
-        [
-            {"claim": "a", "seeds": "1 2 3", "evidence": "x", "verdict": "confirmed", "reason": ""},
-            {"claim": "b", "seeds": "1 2 3", "evidence": "x", "verdict": "undetermined", "reason": ""},
-            {"claim": "c", "seeds": "1 2 3", "evidence": "x", "verdict": "confirmed", "reason": ""},
-        ]
+DESIGN = {
+    "alpha": 0.05,
+    "rate_threshold": 0.5,
+    "minimal_effect": {"rate_above_threshold": 0.4, "rate_difference": 0.5, "accuracy_difference": 0.05},
+}
+STABILITY_CONFIG = {
+    "claims": [
+        {"claim": "deep is stuck", "expect": "stuck", "variant": "deep"},
+        {"claim": "bn fixes it", "expect": "learns", "variant": "bn", "baseline": "deep"},
+        {"claim": "skip fixes it", "expect": "learns", "variant": "skip", "baseline": "deep"},
+    ],
+    "variants": {},
+    "design": DESIGN,
+}
+
+
+def seed_set(seeds, deep_stuck):
+    rows = [("deep", s, "stuck" if s - seeds[0] < deep_stuck else "learns", None, 0.1) for s in seeds]
+    rows += [("bn", s, "learns", 15, 0.4) for s in seeds]
+    return runs(rows).assign(final_train_loss=1.0, cause="none")
+
+
+def test_stability_tests_whether_two_seed_sets_differ_and_pools_them():
+    first, second = seed_set(range(1, 8), 7), seed_set(range(8, 15), 0)
+    table = stability_table(first, second, STABILITY_CONFIG).set_index("claim")
+    assert "skip fixes it" not in table.index  # not run on the second set
+    stuck = table.loc["deep is stuck"]
+    assert (stuck["verdict_first"], stuck["verdict_second"]) == ("confirmed", "refuted")
+    assert stuck["agreement"] == "differ" and stuck["p_value"] == pytest.approx(
+        stats.boschloo_exact([[0, 7], [7, 0]]).pvalue
     )
-    second = pd.DataFrame(
-        [
-            {"claim": "a", "seeds": "4 5 6", "evidence": "y", "verdict": "refuted", "reason": ""},
-            {"claim": "b", "seeds": "4 5 6", "evidence": "y", "verdict": "confirmed", "reason": ""},
-            {"claim": "c", "seeds": "", "evidence": "", "verdict": "undetermined", "reason": "not run: v"},
-        ]
-    )
-    table = stability_table(first, second)
-    assert table["claim"].tolist() == ["a", "b"]
-    assert table["conflict"].tolist() == [True, False]
-    assert stability_summary(table) == (
-        "2 claims on both seed sets: 1 conflicts (confirmed on one, refuted on the other); "
-        "undetermined: 1 on the first, 0 on the second"
-    )
-    with pytest.raises(ValueError, match="share seeds"):
-        stability_table(first, second.assign(seeds="3 4 5"))
+    assert stuck["seeds_pooled"] == " ".join(str(s) for s in range(1, 15)) and stuck["verdict_pooled"] == "undetermined"
+    same = stability_table(seed_set(range(1, 8), 7), seed_set(range(8, 15), 6), STABILITY_CONFIG)
+    assert same.set_index("claim").loc["deep is stuck", "agreement"] == "no evidence they differ"
+    assert "the two sets differ (exact or Welch test, at the design's alpha) on 0" in stability_summary(same)
+    with pytest.raises(ValueError, match="share runs"):
+        stability_table(first, seed_set(range(7, 14), 0), STABILITY_CONFIG)
 
 
 def test_the_stability_command_writes_its_table_and_its_section_of_a_published_readme(tmp_path, capsys):
     from study.analysis.stability import main
 
-    first = pd.DataFrame([{"claim": "a", "seeds": "1 2", "evidence": "x", "verdict": "confirmed", "reason": ""}])
-    second = pd.DataFrame([{"claim": "a", "seeds": "6 7", "evidence": "y", "verdict": "confirmed", "reason": ""}])
-    first.to_csv(tmp_path / "first.csv", index=False)
-    second.to_csv(tmp_path / "second.csv", index=False)
+    for name, seeds in (("first", range(1, 6)), ("second", range(6, 11))):
+        (tmp_path / name).mkdir()
+        # the first folder as published before outcomes were named: its column says 'verdict'
+        table = seed_set(seeds, 5).replace({"variant": {"deep": "cifar_12conv_relu"}})
+        table = table.rename(columns={"outcome": "verdict"} if name == "first" else {})
+        table.to_csv(tmp_path / name / "runs.csv", index=False)
+    layer = tmp_path / "claims.yaml"
+    layer.write_text("claims:\n  - {claim: deep is stuck, expect: stuck, variant: cifar_12conv_relu}\n")
+    config = [str(REPO / "config" / "config.yaml"), str(layer)]
     readme = tmp_path / "README.md"
     readme.write_text("# Reproduction\n\ntext\n")
-    args = [str(tmp_path / "first.csv"), str(tmp_path / "second.csv"), "--out", str(tmp_path / "stability.csv")]
+    args = [str(tmp_path / "first"), str(tmp_path / "second"), "--out", str(tmp_path / "stability.csv")]
     for _ in range(2):  # a second run replaces the section instead of adding another
-        main([*args, "--readme", str(readme)])
-    assert pd.read_csv(tmp_path / "stability.csv")["conflict"].tolist() == [False]
+        main([*args, "--config", *config, "--readme", str(readme)])
+    assert pd.read_csv(tmp_path / "stability.csv")["agreement"].tolist() == ["no evidence they differ"]
     text = readme.read_text()
     assert text.startswith("# Reproduction\n\ntext\n") and text.count("## Stability on a second set of seeds") == 1
-    assert "a second run on seeds 6 7 tested" in text and "| a | 1 2 | x | confirmed | 6 7 | y | confirmed |" in text
-    assert "1 claims on both seed sets: 0 conflicts" in capsys.readouterr().out
+    assert "a second run on seeds 6 7 8 9 10 tested" in text
+    assert "1 claims on both seed sets" in capsys.readouterr().out

@@ -1,14 +1,18 @@
-"""The lecture's claims, declared in the config, checked against every seed's run, with how sure we can be.
+"""The lecture's claims, declared in the config, each tested across seeds as the lecture states it.
 
-An outcome claim ('learns', 'stuck') counts the seeds whose run had the outcome
-and gives a Wilson 95% interval for the rate: confirmed when the whole interval
-is above one half, refuted when it is below, undetermined otherwise. A
-comparison claim ('better_than', 'larger_gap') pairs two variants seed by seed:
-the mean difference, a bootstrap 95% interval, and a paired t-test's p-value
-adjusted with Holm's method across all comparison claims. It is confirmed or
-refuted only when the interval excludes 0 and the adjusted p is below 0.05.
-Every undetermined claim says how many seeds would settle it, were the observed
-rate or effect to hold.
+Three kinds, by what the claim says (`study.analysis.statistics` has the tests):
+
+- *rate*: ``expect: learns`` or ``stuck`` without a baseline ("the 12-conv net does not learn"):
+  the share of seeds with that outcome against the design's ``rate_threshold`` ("in most runs").
+- *contrast*: ``expect: learns`` or ``stuck`` with a ``baseline`` ("batch norm makes the 12-conv
+  net learn"): the variant's rate of that outcome against the baseline's.
+- *paired*: ``better_than`` (a metric) and ``larger_gap`` (the train-validation accuracy gap),
+  seed by seed against a baseline.
+
+Every p-value is Holm-adjusted within its family (one family, ``lecture``, unless a claim names
+another). A claim is *confirmed* when its adjusted p is at most the design's alpha and the estimate
+points the claimed way, *refuted* when it points the other way, and *undetermined* otherwise, with
+the seeds that would give 80% power at the design's minimal effect.
 """
 
 from __future__ import annotations
@@ -17,148 +21,99 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats as scipy_stats
 
-LEARNING = {"learns", "overfits"}
+from study.analysis import statistics
+from study.analysis.outcomes import LEARNING
+
 OUTCOMES = {"learns": LEARNING, "stuck": {"stuck"}}
-Z95 = float(scipy_stats.norm.ppf(0.975))
-ALPHA = 0.05
-BOOTSTRAP_RESAMPLES = 10_000
-BOOTSTRAP_SEED = 0  # the same intervals every time the tables are rebuilt
-MAX_SEEDS = 1000  # beyond this, "more seeds" is not a useful answer
+DEFAULT_FAMILY = "lecture"
+TESTS = {
+    "rate": "exact binomial test against {threshold:g} (Clopper-Pearson 95% interval)",
+    "contrast": "Boschloo's exact test of two rates (Newcombe 95% interval of the difference)",
+    "paired": "paired t-test (95% t-interval of the mean difference)",
+}
 CLAIM_COLUMNS = [
     "claim",
     "expect",
     "variant",
     "baseline",
+    "kind",
+    "test",
+    "family",
     "lecture",
     "seeds",
     "n_seeds",
     "n_outcome",
-    "p_low",
-    "p_high",
-    "mean_difference",
+    "baseline_n_seeds",
+    "baseline_n_outcome",
+    "estimate",
     "ci_low",
     "ci_high",
+    "sd",
     "p_value",
     "p_adjusted",
+    "family_tests",
     "evidence",
     "verdict",
     "seeds_needed",
+    "power_at",
     "per_seed",
     "reason",
 ]
 
 
-def wilson_interval(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval of a binomial rate (``successes`` may be fractional: an expected count)."""
-    if n == 0:
-        return 0.0, 1.0
-    rate = successes / n
-    centre = (rate + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n))
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def holm(p_values: list[float]) -> list[float]:
-    """Holm's step-down adjustment of ``p_values`` (NaNs are left out and stay NaN)."""
-    indexed = sorted((p, i) for i, p in enumerate(p_values) if not math.isnan(p))
-    adjusted = [math.nan] * len(p_values)
-    running = 0.0
-    for rank, (p, i) in enumerate(indexed):
-        running = max(running, min(1.0, (len(indexed) - rank) * p))
-        adjusted[i] = running
-    return adjusted
-
-
-def outcome_verdict(p_low: float, p_high: float) -> str:
-    """Confirmed when the rate's whole interval is above one half, refuted when below."""
-    return "confirmed" if p_low > 0.5 else "refuted" if p_high < 0.5 else "undetermined"
-
-
-def seeds_needed_for_rate(n_outcome: int, n: int) -> int | None:
-    """Seeds at which the observed rate would put the Wilson interval wholly on one side of 1/2."""
-    rate = n_outcome / n if n else 0.5
-    if rate == 0.5:
-        return None
-    for seeds in range(max(n, 1), MAX_SEEDS + 1):
-        low, high = wilson_interval(rate * seeds, seeds)
-        if low > 0.5 or high < 0.5:
-            return seeds
-    return None
-
-
-def bootstrap_interval(differences: np.ndarray) -> tuple[float, float]:
-    """Percentile bootstrap 95% interval of the mean of paired differences (seeds resampled)."""
-    if len(differences) < 2:
-        return math.nan, math.nan
-    rng = np.random.default_rng(BOOTSTRAP_SEED)
-    resamples = rng.choice(differences, size=(BOOTSTRAP_RESAMPLES, len(differences)), replace=True).mean(axis=1)
-    low, high = np.quantile(resamples, [ALPHA / 2, 1 - ALPHA / 2])
-    return float(low), float(high)
-
-
-def paired_p_value(differences: np.ndarray) -> float:
-    """Two-sided paired t-test of a mean difference of 0."""
-    if len(differences) < 2:
-        return math.nan
-    if np.std(differences, ddof=1) == 0:
-        return 0.0 if np.mean(differences) != 0 else 1.0
-    return float(scipy_stats.ttest_1samp(differences, 0.0).pvalue)
-
-
-def seeds_needed_for_effect(differences: np.ndarray, tests: int) -> int | None:
-    """Seeds at which the observed mean and spread of the differences would give a paired t-test
-    p below 0.05 even after multiplying by ``tests`` (Holm's largest factor); always more seeds than ran."""
-    n = len(differences)
-    mean = float(np.mean(differences)) if n else 0.0
-    sd = float(np.std(differences, ddof=1)) if n > 1 else math.nan
-    if mean == 0 or math.isnan(sd):
-        return None
-    for seeds in range(2, MAX_SEEDS + 1):
-        t = abs(mean) / (sd / math.sqrt(seeds)) if sd > 1e-12 * abs(mean) else math.inf
-        if 2 * scipy_stats.t.sf(t, seeds - 1) * tests < ALPHA:
-            return max(seeds, n + 1)
-    return None
+def claim_kind(claim: dict) -> str:
+    if claim["expect"] in OUTCOMES:
+        return "contrast" if claim.get("baseline") else "rate"
+    return "paired"
 
 
 def _describe(run: pd.Series) -> str:
     left = run.get("plateau_exit_step")
     when = "" if pd.isna(left) else f", left the plateau at step {int(left)}"
-    return f"{run['outcome']} (train loss {run['final_train_loss']:.3f}{when}; cause: {run.get('cause', '')})"
+    cause = run.get("cause", "")
+    because = f"; cause: {cause}" if isinstance(cause, str) and cause not in ("", "n/a") else ""
+    return f"{run['outcome']} (train loss {run['final_train_loss']:.3f}{when}{because})"
 
 
-def outcome_claim(claim: dict, runs: pd.DataFrame) -> dict:
-    """A 'learns' or 'stuck' claim, from each seed's outcome."""
-    mine = runs[runs["variant"] == claim["variant"]].set_index("seed").sort_index()
-    n, n_outcome = len(mine), int(mine["outcome"].isin(OUTCOMES[claim["expect"]]).sum())
-    low, high = wilson_interval(n_outcome, n)
-    verdict = outcome_verdict(low, high)
-    row = {
+def outcome_counts(runs: pd.DataFrame, variant: str, expect: str) -> tuple[pd.DataFrame, int]:
+    mine = runs[runs["variant"] == variant].set_index("seed").sort_index()
+    return mine, int(mine["outcome"].isin(OUTCOMES[expect]).sum())
+
+
+def rate_claim(claim: dict, runs: pd.DataFrame, design: dict) -> dict:
+    mine, k = outcome_counts(runs, claim["variant"], claim["expect"])
+    estimate = statistics.rate_test(k, len(mine), design["rate_threshold"])
+    return {
         "seeds": " ".join(str(s) for s in mine.index),
-        "n_seeds": n,
-        "n_outcome": n_outcome,
-        "p_low": low,
-        "p_high": high,
-        "verdict": verdict,
+        "n_seeds": len(mine),
+        "n_outcome": k,
+        **_estimate(estimate),
+        "null": design["rate_threshold"],
         "per_seed": "; ".join(f"seed {s}: {_describe(r)}" for s, r in mine.iterrows()),
-        "reason": f"{n_outcome} of {n} seeds {claim['expect']}; Wilson 95% interval of the rate "
-        f"[{low:.2f}, {high:.2f}]",
     }
-    if verdict == "undetermined":
-        row["seeds_needed"] = seeds_needed_for_rate(n_outcome, n)
-        row["reason"] += " holds 1/2" + settle_note(row["seeds_needed"], "rate")
-    return row
 
 
-def settle_note(seeds: int | None, what: str) -> str:
-    if seeds is None:
-        return f"; no number of seeds would settle it at the observed {what}"
-    return f"; at the observed {what}, {seeds} seeds would settle it"
+def contrast_claim(claim: dict, runs: pd.DataFrame) -> dict:
+    mine, k = outcome_counts(runs, claim["variant"], claim["expect"])
+    base, k_base = outcome_counts(runs, claim["baseline"], claim["expect"])
+    estimate = statistics.contrast_test(k, len(mine), k_base, len(base))
+    return {
+        "seeds": " ".join(str(s) for s in mine.index),
+        "n_seeds": len(mine),
+        "n_outcome": k,
+        "baseline_n_seeds": len(base),
+        "baseline_n_outcome": k_base,
+        **_estimate(estimate),
+        "null": 0.0,
+        "per_seed": "; ".join(f"seed {s}: {_describe(r)}" for s, r in mine.iterrows())
+        + f" | baseline {claim['baseline']}: "
+        + "; ".join(f"seed {s}: {r['outcome']}" for s, r in base.iterrows()),
+    }
 
 
 def compared_values(claim: dict, runs: pd.DataFrame) -> tuple[list, np.ndarray, np.ndarray, str]:
-    """The seeds both variants ran, and per seed what a comparison claim compares, with its name."""
+    """The seeds both variants ran, and per seed what a paired claim compares, with its name."""
     mine = runs[runs["variant"] == claim["variant"]].set_index("seed")
     other = runs[runs["variant"] == claim["baseline"]].set_index("seed")
     seeds = sorted(set(mine.index) & set(other.index))
@@ -169,23 +124,19 @@ def compared_values(claim: dict, runs: pd.DataFrame) -> tuple[list, np.ndarray, 
     gap = "final_train_accuracy", "final_val_accuracy"
     a = (mine[gap[0]] - mine[gap[1]]).to_numpy(float)
     b = (other[gap[0]] - other[gap[1]]).to_numpy(float)
-    return seeds, a, b, "train-val accuracy gap"
+    return seeds, a, b, "train-validation accuracy gap"
 
 
-def comparison_claim(claim: dict, runs: pd.DataFrame) -> dict:
-    """A 'better_than' or 'larger_gap' claim's paired statistics; its verdict waits for Holm's adjustment."""
+def paired_claim(claim: dict, runs: pd.DataFrame) -> dict:
     seeds, a, b, what = compared_values(claim, runs)
     differences = a - b
-    low, high = bootstrap_interval(differences)
     row = {
         "seeds": " ".join(str(s) for s in seeds),
         "n_seeds": len(seeds),
-        "mean_difference": float(np.mean(differences)) if len(differences) else math.nan,
-        "ci_low": low,
-        "ci_high": high,
-        "p_value": paired_p_value(differences),
+        **_estimate(statistics.paired_test(differences)),
+        "sd": float(np.std(differences, ddof=1)) if len(differences) > 1 else math.nan,
+        "null": 0.0,
         "per_seed": "; ".join(f"seed {s}: {what} {x:.3f} vs {y:.3f}" for s, x, y in zip(seeds, a, b, strict=True)),
-        "differences": differences,
         "what": what,
     }
     if claim["expect"] == "larger_gap":
@@ -195,83 +146,145 @@ def comparison_claim(claim: dict, runs: pd.DataFrame) -> dict:
             if not runs[runs["variant"] == v]["outcome"].isin(LEARNING).any()
         ]
         if not_learning:
-            row["p_value"] = math.nan  # not a test of this claim: left out of Holm's family
+            row["p_value"] = math.nan  # not a test of this claim: left out of the family
             row["untestable"] = (
                 f"{', '.join(not_learning)} did not learn in any seed, so its gap says nothing about overfitting"
             )
     return row
 
 
-def comparison_verdict(ci_low: float, ci_high: float, p_adjusted: float) -> str:
-    """Confirmed (or refuted) only when the interval excludes 0 above (below) and the adjusted p is below 0.05."""
-    if p_adjusted < ALPHA and ci_low > 0:
-        return "confirmed"
-    if p_adjusted < ALPHA and ci_high < 0:
-        return "refuted"
-    return "undetermined"
+def _estimate(estimate: statistics.Estimate) -> dict:
+    return {"estimate": estimate.value, "ci_low": estimate.low, "ci_high": estimate.high, "p_value": estimate.p}
 
 
-def settle_comparison(row: dict, claim: dict, tests: int) -> dict:
-    """Verdict, reason and seeds needed of a comparison claim, once its p-value is adjusted."""
-    differences, what = row.pop("differences"), row.pop("what")
-    untestable = row.pop("untestable", None)
-    if untestable:
-        return row | {"verdict": "undetermined", "seeds_needed": None, "reason": untestable}
-    low, high, p = row["ci_low"], row["ci_high"], row["p_adjusted"]
-    verdict = comparison_verdict(low, high, p)
-    reason = (
-        f"{claim['variant']} - {claim['baseline']} on {what}: mean {row['mean_difference']:+.3f}, "
-        f"bootstrap 95% CI [{low:+.3f}, {high:+.3f}], Holm-adjusted p = {p:.3g} over {tests} comparisons"
-    )
-    if verdict != "undetermined":
-        return row | {"verdict": verdict, "seeds_needed": None, "reason": reason}
-    seeds = seeds_needed_for_effect(differences, tests)
-    return row | {"verdict": verdict, "seeds_needed": seeds, "reason": reason + settle_note(seeds, "effect")}
+def verdict_of(row: dict, null: float, alpha: float) -> str:
+    """Confirmed when the adjusted p is at most alpha and the estimate lies on the claimed side of the null,
+    refuted when on the other side, undetermined otherwise."""
+    p, estimate = row.get("p_adjusted", math.nan), row.get("estimate", math.nan)
+    if math.isnan(p) or p > alpha or math.isnan(estimate) or estimate == null:
+        return "undetermined"
+    return "confirmed" if estimate > null else "refuted"
 
 
-def evidence(row: pd.Series) -> str:
-    """A claim's numbers in a few words: seeds with the outcome and the rate's interval, or the mean
-    paired difference with its interval and adjusted p."""
-    if not pd.isna(row.get("p_low")):
-        return f"{int(row['n_outcome'])}/{int(row['n_seeds'])} seeds, rate in [{row['p_low']:.2f}, {row['p_high']:.2f}]"
-    if pd.isna(row.get("mean_difference")):
+def seeds_needed(row: dict, design: dict) -> tuple[int | None, str]:
+    """Seeds (per variant) for 80% power at the design's minimal effect, at Holm's first-step level, and that
+    effect in words."""
+    effect, level = design["minimal_effect"], design["alpha"] / max(int(row.get("family_tests") or 1), 1)
+    if row["kind"] == "rate":
+        above = effect["rate_above_threshold"]
+        rate = min(1.0, design["rate_threshold"] + above)
+        return statistics.seeds_for_rate(design["rate_threshold"], rate, level), f"a true rate of {rate:g}"
+    if row["kind"] == "contrast":
+        difference = effect["rate_difference"]
+        low, high = 0.5 - difference / 2, 0.5 + difference / 2
+        return statistics.seeds_for_contrast(difference, level), f"rates {high:g} against {low:g}"
+    difference = effect["accuracy_difference"]
+    spread = row.get("sd", math.nan)
+    needed = statistics.seeds_for_mean(difference, spread, level)
+    return needed, f"a difference of {difference:g} with the spread seen here (sd {spread:.3f})"
+
+
+def reason(row: dict, claim: dict, what: str, design: dict) -> str:
+    """Why the claim has its verdict, in one sentence with the numbers."""
+    tested = f"{row['test']}, Holm-adjusted over {row['family_tests']} tests of family '{row['family']}'"
+    if row["kind"] == "rate":
+        counted = f"{row['n_outcome']} of {row['n_seeds']} seeds {claim['expect']}"
+    elif row["kind"] == "contrast":
+        counted = (
+            f"{row['n_outcome']} of {row['n_seeds']} seeds {claim['expect']} against "
+            f"{row['baseline_n_outcome']} of {row['baseline_n_seeds']} for {claim['baseline']}"
+        )
+    else:
+        counted = f"{claim['variant']} - {claim['baseline']} on {what}"
+    p = format_p(row["p_adjusted"]) or "not tested"
+    return f"{counted}: {evidence(row)}; {tested}; p = {p} against alpha {design['alpha']:g}"
+
+
+def format_p(p: float | None) -> str:
+    """A p-value as a reader writes it: '< 0.001', '0.034', or '' when there was no test."""
+    if p is None or pd.isna(p):
         return ""
-    text = f"{row['mean_difference']:+.3f}"
-    if not pd.isna(row.get("ci_low")):
-        text += f" [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]"
-    if not pd.isna(row.get("p_adjusted")):
-        text += f", Holm p = {row['p_adjusted']:.2g}"
-    return text
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def claim_row(claim: dict, runs: pd.DataFrame, variants: dict) -> dict:
-    """One claim against the runs table (one row per variant x seed, with outcomes and final metrics)."""
+def evidence(row) -> str:
+    """A claim's numbers in a few words: the estimate with its interval."""
+    if row.get("kind") not in TESTS or pd.isna(row.get("estimate")):
+        return ""
+    if row["kind"] == "rate":
+        return (
+            f"{int(row['n_outcome'])}/{int(row['n_seeds'])} seeds, rate {row['estimate']:.2f} "
+            f"[{row['ci_low']:.2f}, {row['ci_high']:.2f}]"
+        )
+    if row["kind"] == "contrast":
+        return (
+            f"{int(row['n_outcome'])}/{int(row['n_seeds'])} vs {int(row['baseline_n_outcome'])}/"
+            f"{int(row['baseline_n_seeds'])}, difference {row['estimate']:+.2f} "
+            f"[{row['ci_low']:+.2f}, {row['ci_high']:+.2f}]"
+        )
+    if pd.isna(row.get("ci_low")):
+        interval = ""
+    elif math.isinf(row["ci_low"]):
+        interval = f" (no 95% interval from {int(row['n_seeds'])} seeds without assuming normal differences)"
+    else:
+        interval = f" [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]"
+    return f"mean difference {row['estimate']:+.3f}{interval}"
+
+
+def claim_row(claim: dict, runs: pd.DataFrame, variants: dict, design: dict) -> dict:
+    """One claim's test against the runs table (one row per variant x seed, with outcomes and final metrics);
+    its verdict waits for the family's adjustment (`settle`)."""
     variant, baseline = claim["variant"], claim.get("baseline")
+    kind = claim_kind(claim)
     row = {
         "claim": claim["claim"],
         "expect": claim["expect"],
         "variant": variant,
         "baseline": baseline or "",
+        "kind": kind,
+        "test": TESTS[kind].format(threshold=design["rate_threshold"]),
+        "family": claim.get("family", DEFAULT_FAMILY),
         "lecture": variants.get(variant, {}).get("lecture", {}).get("says", ""),
     }
     missing = [name for name in (variant, baseline) if name and name not in set(runs["variant"])]
     if missing:
-        return row | {"n_seeds": 0, "verdict": "undetermined", "reason": f"not run: {', '.join(missing)}"}
-    if claim["expect"] in OUTCOMES:
-        return row | outcome_claim(claim, runs)
-    return row | comparison_claim(claim, runs)
+        return row | {"n_seeds": 0, "p_value": math.nan, "untestable": f"not run: {', '.join(missing)}"}
+    if kind == "rate":
+        return row | rate_claim(claim, runs, design)
+    if kind == "contrast":
+        return row | contrast_claim(claim, runs)
+    return row | paired_claim(claim, runs)
 
 
-def claims_table(claims: list[dict], runs: pd.DataFrame, variants: dict) -> pd.DataFrame:
-    rows = [claim_row(c, runs, variants) for c in claims]
-    compared = [i for i, row in enumerate(rows) if "differences" in row]
-    adjusted = holm([rows[i]["p_value"] for i in compared])
-    tests = sum(not math.isnan(p) for p in adjusted)
-    for i, p in zip(compared, adjusted, strict=True):
-        rows[i] = settle_comparison(rows[i] | {"p_adjusted": p}, claims[i], tests)
+def settle(row: dict, claim: dict, design: dict) -> dict:
+    """A claim's verdict, reason and seeds needed, once its family's p-values are adjusted."""
+    untestable, null, what = row.pop("untestable", None), row.pop("null", math.nan), row.pop("what", "")
+    if untestable:
+        return row | {"verdict": "undetermined", "reason": untestable}
+    row["verdict"] = verdict_of(row, null, design["alpha"])
+    row["reason"] = reason(row, claim, what, design)
+    if row["verdict"] == "undetermined":
+        row["seeds_needed"], row["power_at"] = seeds_needed(row, design)
+        if row["seeds_needed"] is None:
+            row["reason"] += "; no number of seeds gives 80% power at " + row["power_at"]
+        else:
+            row["reason"] += f"; {row['seeds_needed']} seeds per variant give 80% power at {row['power_at']}"
+    return row
+
+
+def claims_table(claims: list[dict], runs: pd.DataFrame, variants: dict, design: dict) -> pd.DataFrame:
+    """Every claim tested, adjusted within its family, and settled."""
+    rows = [claim_row(c, runs, variants, design) for c in claims]
+    for family in {row["family"] for row in rows}:
+        members = [i for i, row in enumerate(rows) if row["family"] == family]
+        adjusted = statistics.holm([rows[i].get("p_value", math.nan) for i in members], design["alpha"])
+        tests = sum(not math.isnan(p) for p in adjusted)
+        for i, p in zip(members, adjusted, strict=True):
+            rows[i] |= {"p_adjusted": p, "family_tests": tests}
+    rows = [settle(row, claim, design) for row, claim in zip(rows, claims, strict=True)]
     table = pd.DataFrame(rows)
-    table["evidence"] = table.apply(evidence, axis=1)
+    table["evidence"] = [evidence(row) for row in rows]
     table = table.reindex(columns=CLAIM_COLUMNS)
-    table["seeds_needed"] = table["seeds_needed"].astype("Int64")
-    table["n_outcome"] = table["n_outcome"].astype("Int64")
+    for column in ("seeds_needed", "n_outcome", "baseline_n_seeds", "baseline_n_outcome", "family_tests"):
+        table[column] = table[column].astype("Int64")
     return table
