@@ -43,7 +43,8 @@ reproduction: mirror
 	start=$$(date +%s) && $(BIN)/snakemake --configfile $(REPRODUCTION_CONFIGS) && \
 	$(BIN)/python -m study.reporting.publish --command "make reproduction" --wall-seconds $$(( $$(date +%s) - start ))
 	$(BIN)/snakemake --configfile $(REPRODUCTION_CONFIGS) config/stability.yaml
-	$(BIN)/python -m study.analysis.stability docs/reproduction/claims.csv results/tables/claims.csv \
+	$(BIN)/python -m study.analysis.stability docs/reproduction results/tables \
+		--config config/config.yaml $(REPRODUCTION_CONFIGS) \
 		--out docs/reproduction/stability.csv --readme docs/reproduction/README.md
 	$(BIN)/snakemake --configfile $(REPRODUCTION_CONFIGS)
 

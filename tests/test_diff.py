@@ -65,3 +65,22 @@ def test_published_runs_without_seed_rows_or_provenance_are_compared_by_variant(
     assert "## Final metrics per variant (mean over seeds)" in text
     assert "| fix | 0.250 | 0.250 | 0.000 |" in text
     assert "Not compared: provenance.json is missing from A." in text
+
+
+def test_claims_with_their_tests_are_compared_with_the_same_tests(tmp_path):
+    from study.analysis.agreement import compare_claims
+
+    def claims(k, n=7):
+        row = {"claim": "deep is stuck", "kind": "rate", "seeds": "", "evidence": f"{k}/{n}", "verdict": "x"}
+        return pd.DataFrame([row | {"n_seeds": n, "n_outcome": k, "estimate": k / n, "sd": None}])
+
+    differ = compare_claims(claims(7), claims(0), 0.05).iloc[0]
+    assert differ["agreement"] == "differ" and differ["difference"] == -1.0
+    assert differ["difference_low"] < -0.5 and differ["p_value"] < 0.001
+    alike = compare_claims(claims(6), claims(5), 0.05).iloc[0]
+    assert alike["agreement"] == "no evidence they differ" and alike["difference_low"] < 0 < alike["difference_high"]
+    runs = [("deep", 1, "stuck", 0.1, 0.1)]
+    a = write_study(tmp_path / "a", claims(7).to_dict("records"), runs)
+    b = write_study(tmp_path / "b", claims(0).to_dict("records"), runs)
+    text = diff_markdown(a, b)
+    assert "## Claims: do A and B differ? (B - A, alpha 0.05)" in text and "| differ |" in text

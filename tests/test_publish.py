@@ -29,10 +29,21 @@ CLAIMS = pd.DataFrame(
         {
             "claim": "the 6-conv sigmoid net does not learn",
             "lecture": "does not learn",
-            "evidence": "5/5 seeds, rate in [0.57, 1.00]",
+            "evidence": "7/7 seeds, rate 1.00 [0.59, 1.00]",
+            "p_adjusted": 0.0156,
             "verdict": "confirmed",
             "seeds_needed": None,
-        }
+            "power_at": None,
+        },
+        {
+            "claim": "batch norm makes the 12-conv net learn",
+            "lecture": "learns",
+            "evidence": "4/5 vs 0/5, difference +0.80 [+0.07, +0.99]",
+            "p_adjusted": 0.1236,
+            "verdict": "undetermined",
+            "seeds_needed": 26,
+            "power_at": "rates 0.75 against 0.25",
+        },
     ]
 )
 TIMING = {"training_jobs": 2, "training_span_minutes": 3.0, "training_job_minutes": 5.0}
@@ -72,11 +83,10 @@ def test_a_run_on_the_default_config_and_full_data_says_so():
 
 def test_the_results_block_has_the_claims_and_points_to_the_run():
     block = results_block(PROVENANCE, CLAIMS, Path("docs/reproduction"))
-    assert "| claim | lecture reports | evidence (95% intervals) | verdict | seeds to settle |" in block
-    assert (
-        "| the 6-conv sigmoid net does not learn | does not learn | 5/5 seeds, rate in [0.57, 1.00] | confirmed |  |"
-        in block
-    )
+    header = "| claim | lecture reports | evidence (95% intervals) | Holm-adjusted p | verdict | seeds for 80% power |"
+    assert header in block
+    assert "| does not learn | 7/7 seeds, rate 1.00 [0.59, 1.00] | 0.016 | confirmed |  |" in block
+    assert "| 0.124 | undetermined | 26 (at rates 0.75 against 0.25) |" in block
     assert "`config/offline-mirror.yaml` + `config/quick.yaml`, 2 seeds per variant" in block
     assert "(docs/reproduction/README.md)" in block
     assert "minutes" not in block, "timing lives in the reproduction's own README"

@@ -5,6 +5,7 @@ import pandas as pd
 from study.reporting.views import batchnorm_notes, method_notes, saturation_note
 
 OUTCOMES = {
+    "windows": 3,
     "plateau_margin": 0.05,
     "overfit_gap": 0.15,
     "causes": {"vanishing_gradient_ratio": 0.01, "dead_fraction": 0.9, "saturated_fraction": 0.9},
@@ -30,11 +31,16 @@ def test_the_batchnorm_note_uses_the_runs_steps():
 
 def test_the_method_notes_quote_the_configs_thresholds():
     causes = {"vanishing_gradient_ratio": 0.001, "dead_fraction": 0.8, "saturated_fraction": 0.7}
+    design = {"alpha": 0.01, "rate_threshold": 0.6, "minimal_effect": {"rate_above_threshold": 0.25}}
+    design["minimal_effect"] |= {"rate_difference": 0.4, "accuracy_difference": 0.02}
     config = {"outcomes": OUTCOMES | {"plateau_margin": 0.1, "causes": causes}, "diagnostics": {"step_interval": 7}}
+    config["design"] = design
     text = method_notes(config, summary(0.5, 10, classes=100, dataset="cifar100"))
     assert "every 7 steps" in text and "cifar100: ln 100 − 0.1 = 4.505" in text
     assert "below 0.001 times the last layer's" in text and "more than 80% of the ReLU" in text
     assert "more than 70% of the sigmoid" in text and "0.9" not in text
+    assert "above 0.6" in text and "at most 0.01" in text and "true rate 0.85" in text
+    assert "two rates 0.4 apart" in text and "mean difference of 0.02" in text
     assert "below 0.05 or above 0.95" in saturation_note({"diagnostics": {"saturation": 0.05}})
 
 

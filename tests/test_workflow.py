@@ -99,7 +99,8 @@ def planned_jobs(work, layer: dict) -> dict[str, int]:
 
 
 JUDGEMENT_CHANGES = {
-    "outcomes": {"plateau_margin": 0.10, "overfit_gap": 0.3, "causes": {"dead_fraction": 0.5}},
+    "outcomes": {"plateau_margin": 0.10, "windows": 1, "overfit_gap": 0.3, "causes": {"dead_fraction": 0.5}},
+    "design": {"alpha": 0.01, "rate_threshold": 0.6, "minimal_effect": {"rate_difference": 0.3}},
     "preflight": {"initial_loss_band": 0.1, "overfit_accuracy": 0.9, "stop_failed": True},
     "variants": {"fmnist_2conv_sigmoid": {"lecture": {"says": "reworded: it learns"}}},
     "claims": [{"claim": "a new claim", "expect": "stuck", "variant": "diverging"}],

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from study.analysis.agreement import compare_claims
 from study.reporting.publish import markdown_table
 
 RUN_METRICS = {"final_train_accuracy": "train acc", "final_val_accuracy": "val acc"}
@@ -52,6 +53,24 @@ def changed_claims(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
         b.reindex(columns=shown), on="claim", how="outer", suffixes=(" A", " B"), sort=False
     )
     return both[both["verdict A"] != both["verdict B"]].astype(object).fillna("").reset_index(drop=True)
+
+
+def claims_section(a: dict, b: dict) -> list[str]:
+    """Per claim, whether the two studies' rates or effects differ, with the claims' own tests
+    (`study.analysis.agreement`); for a study published before claims recorded their test, the claims whose
+    verdict changed."""
+    if "kind" in a["claims"] and "kind" in b["claims"]:
+        design = ((a["provenance"] or {}).get("config") or {}).get("design") or {}
+        alpha = design.get("alpha", 0.05)
+        table = compare_claims(a["claims"], b["claims"], alpha).drop(columns=["kind"])
+        title = f"## Claims: do A and B differ? (B - A, alpha {alpha:g})"
+        return [title, "", markdown_table(table, decimals=3) if len(table) else "No claim was tested in both."]
+    claims = changed_claims(a["claims"], b["claims"])
+    return [
+        "## Claims whose verdict changed",
+        "",
+        markdown_table(claims) if len(claims) else "None: every claim has the same verdict in A and B.",
+    ]
 
 
 def metric_deltas(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], metrics: dict, outcome: str) -> pd.DataFrame:
@@ -103,11 +122,9 @@ def diff_markdown(a_path: Path, b_path: Path, labels: tuple[str, str] | None = N
     """The comparison as Markdown; ``labels`` name A and B in its title (their paths by default)."""
     a, b = read_study(a_path), read_study(b_path)
     label_a, label_b = labels or (str(a_path), str(b_path))
-    claims = changed_claims(a["claims"], b["claims"])
     level, deltas = run_deltas(a, b)
     provenance = provenance_changes(a["provenance"], b["provenance"])
-    lines = [f"# {label_a} (A) against {label_b} (B)", "", "## Claims whose verdict changed", ""]
-    lines += [markdown_table(claims) if len(claims) else "None: every claim has the same verdict in A and B."]
+    lines = [f"# {label_a} (A) against {label_b} (B)", "", *claims_section(a, b)]
     lines += ["", f"## Final metrics per {level}", "", markdown_table(deltas, decimals=3), ""]
     lines += ["## Settings and provenance that differ", ""]
     if provenance is None:

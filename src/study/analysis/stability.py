@@ -1,12 +1,11 @@
-"""Do the claims hold on a second, disjoint set of seeds? Set two claims tables side by side.
+"""Do the claims hold on a second, disjoint set of seeds? Each claim tested on each set, on both pooled, and
+the two sets' rates or effects tested against each other (`study.analysis.agreement`).
 
-    python -m study.analysis.stability FIRST SECOND --out docs/reproduction/stability.csv \
-        [--readme docs/reproduction/README.md]
+    python -m study.analysis.stability FIRST SECOND --out docs/reproduction/stability.csv \\
+        [--config config/config.yaml config/quick.yaml] [--readme docs/reproduction/README.md]
 
-FIRST and SECOND are claims.csv files of two runs of the same profile on different
-seeds. Only claims that SECOND tested (all their variants ran) are compared. A
-claim confirmed in one and refuted in the other is a conflict; undetermined
-claims are counted, not conflicts.
+FIRST and SECOND are the tables folders (runs.csv) of two runs of the same profile on different
+seeds. The claims, the design and the variants come from the config layers.
 """
 
 from __future__ import annotations
@@ -16,81 +15,85 @@ from pathlib import Path
 
 import pandas as pd
 
+from study.analysis.agreement import compare_claims
+from study.analysis.claims import claims_table
+from study.config import load_config
 from study.reporting.publish import markdown_table, replace_results_block
 
 STABILITY_START, STABILITY_END = "<!-- stability:start -->", "<!-- stability:end -->"
-STABILITY_COLUMNS = [
-    "claim",
-    "seeds_first",
-    "evidence_first",
-    "verdict_first",
-    "seeds_second",
-    "evidence_second",
-    "verdict_second",
-    "conflict",
-]
+OLD_COLUMNS = {"verdict": "outcome"}
+SIDES = (("a", "first"), ("b", "second"))  # runs.csv published before a run's result was called its outcome
 
 
-def stability_table(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
-    """One row per claim the second run tested, with both runs' seeds, evidence and verdicts."""
-    tested = second[~second["reason"].astype(str).str.startswith("not run")]
-    both = first.merge(tested, on="claim", suffixes=("_first", "_second"))
-    overlap = [
-        set(str(a).split()) & set(str(b).split())
-        for a, b in zip(both["seeds_first"], both["seeds_second"], strict=True)
-    ]
-    if any(overlap):
-        raise ValueError(
-            f"the two runs share seeds {sorted(set().union(*overlap))}: a stability check needs disjoint seeds"
-        )
-    both["conflict"] = [
-        {a, b} == {"confirmed", "refuted"} for a, b in zip(both["verdict_first"], both["verdict_second"], strict=True)
-    ]
-    return both.reindex(columns=STABILITY_COLUMNS)
+def read_runs(tables: Path) -> pd.DataFrame:
+    return pd.read_csv(tables / "runs.csv").rename(columns=OLD_COLUMNS)
 
 
-def stability_summary(table: pd.DataFrame) -> str:
-    """'4 claims on both seed sets: 0 conflicts; undetermined: 1 on the first, 0 on the second.'"""
-    return (
-        f"{len(table)} claims on both seed sets: {int(table['conflict'].sum())} conflicts (confirmed on one, "
-        f"refuted on the other); undetermined: {int((table['verdict_first'] == 'undetermined').sum())} on the "
-        f"first, {int((table['verdict_second'] == 'undetermined').sum())} on the second"
+def stability_table(first: pd.DataFrame, second: pd.DataFrame, config: dict) -> pd.DataFrame:
+    """Per claim both seed sets tested: each set's evidence and verdict, whether they differ, and the claim on
+    the pooled seeds."""
+    shared = set(zip(first["variant"], first["seed"], strict=True)) & set(
+        zip(second["variant"], second["seed"], strict=True)
+    )
+    if shared:
+        raise ValueError(f"the two runs share runs {sorted(shared)}: a stability check needs disjoint seeds")
+    claims, variants, design = config["claims"], config["variants"], config["design"]
+    tested = [c for c in claims if {c["variant"], c.get("baseline") or c["variant"]} <= set(second["variant"])]
+    a, b = (claims_table(tested, runs, variants, design) for runs in (first, second))
+    pooled = claims_table(tested, pd.concat([first, second], ignore_index=True), variants, design)
+    sides = {f"{name}_{side}": f"{name}_{label}" for name in ("seeds", "evidence", "verdict") for side, label in SIDES}
+    table = compare_claims(a, b, design["alpha"]).rename(columns=sides)
+    return table.merge(
+        pooled[["claim", "seeds", "evidence", "verdict"]].rename(
+            columns={"seeds": "seeds_pooled", "evidence": "evidence_pooled", "verdict": "verdict_pooled"}
+        ),
+        on="claim",
     )
 
 
-def stability_section(table: pd.DataFrame, second: pd.DataFrame) -> str:
+def stability_summary(table: pd.DataFrame) -> str:
+    """'5 claims on both seed sets: the sets differ on 0; pooled: 3 confirmed, 2 undetermined.'"""
+    pooled = table["verdict_pooled"].value_counts()
+    return (
+        f"{len(table)} claims on both seed sets: the two sets differ (exact or Welch test, at the design's alpha) "
+        f"on {int((table['agreement'] == 'differ').sum())}; on the pooled seeds: "
+        + ", ".join(f"{count} {verdict}" for verdict, count in pooled.items())
+    )
+
+
+def stability_section(table: pd.DataFrame) -> str:
     """The stability check in a published run's README: what ran, the summary, and the claims side by side."""
-    seeds = " ".join(sorted(set(" ".join(second["seeds"].dropna().astype(str)).split()), key=int))
-    shown = table.rename(columns=lambda c: c.replace("_", " "))
+    seeds = " ".join(sorted(set(" ".join(table["seeds_second"].dropna().astype(str)).split()), key=int))
+    shown = table.drop(columns=["kind"]).rename(columns=lambda c: c.replace("_", " "))
     return "\n".join(
         [
             "## Stability on a second set of seeds",
             "",
             f"The claims that a second run on seeds {seeds} tested (`config/stability.yaml`), beside this "
-            f"run's: {stability_summary(table)}. Each seed set is judged on its own (`stability.csv`).",
+            f'run\'s: {stability_summary(table)}. "No evidence they differ" is not evidence that they agree; '
+            "the interval of the difference says how large a difference is still possible (`stability.csv`).",
             "",
-            markdown_table(shown),
+            markdown_table(shown, decimals=3),
         ]
     )
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("first", type=Path)
-    parser.add_argument("second", type=Path)
+    parser.add_argument("first", type=Path, help="tables folder of the first seed set (runs.csv)")
+    parser.add_argument("second", type=Path, help="tables folder of the second seed set")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--config", nargs="+", default=["config/config.yaml", "config/quick.yaml"])
     parser.add_argument("--readme", type=Path, help="a published run's README: its stability block is rewritten")
     args = parser.parse_args(argv)
-    first, second = pd.read_csv(args.first), pd.read_csv(args.second)
-    table = stability_table(first, second)
+    table = stability_table(read_runs(args.first), read_runs(args.second), load_config(args.config))
     table.to_csv(args.out, index=False)
     print(stability_summary(table))
     if args.readme:
         readme = args.readme.read_text()
         if STABILITY_START not in readme:
             readme += f"\n{STABILITY_START}\n{STABILITY_END}\n"
-        section = stability_section(table, second)
-        args.readme.write_text(replace_results_block(readme, section, STABILITY_START, STABILITY_END))
+        args.readme.write_text(replace_results_block(readme, stability_section(table), STABILITY_START, STABILITY_END))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from study.analysis.claims import format_p
 from study.config import REPOSITORY
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
@@ -64,14 +65,22 @@ def markdown_table(table: pd.DataFrame, decimals: int | None = None) -> str:
 
 
 def claims_markdown(claims: pd.DataFrame) -> str:
-    columns = {
-        "claim": "claim",
-        "lecture": "lecture reports",
-        "evidence": "evidence (95% intervals)",
-        "verdict": "verdict",
-        "seeds_needed": "seeds to settle",
-    }
-    return markdown_table(claims[list(columns)].astype({"seeds_needed": "Int64"}).rename(columns=columns))
+    """The claims as the README shows them: each with its evidence, adjusted p, verdict, and for an undetermined
+    one the seeds per variant that give 80% power at the design's minimal effect."""
+    table = pd.DataFrame(
+        {
+            "claim": claims["claim"],
+            "lecture reports": claims["lecture"],
+            "evidence (95% intervals)": claims["evidence"],
+            "Holm-adjusted p": [format_p(p) for p in claims.get("p_adjusted", pd.Series([None] * len(claims)))],
+            "verdict": claims["verdict"],
+            "seeds for 80% power": [
+                "" if pd.isna(n) else f"{int(n)} (at {at})"
+                for n, at in zip(claims["seeds_needed"], claims.get("power_at", [""] * len(claims)), strict=True)
+            ],
+        }
+    )
+    return markdown_table(table)
 
 
 def profile_name(provenance: dict) -> str:

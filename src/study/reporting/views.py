@@ -12,6 +12,7 @@ import nbformat
 import pandas as pd
 from nbconvert import HTMLExporter
 
+from study.analysis.claims import format_p
 from study.analysis.outcomes import chance_accuracy, outcome_rules
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -200,18 +201,37 @@ def fraction(numerator, denominator) -> str:
 
 
 def claims_view(claims: pd.DataFrame) -> pd.DataFrame:
-    """The claims table as the report shows it."""
-
+    """The claims table as the report shows it: each claim's test and family, evidence, verdict and why."""
+    needed = claims["seeds_needed"].astype("Int64")
     return pd.DataFrame(
         {
             "claim": claims["claim"],
             "lecture reports": claims["lecture"].fillna(""),
-            "what each seed did": claims["per_seed"].fillna("").str.replace("; ", "\n"),
+            "test (family)": [
+                f"{test} ({family})" if isinstance(test, str) else ""
+                for test, family in zip(claims["test"], claims["family"], strict=True)
+            ],
             "evidence (95% intervals)": claims["evidence"].fillna(""),
+            "Holm-adjusted p": claims["p_adjusted"].map(format_p),
             "verdict": claims["verdict"],
-            "seeds to settle": claims["seeds_needed"].astype("Int64").astype(str).replace("<NA>", ""),
+            "seeds for 80% power": [
+                "" if pd.isna(n) else f"{n} at {at}" for n, at in zip(needed, claims["power_at"], strict=True)
+            ],
             "why": claims["reason"].fillna(""),
         }
+    )
+
+
+def story_sentence(claims: pd.DataFrame) -> str:
+    """Whether the lecture's story reproduces: only when every one of its claims is confirmed."""
+    confirmed = int((claims["verdict"] == "confirmed").sum())
+    if confirmed == len(claims):
+        return f"All {len(claims)} claims of the lecture's story are confirmed: the story reproduces here."
+    others = claims.loc[claims["verdict"] != "confirmed", "verdict"].value_counts()
+    rest = ", ".join(f"{count} {verdict}" for verdict, count in others.items())
+    return (
+        f"{confirmed} of {len(claims)} claims of the lecture's story are confirmed ({rest}), so this run does "
+        "not reproduce the story in full; each claim's line below says what it would take."
     )
 
 
@@ -223,8 +243,25 @@ def interval_text(mean: float, low: float, high: float, digits: int, sign: str =
     return text if pd.isna(low) else f"{text} [{low:{sign}.{digits}f}, {high:{sign}.{digits}f}]"
 
 
+def median_exit_text(row: dict) -> str:
+    """The Kaplan-Meier median step with its interval; '≤ N' when it sits at the first recorded window, whose
+    end is the earliest step a run can be seen to leave; 'not reached' when fewer than half the seeds left."""
+    median = row["median_exit_step"]
+    if pd.isna(median):
+        return "not reached"
+    if median <= row["first_window_step"]:
+        return f"≤ {int(row['first_window_step'])}"
+    low = "" if pd.isna(row["median_exit_low"]) else f"{row['median_exit_low']:.0f}"
+    high = (
+        "not reached"
+        if pd.isna(row["median_exit_high"]) or row["median_exit_high"] == float("inf")
+        else (f"{row['median_exit_high']:.0f}")
+    )
+    return f"{median:.0f} [{low}, {high}]"
+
+
 def fixes_view(fixes: pd.DataFrame) -> pd.DataFrame:
-    """The fix ranking as the report shows it: intervals in brackets."""
+    """The fix ranking as the report shows it: intervals in brackets, the verdict of the claim that tests each."""
     rows = fixes.to_dict("records")
     return pd.DataFrame(
         {
@@ -232,21 +269,15 @@ def fixes_view(fixes: pd.DataFrame) -> pd.DataFrame:
             "variant": fixes["variant"],
             "learned": fixes["learned"],
             "left the plateau": fixes["left"],
-            "step it left (mean [95% CI])": [
-                interval_text(r["exit_step_mean"], r["exit_step_low"], r["exit_step_high"], 0) for r in rows
-            ],
+            "step it left (Kaplan-Meier median [95% CI])": [median_exit_text(r) for r in rows],
             "final train acc (mean [95% CI])": [
                 interval_text(
                     r["final_train_accuracy_mean"], r["final_train_accuracy_low"], r["final_train_accuracy_high"], 3
                 )
                 for r in rows
             ],
-            "train acc vs baseline [95% CI]": [
-                interval_text(r["difference_vs_baseline"], r["difference_low"], r["difference_high"], 3, "+")
-                for r in rows
-            ],
-            "Holm p": fixes["p_adjusted"],
-            "verdict vs baseline": fixes["verdict"],
+            "log-rank p against the baseline (descriptive)": fixes["logrank_p"].map(format_p),
+            "does it make the net learn? (its claim's verdict)": fixes["verdict"],
         }
     )
 
@@ -286,13 +317,26 @@ def method_notes(config: dict, summary: pd.DataFrame) -> str:
     return (
         f"Each run records its training loss every {interval} steps (`steps.csv`); its outcome comes from that "
         "trajectory and its cause from its last recorded diagnostics (thresholds under `outcomes` in the config):"
-        f"\n\n{rules}\n\n"
-        "*Outcome claims* (`learns`, `stuck`) count the seeds with the outcome and give a Wilson 95% interval of "
-        "the rate: *confirmed* when the interval lies above 1/2, *refuted* when below, *undetermined* otherwise. "
-        "*Comparisons* pair the two variants seed by seed: the mean difference, a percentile bootstrap 95% CI "
-        "(seeds resampled) and a paired t-test's p, Holm-adjusted across all comparison claims; *confirmed* or "
-        "*refuted* only when the CI excludes 0 and the adjusted p is below 0.05. An *undetermined* claim gives "
-        "the seeds at which its observed rate or effect would settle it."
+        f"\n\n{rules}\n\n" + design_notes(config["design"])
+    )
+
+
+def design_notes(design: dict) -> str:
+    """How the claims are tested, in words, with the design's level, threshold and minimal effects."""
+    effect = design["minimal_effect"]
+    return (
+        f"*Rate claims* (`learns` or `stuck`, no baseline) test whether the share of seeds with the outcome is above "
+        f'{design["rate_threshold"]:g} ("in most runs"): exact binomial test, Clopper-Pearson 95% interval. '
+        "*Contrast claims* (`learns` or `stuck` with a baseline: a fix against the net it fixes) test whether the "
+        "variant's rate of the outcome exceeds the baseline's: Boschloo's exact test, Newcombe's 95% interval of "
+        "the difference. *Paired claims* (`better_than`, `larger_gap`) pair the two variants seed by seed: paired "
+        "t-test and 95% t-interval of the mean difference, at any number of seeds. All p-values are two-sided and "
+        f"Holm-adjusted within their family; a claim is *confirmed* when its adjusted p is at most "
+        f"{design['alpha']:g} and the estimate points the claimed way, *refuted* when it points the other way, "
+        "*undetermined* otherwise. An undetermined claim gives the seeds per variant that would give 80% power, at "
+        f"Holm's first-step level, for a true rate {design['rate_threshold'] + effect['rate_above_threshold']:g} "
+        f"(rate claims), two rates {effect['rate_difference']:g} apart (contrasts), or a mean difference of "
+        f"{effect['accuracy_difference']:g} with the spread seen here (paired claims)."
     )
 
 
