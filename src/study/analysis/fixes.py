@@ -17,7 +17,7 @@ import pandas as pd
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
 from study.analysis.claims import LEARNING
-from study.analysis.statistics import paired_test
+from study.analysis.statistics import mean_interval
 
 FIX_COLUMNS = [
     "rank",
@@ -74,7 +74,7 @@ def logrank_p(fix: pd.DataFrame, baseline: pd.DataFrame) -> float:
 def variant_row(runs: pd.DataFrame, first_window_step: int) -> dict:
     """Seeds, plateau exits and final accuracy of one variant's runs (one row per seed)."""
     median, low, high = median_exit(runs)
-    accuracy = paired_test(runs["final_train_accuracy"].to_numpy(float))
+    accuracy = mean_interval(runs["final_train_accuracy"].to_numpy(float))
     return {
         "variant": runs["variant"].iloc[0],
         "seeds": len(runs),

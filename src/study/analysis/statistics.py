@@ -156,6 +156,16 @@ def paired_test(differences: np.ndarray) -> Estimate:
     return Estimate(mean, float(interval.low), float(interval.high), float(result.pvalue))
 
 
+def mean_interval(values: np.ndarray) -> Estimate:
+    """A descriptive mean with its 95% t-interval (NaN below 2 values; no test, so no p)."""
+    values = np.asarray(values, dtype=float)
+    mean = float(values.mean()) if len(values) else math.nan
+    if len(values) < 2:
+        return Estimate(mean, math.nan, math.nan, math.nan)
+    half = stats.t.ppf(0.5 + CONFIDENCE / 2, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values))
+    return Estimate(mean, mean - half, mean + half, math.nan)
+
+
 def holm(p_values: list[float], alpha: float) -> list[float]:
     """Holm's step-down adjustment of ``p_values`` over one family (NaNs are left out and stay NaN)."""
     p = np.asarray(p_values, dtype=float)
