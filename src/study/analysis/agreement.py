@@ -3,11 +3,13 @@ agree, claim by claim? The same tests as the claims, asked of the difference bet
 
 - rate claims: Boschloo's exact test of the two studies' rates, Newcombe's interval of B - A;
 - contrast claims: the same test on each arm (the variant's rates, the baseline's), Bonferroni
-  over the two arms; B - A of the contrasts, without an interval;
-- paired claims: Welch's t-test of the two studies' mean differences, with its interval of B - A.
+  over the two arms, so it asks whether either arm moved; B - A of the contrasts, no interval;
+- paired claims: Welch's t-test of the two studies' mean differences, with its interval of B - A
+  (approximate at a few seeds, where the claims themselves use exact sign flips).
 
-A p at most the design's alpha reads "they differ"; above it, "no evidence they differ", which is
-not evidence that they agree: the interval says how large a difference is still possible.
+The p-values are Holm-adjusted across the claims compared. An adjusted p at most the design's
+alpha reads "they differ"; above it, "no evidence they differ", which is not evidence that they
+agree: the interval says how large a difference is still possible.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from study.analysis.statistics import CONFIDENCE, contrast_test
+from study.analysis.statistics import CONFIDENCE, contrast_test, holm
 
 AGREEMENT_COLUMNS = [
     "claim",
@@ -33,6 +35,7 @@ AGREEMENT_COLUMNS = [
     "difference_low",
     "difference_high",
     "p_value",
+    "p_adjusted",
     "agreement",
 ]
 
@@ -97,7 +100,11 @@ def compare_claims(a: pd.DataFrame, b: pd.DataFrame, alpha: float) -> pd.DataFra
                 "difference_low": low,
                 "difference_high": high,
                 "p_value": p,
-                "agreement": "not tested" if np.isnan(p) else "differ" if p <= alpha else "no evidence they differ",
             }
+        )
+    for row, adjusted in zip(rows, holm([row["p_value"] for row in rows], alpha), strict=True):
+        row["p_adjusted"] = adjusted
+        row["agreement"] = (
+            "not tested" if np.isnan(adjusted) else "differ" if adjusted <= alpha else "no evidence they differ"
         )
     return pd.DataFrame(rows, columns=AGREEMENT_COLUMNS)

@@ -30,7 +30,8 @@ DEFAULT_FAMILY = "lecture"
 TESTS = {
     "rate": "exact binomial test against {threshold:g} (Clopper-Pearson 95% interval)",
     "contrast": "Boschloo's exact test of two rates (Newcombe 95% interval of the difference)",
-    "paired": "paired t-test (95% t-interval of the mean difference)",
+    "paired": "exact sign-flip test (Hartigan's 95% interval of the mean difference)",
+    "paired_t": "paired t-test (95% t-interval of the mean difference)",
 }
 CLAIM_COLUMNS = [
     "claim",
@@ -131,6 +132,7 @@ def paired_claim(claim: dict, runs: pd.DataFrame) -> dict:
     seeds, a, b, what = compared_values(claim, runs)
     differences = a - b
     row = {
+        "test": TESTS["paired_t" if len(seeds) >= statistics.EXACT_PAIRED_BELOW else "paired"],
         "seeds": " ".join(str(s) for s in seeds),
         "n_seeds": len(seeds),
         **_estimate(statistics.paired_test(differences)),

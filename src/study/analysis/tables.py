@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats as scipy_stats
 
 from study.analysis.calibration import calibration_table
 from study.analysis.claims import claims_table
 from study.analysis.fixes import fixes_table
 from study.analysis.outcomes import judge_preflight, judge_run
+from study.analysis.statistics import mean_interval
 
 SUMMARY_METRICS = ["final_train_accuracy", "final_val_accuracy", "best_val_accuracy"]
 
@@ -22,12 +22,9 @@ SUMMARY_METRICS = ["final_train_accuracy", "final_val_accuracy", "best_val_accur
 def mean_std_ci(values) -> dict[str, float]:
     """Mean, sample standard deviation and 95% t-interval half-width across seeds."""
     values = np.asarray(values, dtype=float)
-    n = len(values)
-    mean = float(values.mean()) if n else math.nan
-    if n < 2:
-        return {"mean": mean, "std": math.nan, "ci95": math.nan}
-    std = float(values.std(ddof=1))
-    return {"mean": mean, "std": std, "ci95": float(scipy_stats.t.ppf(0.975, n - 1) * std / math.sqrt(n))}
+    estimate = mean_interval(values)
+    std = float(values.std(ddof=1)) if len(values) > 1 else math.nan
+    return {"mean": estimate.value, "std": std, "ci95": estimate.high - estimate.value}
 
 
 RUN_TABLES = ("history.csv", "steps.csv", "diagnostics.csv")

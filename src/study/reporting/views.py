@@ -326,11 +326,14 @@ def design_notes(design: dict) -> str:
     effect = design["minimal_effect"]
     return (
         f"*Rate claims* (`learns` or `stuck`, no baseline) test whether the share of seeds with the outcome is above "
-        f'{design["rate_threshold"]:g} ("in most runs"): exact binomial test, Clopper-Pearson 95% interval. '
+        f'{design["rate_threshold"]:g} ("in most runs"): exact binomial test, Clopper-Pearson 95% interval; an '
+        "undecided or diverged run counts as not having the outcome. "
         "*Contrast claims* (`learns` or `stuck` with a baseline: a fix against the net it fixes) test whether the "
-        "variant's rate of the outcome exceeds the baseline's: Boschloo's exact test, Newcombe's 95% interval of "
-        "the difference. *Paired claims* (`better_than`, `larger_gap`) pair the two variants seed by seed: paired "
-        "t-test and 95% t-interval of the mean difference, at any number of seeds. All p-values are two-sided and "
+        "variant's rate of the outcome exceeds the baseline's: Boschloo's exact test, with Newcombe's 95% interval "
+        "of the difference beside it (approximate: it can cover less than 95% for rates near 0 or 1, and the "
+        "verdict is the exact test's). *Paired claims* (`better_than`, `larger_gap`) pair the two variants seed "
+        "by seed: below 20 seeds the exact sign-flip test with Hartigan's subset-means interval (none exists "
+        "below 6 seeds), from 20 the paired t-test and its t-interval. All p-values are two-sided and "
         f"Holm-adjusted within their family; a claim is *confirmed* when its adjusted p is at most "
         f"{design['alpha']:g} and the estimate points the claimed way, *refuted* when it points the other way, "
         "*undetermined* otherwise. An undetermined claim gives the seeds per variant that would give 80% power, at "
