@@ -183,7 +183,7 @@ def seeds_needed(row: dict, design: dict) -> tuple[int | None, str]:
     difference = effect["accuracy_difference"]
     spread = row.get("sd", math.nan)
     needed = statistics.seeds_for_mean(difference, spread, level)
-    return needed, f"a difference of {difference:g} with the spread seen here (sd {spread:.3f})"
+    return needed, f"a difference of {difference:g} with the spread seen here, sd {spread:.3f}"
 
 
 def reason(row: dict, claim: dict, what: str, design: dict) -> str:
