@@ -270,7 +270,7 @@ def compare(specs: dict, args: argparse.Namespace) -> None:
     raw.drop(columns=["step_seconds"]).to_csv(args.out / "measurements.csv", index=False)
     table.to_csv(args.out / "summary.csv", index=False)
     print(
-        f"\nfp32 peak {peak:.0f} GFLOP/s ({peak_how}); batch {BATCH}, {args.steps} steps, "
+        f"\nsgemm peak {peak:.0f} GFLOP/s ({peak_how}); batch {BATCH}, {args.steps} steps, "
         f"{args.warmup} warm-up dropped, {args.rounds} rounds; TensorFlow + Keras alone: {floor:.0f} MB\n"
     )
     print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
