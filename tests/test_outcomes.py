@@ -96,7 +96,7 @@ def test_a_run_that_learned_gets_no_cause():
         columns=["epoch", "layer", "depth", "statistic", "value"],
     )
     learned = judge_run(history(0.4, 0.35, 1.5), steps([2.3, 2.1, 1.8, 1.5, 1.3]), diagnostics, 10, THRESHOLDS)
-    assert learned["outcome"] == "learns" and learned["cause"] == "n/a"
+    assert learned["outcome"] == "learns" and learned["cause"] == "none sought (it learned)"
     stuck = judge_run(history(0.1, 0.1, 2.3), steps(PLATEAU), diagnostics, 10, THRESHOLDS)
     assert stuck["cause"] == "vanishing gradients"
 
@@ -163,7 +163,7 @@ def test_judge_run_gives_outcome_cause_and_exit_step_from_the_run_files():
     )
     judged = judge_run(history(0.25, 0.24, 3.0), steps(HUNDRED), diagnostics, 100, THRESHOLDS)
     assert judged["outcome"] == "learns" and judged["plateau_exit_step"] == 15
-    assert judged["cause"] == "n/a" and judged["gradient_ratio"] == 0.5
+    assert judged["cause"] == "none sought (it learned)" and judged["gradient_ratio"] == 0.5
 
 
 def preflight_result(classes, initial_loss, accuracy):

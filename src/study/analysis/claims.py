@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from study.analysis import statistics
-from study.analysis.outcomes import LEARNING
+from study.analysis.outcomes import LEARNING, NO_CAUSE
 
 OUTCOMES = {"learns": LEARNING, "stuck": {"stuck"}}
 DEFAULT_FAMILY = "lecture"
@@ -73,7 +73,7 @@ def _describe(run: pd.Series) -> str:
     left = run.get("plateau_exit_step")
     when = "" if pd.isna(left) else f", left the plateau at step {int(left)}"
     cause = run.get("cause", "")
-    because = f"; cause: {cause}" if isinstance(cause, str) and cause not in ("", "n/a") else ""
+    because = f"; cause: {cause}" if isinstance(cause, str) and cause not in ("", NO_CAUSE) else ""
     return f"{run['outcome']} (train loss {run['final_train_loss']:.3f}{when}{because})"
 
 

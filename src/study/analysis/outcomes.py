@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 LEARNING = {"learns", "overfits"}
-NO_CAUSE = "n/a"  # the cause of a run that learned: there is nothing to explain
+# The cause of a run that learned: there is nothing to explain. Not "n/a", which pandas reads as missing.
+NO_CAUSE = "none sought (it learned)"
 
 
 def chance_loss(classes: int) -> float:

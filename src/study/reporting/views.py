@@ -251,6 +251,8 @@ def median_exit_text(row: dict) -> str:
         return "not reached"
     if median <= row["first_window_step"]:
         return f"≤ {int(row['first_window_step'])}"
+    if pd.isna(row["median_exit_low"]) and pd.isna(row["median_exit_high"]):
+        return f"{median:.0f} (no interval from these seeds)"
     low = "" if pd.isna(row["median_exit_low"]) else f"{row['median_exit_low']:.0f}"
     high = (
         "not reached"
