@@ -21,6 +21,14 @@ from study.reporting.publish import markdown_table
 
 RUN_METRICS = {"final_train_accuracy": "train acc", "final_val_accuracy": "val acc"}
 OLD_COLUMNS = {"verdict": "outcome", "verdicts": "outcomes"}
+
+
+def read_run_table(path: Path) -> pd.DataFrame:
+    """A runs.csv or summary.csv, with the names of studies published before a run's result was called its
+    outcome ('verdict') brought up to date."""
+    return pd.read_csv(path).rename(columns=OLD_COLUMNS)
+
+
 SUMMARY_METRICS = {"final_train_accuracy_mean": "train acc (mean)", "final_val_accuracy_mean": "val acc (mean)"}
 
 
@@ -35,13 +43,10 @@ def read_study(path: Path) -> dict:
     def optional(name, read):
         return read(tables / name) if (tables / name).exists() else None
 
-    def read_csv(path):  # studies published before a run's outcome was called 'outcome' named it 'verdict'
-        return pd.read_csv(path).rename(columns=OLD_COLUMNS)
-
     return {
         "claims": pd.read_csv(tables / "claims.csv"),
-        "summary": read_csv(tables / "summary.csv"),
-        "runs": optional("runs.csv", read_csv),
+        "summary": read_run_table(tables / "summary.csv"),
+        "runs": optional("runs.csv", read_run_table),
         "provenance": optional("provenance.json", lambda p: json.loads(p.read_text())),
     }
 

@@ -117,10 +117,11 @@ def fixes_table(runs: pd.DataFrame, steps: pd.DataFrame, ranking: dict | None, c
         fix = runs[runs["variant"] == name]
         row = variant_row(fix, int(first_step.get(name, 0)))
         rows.append(row | {"logrank_p": logrank_p(fix, baseline)} | fix_claim(claims, name, base_name))
+    share_left = runs.groupby("variant")["plateau_exit_step"].apply(lambda steps: steps.notna().mean())
     rows.sort(
         key=lambda r: (
             math.inf if math.isnan(r["median_exit_step"]) else r["median_exit_step"],
-            -int(r["left"].split("/")[0]) / r["seeds"],
+            -share_left[r["variant"]],
             -r["final_train_accuracy_mean"],
         )
     )

@@ -17,16 +17,12 @@ import pandas as pd
 
 from study.analysis.agreement import compare_claims
 from study.analysis.claims import claims_table
+from study.analysis.diff import read_run_table
 from study.config import load_config
 from study.reporting.publish import markdown_table, replace_results_block
 
 STABILITY_START, STABILITY_END = "<!-- stability:start -->", "<!-- stability:end -->"
-OLD_COLUMNS = {"verdict": "outcome"}
-SIDES = (("a", "first"), ("b", "second"))  # runs.csv published before a run's result was called its outcome
-
-
-def read_runs(tables: Path) -> pd.DataFrame:
-    return pd.read_csv(tables / "runs.csv").rename(columns=OLD_COLUMNS)
+SIDES = (("a", "first"), ("b", "second"))  # compare_claims' studies a and b are the first and second seed sets
 
 
 def stability_table(first: pd.DataFrame, second: pd.DataFrame, config: dict) -> pd.DataFrame:
@@ -86,7 +82,8 @@ def main(argv=None) -> None:
     parser.add_argument("--config", nargs="+", default=["config/config.yaml", "config/quick.yaml"])
     parser.add_argument("--readme", type=Path, help="a published run's README: its stability block is rewritten")
     args = parser.parse_args(argv)
-    table = stability_table(read_runs(args.first), read_runs(args.second), load_config(args.config))
+    first, second = (read_run_table(tables / "runs.csv") for tables in (args.first, args.second))
+    table = stability_table(first, second, load_config(args.config))
     table.to_csv(args.out, index=False)
     print(stability_summary(table))
     if args.readme:

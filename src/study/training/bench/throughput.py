@@ -41,14 +41,19 @@ PROCESS_START = time.perf_counter()
 # The four models of the benchmark: which variant of the config each one is, and the image
 # shape, training images and classes of its dataset's official files (filled with random images).
 MODELS = {
-    "fmnist_2conv": {"variant": "fmnist_2conv_sigmoid", "format": "idx"},
-    "cifar_2conv": {"variant": "cifar_2conv_sigmoid", "format": "cifar10_binary"},
-    "cifar_6conv": {"variant": "cifar_6conv_relu", "format": "cifar10_binary"},
-    "cifar_12conv": {"variant": "cifar_12conv_relu", "format": "cifar10_binary"},
+    name: {
+        "variant": variant,
+        "input": typical["shape"],
+        "images": typical["train_images"],
+        "classes": typical["classes"],
+    }
+    for name, variant, typical in (
+        ("fmnist_2conv", "fmnist_2conv_sigmoid", FORMAT_TYPICAL["idx"]),
+        ("cifar_2conv", "cifar_2conv_sigmoid", FORMAT_TYPICAL["cifar10_binary"]),
+        ("cifar_6conv", "cifar_6conv_relu", FORMAT_TYPICAL["cifar10_binary"]),
+        ("cifar_12conv", "cifar_12conv_relu", FORMAT_TYPICAL["cifar10_binary"]),
+    )
 }
-for _model in MODELS.values():
-    _typical = FORMAT_TYPICAL[_model["format"]]
-    _model.update(input=_typical["shape"], images=_typical["train_images"], classes=_typical["classes"])
 BATCH = 256
 
 
