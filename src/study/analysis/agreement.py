@@ -1,7 +1,7 @@
 """Do two studies that should agree (two seed sets, float32 against bf16, TensorFlow against JAX, two CPUs)
 agree, claim by claim? The same tests as the claims, asked of the difference between the studies.
 
-- rate claims: Boschloo's exact test of the two studies' rates, Newcombe's interval of B - A;
+- rate claims: Boschloo's exact test of the two studies' rates, the exact interval of B - A;
 - contrast claims: the same test on each arm (the variant's rates, the baseline's), Bonferroni
   over the two arms, so it asks whether either arm moved; B - A of the contrasts, no interval;
 - paired claims: Welch's t-test of the two studies' mean differences, with its interval of B - A

@@ -29,7 +29,7 @@ OUTCOMES = {"learns": LEARNING, "stuck": {"stuck"}}
 DEFAULT_FAMILY = "lecture"
 TESTS = {
     "rate": "exact binomial test against {threshold:g} (Clopper-Pearson 95% interval)",
-    "contrast": "Boschloo's exact test of two rates (Newcombe 95% interval of the difference)",
+    "contrast": "Boschloo's exact test of two rates (exact 95% interval of the difference)",
     "paired": "exact sign-flip test (Hartigan's 95% interval of the mean difference)",
     "paired_t": "paired t-test (95% t-interval of the mean difference)",
 }

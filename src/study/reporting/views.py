@@ -331,9 +331,9 @@ def design_notes(design: dict) -> str:
         f'{design["rate_threshold"]:g} ("in most runs"): exact binomial test, Clopper-Pearson 95% interval; an '
         "undecided or diverged run counts as not having the outcome. "
         "*Contrast claims* (`learns` or `stuck` with a baseline: a fix against the net it fixes) test whether the "
-        "variant's rate of the outcome exceeds the baseline's: Boschloo's exact test, with Newcombe's 95% interval "
-        "of the difference beside it (approximate: it can cover less than 95% for rates near 0 or 1, and the "
-        "verdict is the exact test's). *Paired claims* (`better_than`, `larger_gap`) pair the two variants seed "
+        "variant's rate of the outcome exceeds the baseline's: Boschloo's exact test, with the exact unconditional "
+        "95% interval of the difference beside it (Santner and Snell's tail method, more cautious than the test: "
+        "the verdict is the test's). *Paired claims* (`better_than`, `larger_gap`) pair the two variants seed "
         "by seed: below 20 seeds the exact sign-flip test with Hartigan's subset-means interval (none exists "
         "below 6 seeds), from 20 the paired t-test and its t-interval. All p-values are two-sided and "
         f"Holm-adjusted within their family; a claim is *confirmed* when its adjusted p is at most "
