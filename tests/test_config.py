@@ -99,6 +99,14 @@ def test_schema_rejects_bad_config(default_config, edit, named):
             lambda c: c["variants"]["fmnist_2conv_sigmoid"].update(blocks=[[8]] * 3, skip=True),
             "variants.fmnist_2conv_sigmoid.skip: block 3 gets 7x7 images, an odd size",
         ),
+        (
+            lambda c: c.update(seeds=[1, 2, 3], stability={"seeds": [3, 4]}),
+            "stability.seeds: [3] are also in seeds",
+        ),
+        (
+            lambda c: c.update(variants_to_train=["cifar_6conv_relu"], stability={"variants": ["cifar_6conv_sigmoid"]}),
+            "stability.variants: ['cifar_6conv_sigmoid'] are not among the variants this study trains",
+        ),
     ],
 )
 def test_cross_references_are_checked(default_config, edit, named):

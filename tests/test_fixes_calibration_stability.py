@@ -1,11 +1,14 @@
+import re
+
 import pandas as pd
 import pytest
-from conftest import REPO
 from scipy import stats
 
 from study.analysis.calibration import calibration_table
 from study.analysis.fixes import fixes_table
-from study.analysis.stability import stability_summary, stability_table
+from study.analysis.stability import STABILITY_COLUMNS, stability_summary, stability_table
+from study.reporting import views
+from study.reporting.publish import stability_section
 
 RANKING = {"baseline": "deep", "variants": ["bn", "he", "skip"]}
 
@@ -135,25 +138,19 @@ def test_stability_tests_whether_two_seed_sets_differ_and_pools_them():
         stability_table(first, seed_set(range(7, 14), 0), STABILITY_CONFIG)
 
 
-def test_the_stability_command_writes_its_table_and_its_section_of_a_published_readme(tmp_path, capsys):
-    from study.analysis.stability import main
-
-    for name, seeds in (("first", range(1, 6)), ("second", range(6, 11))):
-        (tmp_path / name).mkdir()
-        # the first folder as published before outcomes were named: its column says 'verdict'
-        table = seed_set(seeds, 5).replace({"variant": {"deep": "cifar_12conv_relu"}})
-        table = table.rename(columns={"outcome": "verdict"} if name == "first" else {})
-        table.to_csv(tmp_path / name / "runs.csv", index=False)
-    layer = tmp_path / "claims.yaml"
-    layer.write_text("claims:\n  - {claim: deep is stuck, expect: stuck, variant: cifar_12conv_relu}\n")
-    config = [str(REPO / "config" / "config.yaml"), str(layer)]
-    readme = tmp_path / "README.md"
-    readme.write_text("# Reproduction\n\ntext\n")
-    args = [str(tmp_path / "first"), str(tmp_path / "second"), "--out", str(tmp_path / "stability.csv")]
-    for _ in range(2):  # a second run replaces the section instead of adding another
-        main([*args, "--config", *config, "--readme", str(readme)])
-    assert pd.read_csv(tmp_path / "stability.csv")["agreement"].tolist() == ["no evidence they differ"]
-    text = readme.read_text()
-    assert text.startswith("# Reproduction\n\ntext\n") and text.count("## Stability on a second set of seeds") == 1
-    assert "a second run on seeds 6 7 8 9 10 tested" in text
-    assert "1 claims on both seed sets" in capsys.readouterr().out
+def test_the_stability_check_reads_in_words_in_the_report_and_the_published_readme():
+    table = stability_table(seed_set(range(1, 6), 5), seed_set(range(6, 11), 4), STABILITY_CONFIG)
+    assert table.columns.tolist() == STABILITY_COLUMNS
+    shown = views.stability_view(table)
+    row = shown.set_index("claim").loc["deep is stuck"]
+    assert row["first seeds: evidence, verdict"].endswith(": undetermined")  # 5/5: p = 0.0625 before Holm
+    assert row["second minus first [95% CI]"].startswith("-0.20 [") and row["Holm-adjusted p"] == "1.000"
+    assert row["do the sets differ?"] == "no evidence they differ"
+    cells = " ".join(shown.astype(str).to_numpy().ravel())
+    assert not re.search(r"\b(nan|None|True|False)\b", cells), cells
+    config = {"stability": {"seeds": [6, 7, 8, 9, 10], "variants": []}}
+    assert "also trained on seeds 6, 7, 8, 9, 10" in views.stability_text(table, config)
+    assert "names no second seed set" in views.stability_text(table.iloc[0:0], config)
+    section = stability_section(table, config)
+    assert section.startswith("## Stability on a second set of seeds") and "seeds 6 7 8 9 10" in section
+    assert stability_section(table.iloc[0:0], config) == ""

@@ -35,6 +35,8 @@ def test_the_plan_counts_the_jobs_of_every_rule(config):
         "params": 1,
         "report": 1,
     }
+    checked = config | {"stability": {"seeds": [7, 8], "variants": ["cifar_12conv_relu"]}}
+    assert plan.job_counts(checked, list(config["variants"]))["train"] == 32
 
 
 def test_training_hours_use_the_nearest_measured_rate_and_skip_finished_runs(config, tmp_path, monkeypatch):
@@ -46,6 +48,8 @@ def test_training_hours_use_the_nearest_measured_rate_and_skip_finished_runs(con
     (tmp_path / "runs" / variant / "seed_2").mkdir(parents=True)
     (tmp_path / "runs" / variant / "seed_2" / "metrics.json").write_text("{}")
     assert plan.training_hours(config, [variant], SPEEDS, tmp_path) == pytest.approx(2 * one_run)
+    checked = config | {"stability": {"seeds": [7, 8], "variants": [variant]}}
+    assert plan.training_hours(checked, [variant], SPEEDS, tmp_path) == pytest.approx(4 * one_run)
     subset = config | {"subset": {"train": 5000}}
     assert plan.training_hours(subset, [variant], SPEEDS, None) == pytest.approx(3 * one_run / 10)
 

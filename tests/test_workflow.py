@@ -19,6 +19,7 @@ LECTURE_VARIANTS = ["fmnist_2conv_sigmoid", "cifar_12conv_relu_standardize"]
 DIVERGING = {"dataset": "fashion_mnist", "blocks": [[8]], "activation": "relu", "learning_rate": 1.0e20}
 VARIANTS = [*LECTURE_VARIANTS, "diverging"]
 SEEDS = [1, 2]
+STABILITY = {"seeds": [3], "variants": ["fmnist_2conv_sigmoid"]}  # one more cheap run, checked against seeds 1-2
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 FIGURES = ["learning_curves", "final_accuracy", "gradient_by_depth", "unit_health", "fixes"]
 
@@ -32,6 +33,7 @@ def study(tmp_path_factory):
         config = {
             "mirror": url,
             "seeds": SEEDS,
+            "stability": STABILITY,
             "variants_to_train": VARIANTS,
             "subset": {"train": 150, "val": 40},
             "datasets": {name: {"files": checksums} for name, checksums in files.items()},
@@ -119,7 +121,7 @@ def test_the_plan_is_printed_before_the_first_job(study):
     output = (study.parent / "run.out").read_text()
     plan = output.index("Study plan: ")
     assert plan < output.index("rule download") or plan < output.index("localrule download")
-    assert "train 6" in output[plan:] and "for 3 variants x 2 seeds" in output[plan:]
+    assert "train 7" in output[plan:] and "for 3 variants x 2 seeds, and 1 runs of a stability" in output[plan:]
 
 
 def test_subset_is_class_stratified(study):
@@ -168,6 +170,19 @@ def test_steps_outcomes_causes_and_the_fix_ranking_reach_the_tables_and_the_repo
     html = (study / "report.html").read_text()
     assert "Which fix works best" in html and "causes across seeds" in html
     assert "How far each pre-flight check can be trusted" in html
+
+
+def test_the_stability_check_tests_the_claims_on_its_own_seeds_and_reaches_the_report(study):
+    seeds = {f"seeds_{side}": str for side in ("first", "second", "pooled")}
+    stability = pd.read_csv(study / "tables" / "stability.csv", dtype=seeds).set_index("claim")
+    claim = stability.loc["Fashion-MNIST: the 2-conv sigmoid net learns"]
+    assert (claim["seeds_first"], claim["seeds_second"], claim["seeds_pooled"]) == ("1 2", "3", "1 2 3")
+    assert claim["agreement"] in {"differ", "no evidence they differ"}
+    assert len(stability) == 1  # the other claims involve variants not trained on seed 3
+    runs = pd.read_csv(study / "tables" / "runs.csv")
+    assert set(runs["seed"]) == set(SEEDS)  # the stability runs enter only the stability table
+    html = (study / "report.html").read_text()
+    assert "Do the claims hold on other seeds?" in html and "also trained on seeds 3" in html
 
 
 def test_diagnostics_table_covers_every_run(study):

@@ -64,6 +64,30 @@ def check_config(config: dict) -> None:
     unknown = [name for name in config["variants_to_train"] if name not in config["variants"]]
     if unknown:
         raise ConfigError(f"variants_to_train: {unknown} not among variants {sorted(config['variants'])}")
+    check_stability(config)
+
+
+def trained_variants(config: dict) -> list[str]:
+    """The variants a study trains: ``variants_to_train``, or all of them."""
+    return config["variants_to_train"] or list(config["variants"])
+
+
+def stability_runs(config: dict) -> list[tuple[str, int]]:
+    """The stability check's (variant, seed) runs: its variants, or every trained one, on its own seeds."""
+    variants = config["stability"]["variants"] or trained_variants(config)
+    return [(variant, seed) for variant in variants for seed in config["stability"]["seeds"]]
+
+
+def check_stability(config: dict) -> None:
+    """A stability check needs seeds of its own, and variants the study trains."""
+    stability = config["stability"]
+    shared = sorted(set(stability["seeds"]) & set(config["seeds"]))
+    if shared:
+        raise ConfigError(f"stability.seeds: {shared} are also in seeds; a stability check needs seeds of its own")
+    trained = trained_variants(config)
+    unknown = [name for name in stability["variants"] if name not in trained]
+    if unknown:
+        raise ConfigError(f"stability.variants: {unknown} are not among the variants this study trains {trained}")
 
 
 def check_image_sizes(name: str, spec: dict, shape: tuple[int, ...]) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from study.config import stability_runs, trained_variants
 from study.data.formats import FORMAT_TYPICAL
 from study.specs import forward_flops, training_flops
 from study.training.gpus import gpu_pool
@@ -43,7 +44,7 @@ def job_counts(config: dict, variants: list[str]) -> dict[str, int]:
         "prepare": len(datasets),
         "channel_stats": len(datasets),
         "preflight": len(variants),
-        "train": len(variants) * len(config["seeds"]),
+        "train": len(variants) * len(config["seeds"]) + len(stability_runs(config)),
         "aggregate": 1,
         "params": 1,
         "report": 1,
@@ -62,8 +63,8 @@ def speeds_for_this_cpu(training: dict, flags: set[str]) -> pd.DataFrame:
 
 
 def training_hours(config: dict, variants: list[str], speeds: pd.DataFrame, results: Path | None) -> float:
-    """Hours of training, one job at a time, for every (variant, seed) still without its metrics.json
-    under ``results`` (for all of them without ``results``)."""
+    """Hours of training, one job at a time, for every (variant, seed) of the study and its stability check
+    still without its metrics.json under ``results`` (for all of them without ``results``)."""
     seconds = 0.0
     for variant in variants:
         spec = config["variants"][variant]
@@ -72,9 +73,10 @@ def training_hours(config: dict, variants: list[str], speeds: pd.DataFrame, resu
         per_image = forward_flops(spec, shape, classes)
         nearest = speeds.iloc[(speeds["forward_flops"].map(math.log) - math.log(per_image)).abs().argmin()]
         rate = nearest["gflops"] * 1e9 / nearest["cores"] * (os.cpu_count() or 1)
+        seeds = [*config["seeds"], *(seed for name, seed in stability_runs(config) if name == variant)]
         pending = [
             seed
-            for seed in config["seeds"]
+            for seed in seeds
             if not (results and (results / "runs" / variant / f"seed_{seed}" / "metrics.json").exists())
         ]
         seconds += len(pending) * training_flops(spec, shape, classes, images) / rate
@@ -84,12 +86,15 @@ def training_hours(config: dict, variants: list[str], speeds: pd.DataFrame, resu
 def plan_text(config: dict, results: Path, quick: dict | None, quick_command: str, local: bool = True) -> str:
     """The plan in words. ``quick``: the quick profile's config, to suggest when training here is long;
     ``local``: whether jobs run on this machine (not on a cluster's nodes)."""
-    variants = config["variants_to_train"] or list(config["variants"])
+    variants = trained_variants(config)
     counts = job_counts(config, variants)
+    stability = stability_runs(config)
+    seeds = config["stability"]["seeds"]
+    check = f", and {len(stability)} runs of a stability check on seeds {seeds}" if stability else ""
     lines = [
         f"Study plan: {sum(counts.values())} jobs ("
         + ", ".join(f"{rule} {n}" for rule, n in counts.items())
-        + f") for {len(variants)} variants x {len(config['seeds'])} seeds."
+        + f") for {len(variants)} variants x {len(config['seeds'])} seeds{check}."
     ]
     if not local:
         return "\n".join([*lines, "Jobs run on the cluster's nodes: no estimate from this machine."])
@@ -107,7 +112,7 @@ def plan_text(config: dict, results: Path, quick: dict | None, quick_command: st
         f"({source['cores']} cores), scaled by cores."
     )
     if hours > LONG_ON_A_CPU_HOURS and quick is not None:
-        quick_hours = training_hours(quick, quick["variants_to_train"] or list(quick["variants"]), speeds, None)
+        quick_hours = training_hours(quick, trained_variants(quick), speeds, None)
         lines += [
             f"That is more than {LONG_ON_A_CPU_HOURS} hours on a CPU. The quick profile tells the lecture's story "
             f"in about {quick_hours:.1f} hours of training here:",

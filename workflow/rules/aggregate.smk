@@ -2,6 +2,7 @@ rule aggregate:
     input:
         metrics=get_run_metrics(),
         preflight=get_run_preflights(),
+        stability_metrics=get_stability_metrics(),
     output:
         summary=report(
             "results/tables/summary.csv",
@@ -38,6 +39,11 @@ rule aggregate:
             caption="../report/preflight_calibration.rst",
             category="Tables",
         ),
+        stability=report(
+            "results/tables/stability.csv",
+            caption="../report/stability.rst",
+            category="Tables",
+        ),
         provenance="results/tables/provenance.json",
     log:
         "results/logs/aggregate.log",
@@ -50,6 +56,7 @@ rule aggregate:
         runtime=10,
     params:
         run_dirs=get_run_dirs(),
+        stability_run_dirs=get_stability_run_dirs(),
         config=config,
         configfiles=get_config_layers(),
         repository=workflow.basedir,

@@ -6,7 +6,9 @@ from study.config import (
     ConfigError,
     check_config,
     load_config,
+    stability_runs,
     train_mem_mb,
+    trained_variants,
     train_runtime_minutes,
 )
 from study.data.formats import ARRAYS
@@ -59,7 +61,7 @@ def get_config_layers():
 
 def get_run_variants():
     """The variants this study trains: config 'variants_to_train', or all of them."""
-    return config["variants_to_train"] or list(config["variants"])
+    return trained_variants(config)
 
 
 def get_run_datasets():
@@ -76,6 +78,18 @@ def get_run_dirs():
 
 def get_run_metrics():
     return [f"{run_dir}/metrics.json" for run_dir in get_run_dirs()]
+
+
+def get_stability_run_dirs():
+    """The stability check's runs: its variants (or every trained one) on its own seeds."""
+    return [
+        f"results/runs/{variant}/seed_{seed}"
+        for variant, seed in stability_runs(config)
+    ]
+
+
+def get_stability_metrics():
+    return [f"{run_dir}/metrics.json" for run_dir in get_stability_run_dirs()]
 
 
 def get_run_preflights():

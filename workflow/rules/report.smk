@@ -11,6 +11,7 @@ rule report:
         preflight="results/tables/preflight.csv",
         preflight_calibration="results/tables/preflight_calibration.csv",
         params="results/tables/params.csv",
+        stability="results/tables/stability.csv",
         provenance="results/tables/provenance.json",
         stats=get_run_stats(),
     output:

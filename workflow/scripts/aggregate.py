@@ -5,6 +5,7 @@ from study.provenance import git_commit
 with logged_to(snakemake.log[0]):
     write_tables(
         run_dirs=snakemake.params.run_dirs,
+        stability_run_dirs=snakemake.params.stability_run_dirs,
         preflight_jsons=snakemake.input.preflight,
         config=snakemake.params.config,
         configfiles=snakemake.params.configfiles,

@@ -14,6 +14,7 @@ from study.analysis.calibration import calibration_table
 from study.analysis.claims import claims_table
 from study.analysis.fixes import fixes_table
 from study.analysis.outcomes import judge_preflight, judge_run
+from study.analysis.stability import STABILITY_COLUMNS, stability_table
 from study.analysis.statistics import mean_interval
 
 SUMMARY_METRICS = ["final_train_accuracy", "final_val_accuracy", "best_val_accuracy"]
@@ -151,13 +152,21 @@ RUN_COLUMNS = [
 ]
 
 
-def write_tables(run_dirs, preflight_jsons, config: dict, configfiles: list[str], commit: str, out: dict) -> None:
-    """Write summary, runs, claims, epochs, steps, diagnostics, fixes, preflight, preflight_calibration (CSV)
-    and provenance (JSON) to the paths in ``out``."""
+def runs_table(metrics: list[dict]) -> pd.DataFrame:
+    """One row per run: what it is, how it was judged, and its final metrics."""
+    return pd.DataFrame([{k: m[k] for k in RUN_COLUMNS} for m in metrics]).astype({"plateau_exit_step": "Int64"})
+
+
+def write_tables(
+    run_dirs, stability_run_dirs, preflight_jsons, config: dict, configfiles: list[str], commit: str, out: dict
+) -> None:
+    """Write summary, runs, claims, epochs, steps, diagnostics, fixes, preflight, preflight_calibration,
+    stability (CSV) and provenance (JSON) to the paths in ``out``. The stability runs (a second, disjoint
+    seed set) enter only the stability table."""
     metrics, tables = read_runs(run_dirs, config["outcomes"])
     variants = config["variants"]
     summarize(metrics, variants).to_csv(out["summary"], index=False)
-    runs = pd.DataFrame([{k: m[k] for k in RUN_COLUMNS} for m in metrics]).astype({"plateau_exit_step": "Int64"})
+    runs = runs_table(metrics)
     runs.to_csv(out["runs"], index=False)
     claims = claims_table(config["claims"], runs, variants, config["design"])
     claims.to_csv(out["claims"], index=False)
@@ -168,5 +177,10 @@ def write_tables(run_dirs, preflight_jsons, config: dict, configfiles: list[str]
     preflight = preflight_table(preflight_jsons, config["preflight"])
     preflight.to_csv(out["preflight"], index=False)
     calibration_table(preflight, runs).to_csv(out["preflight_calibration"], index=False)
+    stability = pd.DataFrame(columns=STABILITY_COLUMNS)
+    if stability_run_dirs:
+        second = runs_table(read_runs(stability_run_dirs, config["outcomes"])[0])
+        stability = stability_table(runs, second, config)
+    stability.to_csv(out["stability"], index=False)
     record = provenance(metrics, config, configfiles, commit)
     Path(out["provenance"]).write_text(json.dumps(record, indent=2) + "\n")

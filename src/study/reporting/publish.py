@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from study.analysis.claims import format_p
+from study.analysis.stability import stability_summary
 from study.config import REPOSITORY
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
@@ -29,15 +30,19 @@ PUBLISHED_TABLES = (
     "runs.csv",
     "fixes.csv",
     "preflight_calibration.csv",
+    "stability.csv",
     "provenance.json",
 )
 
 
 def run_timing(results: Path) -> dict:
     """Span from the first training job's start to the last one's end, and summed job seconds, over the
-    runs of the run's tables (results/ may hold other runs too)."""
+    runs of the run's tables and its stability check (results/ may hold other runs too)."""
     runs = pd.read_csv(results / "tables" / "runs.csv")
     names = [f"{variant}/seed_{seed}" for variant, seed in zip(runs["variant"], runs["seed"], strict=True)]
+    stability = json.loads((results / "tables" / "provenance.json").read_text())["config"]["stability"]
+    variants = stability["variants"] or list(dict.fromkeys(runs["variant"]))
+    names += [f"{variant}/seed_{seed}" for variant in variants for seed in stability["seeds"]]
     metrics = [json.loads((results / "runs" / name / "metrics.json").read_text()) for name in names]
     starts = [datetime.fromisoformat(m["started_at"]) for m in metrics]
     ends = [datetime.fromisoformat(m["finished_at"]) for m in metrics]
@@ -157,8 +162,28 @@ def reproduction_readme(command: str, provenance: dict, timing: dict) -> str:
             "lecture's claims with intervals, adjusted p-values and seeds needed; the project README shows",
             "them as a table), `fixes.csv` (which fix works best), `preflight_calibration.csv` (how far each",
             "pre-flight check can be trusted), `stability.csv` (the claims on a second, disjoint set of seeds,",
-            "when `make reproduction` ran it) and `provenance.json`. Compare two runs with",
+            "when the config names one) and `provenance.json`. Compare two runs with",
             "`python -m study.analysis.diff A B`.",
+            "",
+        ]
+    )
+
+
+def stability_section(table: pd.DataFrame, config: dict) -> str:
+    """The stability check in a published run's README: what ran, the summary, and the claims side by side."""
+    if table.empty:
+        return ""
+    seeds = " ".join(str(seed) for seed in config["stability"]["seeds"])
+    shown = table.drop(columns=["kind"]).rename(columns=lambda c: c.replace("_", " "))
+    return "\n".join(
+        [
+            "## Stability on a second set of seeds",
+            "",
+            f"The claims whose variants were also trained on seeds {seeds} (config `stability`), beside this "
+            f'run\'s: {stability_summary(table)}. "No evidence they differ" is not evidence that they agree; '
+            "the interval of the difference says how large a difference is still possible (`stability.csv`).",
+            "",
+            markdown_table(shown, decimals=3),
             "",
         ]
     )
@@ -196,7 +221,9 @@ def publish(results: Path, out: Path, command: str, project_readme: Path, wall_s
     provenance = json.loads((results / "tables" / "provenance.json").read_text())
     claims = pd.read_csv(results / "tables" / "claims.csv")
     timing = run_timing(results) | {"wall_seconds": wall_seconds}
-    (out / "README.md").write_text(reproduction_readme(command, provenance, timing))
+    stability = pd.read_csv(results / "tables" / "stability.csv")
+    readme = reproduction_readme(command, provenance, timing) + stability_section(stability, provenance["config"])
+    (out / "README.md").write_text(readme)
     block = results_block(provenance, claims, out)
     project_readme.write_text(replace_results_block(project_readme.read_text(), block))
 

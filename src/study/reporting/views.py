@@ -14,6 +14,7 @@ from nbconvert import HTMLExporter
 
 from study.analysis.claims import format_p
 from study.analysis.outcomes import chance_accuracy, outcome_rules
+from study.analysis.stability import stability_summary
 
 TEMPLATES = Path(__file__).parent / "templates"
 NEAR_CHANCE = 0.05  # how close to 1/classes a validation accuracy is "near chance" in the notes
@@ -281,6 +282,41 @@ def fixes_view(fixes: pd.DataFrame) -> pd.DataFrame:
             "log-rank p against the baseline (descriptive)": fixes["logrank_p"].map(format_p),
             "does it make the net learn? (its claim's verdict)": fixes["verdict"],
         }
+    )
+
+
+def stability_view(stability: pd.DataFrame) -> pd.DataFrame:
+    """The stability check as the report shows it: each claim on each seed set, whether the sets differ, and
+    the claim on the pooled seeds."""
+    rows = stability.to_dict("records")
+    return pd.DataFrame(
+        {
+            "claim": stability["claim"],
+            "first seeds: evidence, verdict": [f"{r['evidence_first']}: {r['verdict_first']}" for r in rows],
+            "second seeds: evidence, verdict": [f"{r['evidence_second']}: {r['verdict_second']}" for r in rows],
+            "second minus first [95% CI]": [
+                interval_text(r["difference"], r["difference_low"], r["difference_high"], 2, "+") for r in rows
+            ],
+            "Holm-adjusted p": stability["p_adjusted"].map(format_p),
+            "do the sets differ?": stability["agreement"],
+            "pooled seeds: evidence, verdict": [f"{r['evidence_pooled']}: {r['verdict_pooled']}" for r in rows],
+        }
+    )
+
+
+def stability_text(stability: pd.DataFrame, config: dict) -> str:
+    """What the stability check ran, or how to ask for one."""
+    if stability.empty:
+        return (
+            "This run names no second seed set, so the claims were tested on one set of seeds only. List "
+            "seeds of its own under `stability.seeds` in the config to test them again."
+        )
+    seeds = ", ".join(str(seed) for seed in config["stability"]["seeds"])
+    return (
+        f"The claims whose variants were also trained on seeds {seeds}, tested on each seed set, on both pooled, "
+        f'and the two sets against each other: {stability_summary(stability)}. "No evidence they differ" is not '
+        "evidence that they agree: the interval says how large a difference is still possible. The pooled "
+        "verdicts are Holm-adjusted over the claims in this table only."
     )
 
 
