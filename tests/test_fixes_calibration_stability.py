@@ -5,6 +5,7 @@ import pytest
 from scipy import stats
 
 from study.analysis.calibration import calibration_table
+from study.analysis.claims import claims_table
 from study.analysis.fixes import fixes_table
 from study.analysis.stability import STABILITY_COLUMNS, stability_summary, stability_table
 from study.reporting import views
@@ -136,6 +137,19 @@ def test_stability_tests_whether_two_seed_sets_differ_and_pools_them():
     assert "the two sets differ (exact or Welch test, at the design's alpha) on 0" in stability_summary(same)
     with pytest.raises(ValueError, match="share runs"):
         stability_table(first, seed_set(range(7, 14), 0), STABILITY_CONFIG)
+
+
+def test_the_first_seed_sets_verdicts_in_the_stability_check_are_the_studys():
+    """A claim only the first set ran still counts in that set's Holm family, as in the claims table: here it
+    makes 'deep is stuck' (6/6, p = 1/32) undetermined, where a family without it would confirm it."""
+    skip = [("skip", s, "learns" if s <= 2 else "stuck", 20 if s <= 2 else None, 0.4) for s in range(1, 7)]
+    first = pd.concat([seed_set(range(1, 7), 6), runs(skip)]).assign(final_train_loss=1.0, cause="none")
+    table = stability_table(first, seed_set(range(8, 14), 6), STABILITY_CONFIG).set_index("claim")
+    study = claims_table(STABILITY_CONFIG["claims"], first, {}, DESIGN).set_index("claim")
+    assert "skip fixes it" not in table.index
+    assert table.loc["deep is stuck", "verdict_first"] == study.loc["deep is stuck", "verdict"] == "undetermined"
+    for claim in table.index:
+        assert table.loc[claim, "evidence_first"] == study.loc[claim, "evidence"]
 
 
 def test_the_stability_check_reads_in_words_in_the_report_and_the_published_readme():

@@ -17,16 +17,20 @@ STABILITY_COLUMNS = [RENAMED.get(column, column) for column in AGREEMENT_COLUMNS
 
 def stability_table(first: pd.DataFrame, second: pd.DataFrame, config: dict) -> pd.DataFrame:
     """Per claim both seed sets tested: each set's evidence and verdict, whether they differ, and the claim on
-    the pooled seeds."""
+    the pooled seeds. Each set is judged on every claim, as the claims table does, so that the first set's
+    verdicts are the study's: a claim the second set did not run is left out of its family."""
     shared = set(zip(first["variant"], first["seed"], strict=True)) & set(
         zip(second["variant"], second["seed"], strict=True)
     )
     if shared:
         raise ValueError(f"the two runs share runs {sorted(shared)}: a stability check needs disjoint seeds")
     claims, variants, design = config["claims"], config["variants"], config["design"]
-    tested = [c for c in claims if {c["variant"], c.get("baseline") or c["variant"]} <= set(second["variant"])]
-    a, b = (claims_table(tested, runs, variants, design) for runs in (first, second))
-    pooled = claims_table(tested, pd.concat([first, second], ignore_index=True), variants, design)
+    run_twice = set(second["variant"])
+    tested = [c["claim"] for c in claims if {c["variant"], c.get("baseline") or c["variant"]} <= run_twice]
+    a, b, pooled = (
+        claims_table(claims, runs, variants, design).set_index("claim").loc[tested].reset_index()
+        for runs in (first, second, pd.concat([first, second], ignore_index=True))
+    )
     table = compare_claims(a, b, design["alpha"]).rename(columns=RENAMED)
     pooled = pooled[["claim", "seeds", "evidence", "verdict"]].set_axis(["claim", *POOLED], axis=1)
     return table.merge(pooled, on="claim")[STABILITY_COLUMNS]

@@ -214,13 +214,43 @@ def claims_view(claims: pd.DataFrame) -> pd.DataFrame:
             ],
             "evidence (95% intervals)": claims["evidence"].fillna(""),
             "Holm-adjusted p": claims["p_adjusted"].map(format_p),
-            "verdict": claims["verdict"],
+            "verdict": [
+                f"{verdict} (exploratory)" if standing == "exploratory" else verdict
+                for verdict, standing in zip(claims["verdict"], claims.get("protocol", ""), strict=False)
+            ]
+            if "protocol" in claims
+            else claims["verdict"],
             "seeds for 80% power": [
                 "" if pd.isna(n) else f"{n} at {at}" for n, at in zip(needed, claims["power_at"], strict=True)
             ],
+            "settled at": [settled_text(row) for row in claims.to_dict("records")]
+            if "settled_at_look" in claims
+            else "",
             "why": claims["reason"].fillna(""),
         }
     )
+
+
+def protocol_note(protocol: dict | None) -> str:
+    """Whether the claims were judged under a protocol fixed before the runs (provenance's 'protocol')."""
+    if not protocol or protocol.get("sha256") is None:
+        return (
+            "**No protocol was fixed before these runs**, so every verdict below is exploratory: it was not "
+            "set down before the runs were seen. The workflow writes `results/protocol.json` before its first job."
+        )
+    fixed = f"`results/protocol.json` (sha256 `{protocol['sha256'][:12]}`, written {protocol['written_at']})"
+    if protocol["changed"]:
+        return (
+            f"**The protocol changed after the first run.** The claims, thresholds, design or recipes the config "
+            f"states now (sha256 `{protocol['current_sha256'][:12]}`) differ from those fixed in {fixed}. Every "
+            "verdict below is exploratory: its rules were set after runs had been seen."
+        )
+    if protocol["runs_under_other"]:
+        return (
+            f"**{protocol['runs_under_other']} runs were not trained under the protocol fixed in {fixed}** (they "
+            "were trained before it was written, or under another one), so every verdict below is exploratory."
+        )
+    return f"Protocol fixed before the runs in {fixed}; every run was trained under it: the verdicts are confirmatory."
 
 
 def story_sentence(claims: pd.DataFrame) -> str:
@@ -315,8 +345,8 @@ def stability_text(stability: pd.DataFrame, config: dict) -> str:
     return (
         f"The claims whose variants were also trained on seeds {seeds}, tested on each seed set, on both pooled, "
         f'and the two sets against each other: {stability_summary(stability)}. "No evidence they differ" is not '
-        "evidence that they agree: the interval says how large a difference is still possible. The pooled "
-        "verdicts are Holm-adjusted over the claims in this table only."
+        "evidence that they agree: the interval says how large a difference is still possible. Each set's "
+        "verdicts, and the pooled ones, are Holm-adjusted over every claim its runs can test, as in the claims table."
     )
 
 
@@ -377,8 +407,30 @@ def design_notes(design: dict) -> str:
         "*undetermined* otherwise. An undetermined claim gives the seeds per variant that would give 80% power, at "
         f"Holm's first-step level, for a true rate {design['rate_threshold'] + effect['rate_above_threshold']:g} "
         f"(rate claims), two rates {effect['rate_difference']:g} apart (contrasts), or a mean difference of "
-        f"{effect['accuracy_difference']:g} with the spread seen here (paired claims)."
+        f"{effect['accuracy_difference']:g} with the spread seen here (paired claims)." + looks_note(design)
     )
+
+
+def looks_note(design: dict) -> str:
+    """How the planned looks add seeds and correct the p-values ('' without looks)."""
+    looks = design.get("looks") or []
+    if len(looks) < 2:
+        return ""
+    return (
+        f" Seeds were added in {len(looks)} planned looks of {', '.join(map(str, looks))} seeds per variant: after "
+        "each look the claims were judged, and only the variants of claims still undetermined got the next "
+        f"look's seeds. Each claim's p is its smallest over the looks taken, times {len(looks)} (Bonferroni over "
+        "the planned looks, capped at 1), before Holm's adjustment."
+    )
+
+
+def settled_text(row: dict) -> str:
+    """'look 1 (5 seeds per variant)', 'not settled after 3 looks (20 seeds)'."""
+    if pd.isna(row.get("settled_at_look")):
+        looks = int(row.get("looks_taken") or 1)
+        seeds = "" if pd.isna(row.get("n_seeds")) else f" ({int(row['n_seeds'])} seeds)"
+        return f"not settled after {looks} look{'s' if looks > 1 else ''}{seeds}"
+    return f"look {int(row['settled_at_look'])} ({int(row['settled_with_seeds'])} seeds per variant)"
 
 
 def saturation_note(config: dict) -> str:
