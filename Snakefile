@@ -16,12 +16,14 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/download.smk"
 include: "workflow/rules/prepare.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/looks.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/report.smk"
 
 
 onstart:
     print(get_plan())
+    freeze(config, PROTOCOL)
 
 
 rule all:

@@ -100,6 +100,18 @@ def test_schema_rejects_bad_config(default_config, edit, named):
             "variants.fmnist_2conv_sigmoid.skip: block 3 gets 7x7 images, an odd size",
         ),
         (
+            lambda c: c.update(seeds=[4, 5, 11], design={"exploration_seeds": list(range(1, 11))}),
+            "seeds: [4, 5] are design.exploration_seeds",
+        ),
+        (
+            lambda c: c.update(seeds=[11], stability={"seeds": [2, 12]}, design={"exploration_seeds": [1, 2]}),
+            "stability.seeds: [2] are design.exploration_seeds",
+        ),
+        (
+            lambda c: c.update(seeds=[1, 2, 3], design={"looks": [2, 4]}),
+            "design.looks: [2, 4] must increase and end at the number of seeds (3)",
+        ),
+        (
             lambda c: c.update(seeds=[1, 2, 3], stability={"seeds": [3, 4]}),
             "stability.seeds: [3] are also in seeds",
         ),

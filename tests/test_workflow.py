@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 import subprocess
 import zipfile
 
@@ -115,6 +116,29 @@ def test_a_change_of_how_runs_are_judged_retrains_nothing(study):
     assert {"aggregate", "report"} <= set(jobs), jobs
     # while a change of what a run trains on retrains it
     assert planned_jobs(study.parent, {"variants": {"diverging": {"learning_rate": 1.0e19}}})["train"] == len(SEEDS)
+
+
+def test_the_protocol_is_fixed_before_the_runs_and_every_run_records_it(study):
+    protocol = json.loads((study / "protocol.json").read_text())
+    for metrics in (study / "runs").glob("*/seed_*/metrics.json"):
+        assert json.loads(metrics.read_text())["protocol_sha256"] == protocol["sha256"]
+    assert json.loads((study / "tables" / "provenance.json").read_text())["protocol"]["fixed"]
+    assert set(pd.read_csv(study / "tables" / "claims.csv")["protocol"]) == {"confirmatory"}
+    assert "Protocol fixed before the runs" in (study / "report.html").read_text()
+
+
+def test_a_protocol_changed_after_the_runs_is_flagged_and_its_claims_are_exploratory(study, tmp_path):
+    work = tmp_path / "changed"
+    shutil.copytree(study.parent, work, symlinks=True)
+    config = yaml.safe_load((work / "test.yaml").read_text())
+    changed = merge_layers(config, {"design": {"alpha": 0.01}})
+    (work / "changed.yaml").write_text(yaml.safe_dump(changed))
+    results = run_locally(work, work / "changed.yaml", timeout=600)
+    output = (work / "run.out").read_text()
+    assert "rule train" not in output and "rule aggregate" in output
+    assert set(pd.read_csv(results / "tables" / "claims.csv")["protocol"]) == {"exploratory"}
+    html = (results / "report.html").read_text()
+    assert "The protocol changed after the first run." in html and "(exploratory)" in html
 
 
 def test_the_plan_is_printed_before_the_first_job(study):
@@ -314,3 +338,54 @@ def test_snakemakes_own_report_bundles_the_report_tables_and_figures(study):
         assert any(n.endswith(f"/{name}") for n in names), name
     figures = {n.rsplit("/", 1)[-1] for n in names if n.endswith(".png")}
     assert figures >= {f"{name}.png" for name in FIGURES}
+
+
+# A study in two looks: one claim settles at the first look, the other cannot (its variants never learn, so
+# their gaps say nothing), and only its variants get the second look's seed. Every variant diverges at once.
+LOOK_VARIANTS = ["diverging", "diverging_b", "diverging_c"]
+LOOK_CLAIMS = [
+    # 0 of 4 learn: p = 2/16, times 2 looks = 0.25, at alpha 0.25: refuted at look 1
+    {"claim": "the diverging net learns", "expect": "learns", "variant": "diverging"},
+    {"claim": "b overfits more than c", "expect": "larger_gap", "variant": "diverging_b", "baseline": "diverging_c"},
+]
+
+
+@pytest.fixture(scope="module")
+def looked_study(tmp_path_factory):
+    work = tmp_path_factory.mktemp("looks")
+    mirror = work / "mirror"
+    files = {"fashion_mnist": write_fashion_mnist(mirror)}
+    with serve(mirror) as url:
+        config = {
+            "mirror": url,
+            "seeds": [11, 12, 13, 14, 15],
+            "design": {"alpha": 0.25, "looks": [4, 5], "exploration_seeds": [1, 2]},
+            "variants_to_train": LOOK_VARIANTS,
+            "subset": {"train": 150, "val": 40},
+            "datasets": {"fashion_mnist": {"files": files["fashion_mnist"]}},
+            "variants": {name: DIVERGING | {"epochs": 1, "batch_size": 64} for name in LOOK_VARIANTS},
+            "preflight": {"init_images": 40, "steps": 5},
+            "diagnostics": {"probe_images": 32},
+            "claims": LOOK_CLAIMS,
+            "fix_ranking": None,
+        }
+        (work / "test.yaml").write_text(yaml.safe_dump(config))
+        return run_locally(work, work / "test.yaml", timeout=900)
+
+
+def test_a_claim_undetermined_after_a_look_gets_the_next_looks_seeds_and_a_settled_one_none(looked_study):
+    trained = re.findall(r"wildcards: variant=(\w+), seed=(\d+)", (looked_study.parent / "run.out").read_text())
+    assert sorted({(v, int(s)) for v, s in trained}) == sorted(
+        [(v, s) for v in LOOK_VARIANTS for s in (11, 12, 13, 14)] + [("diverging_b", 15), ("diverging_c", 15)]
+    )
+    first = json.loads((looked_study / "looks" / "look_1.json").read_text())
+    assert first["next_variants"] == ["diverging_b", "diverging_c"] and not first["stop"]
+    claims = pd.read_csv(looked_study / "tables" / "claims.csv").set_index("claim")
+    settled = claims.loc["the diverging net learns"]
+    assert (settled["verdict"], settled["settled_at_look"], settled["p_looks"]) == ("refuted", 1, 0.25)
+    assert settled["n_seeds"] == 4  # no more seeds once settled
+    assert claims.loc["b overfits more than c", "n_seeds"] == 5 and claims["looks_taken"].eq(2).all()
+    looks = pd.read_csv(looked_study / "tables" / "looks.csv")
+    assert looks["look"].tolist() == [1, 1, 2, 2]
+    html = (looked_study / "report.html").read_text()
+    assert "look 1 (4 seeds per variant)" in html and "Bonferroni over the planned looks" in html

@@ -65,6 +65,24 @@ def check_config(config: dict) -> None:
     if unknown:
         raise ConfigError(f"variants_to_train: {unknown} not among variants {sorted(config['variants'])}")
     check_stability(config)
+    check_design(config)
+
+
+def check_design(config: dict) -> None:
+    """Confirmation, and the stability check, never use an exploration seed; the looks grow to exactly the
+    seeds there are."""
+    design = config["design"]
+    for key, seeds in (("seeds", config["seeds"]), ("stability.seeds", config["stability"]["seeds"])):
+        reused = sorted(set(design["exploration_seeds"]) & set(seeds))
+        if reused:
+            raise ConfigError(
+                f"{key}: {reused} are design.exploration_seeds; seeds that chose the settings cannot confirm them"
+            )
+    looks = design["looks"]
+    if looks and (looks != sorted(looks) or looks[-1] != len(config["seeds"])):
+        raise ConfigError(
+            f"design.looks: {looks} must increase and end at the number of seeds ({len(config['seeds'])})"
+        )
 
 
 def trained_variants(config: dict) -> list[str]:

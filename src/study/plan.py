@@ -45,6 +45,7 @@ def job_counts(config: dict, variants: list[str]) -> dict[str, int]:
         "channel_stats": len(datasets),
         "preflight": len(variants),
         "train": len(variants) * len(config["seeds"]) + len(stability_runs(config)),
+        "look": max(len(config["design"]["looks"]), 1),
         "aggregate": 1,
         "params": 1,
         "report": 1,
@@ -63,8 +64,8 @@ def speeds_for_this_cpu(training: dict, flags: set[str]) -> pd.DataFrame:
 
 
 def training_hours(config: dict, variants: list[str], speeds: pd.DataFrame, results: Path | None) -> float:
-    """Hours of training, one job at a time, for every (variant, seed) of the study and its stability check
-    still without its metrics.json under ``results`` (for all of them without ``results``)."""
+    """Hours of training, one job at a time, for every (variant, seed) of the study (all its looks) and its
+    stability check still without its metrics.json under ``results`` (for all of them without ``results``)."""
     seconds = 0.0
     for variant in variants:
         spec = config["variants"][variant]
@@ -91,10 +92,12 @@ def plan_text(config: dict, results: Path, quick: dict | None, quick_command: st
     stability = stability_runs(config)
     seeds = config["stability"]["seeds"]
     check = f", and {len(stability)} runs of a stability check on seeds {seeds}" if stability else ""
+    looks = config["design"]["looks"]
+    at_most, in_looks = ("at most ", f" in looks of {looks} seeds per variant") if len(looks) > 1 else ("", "")
     lines = [
-        f"Study plan: {sum(counts.values())} jobs ("
+        f"Study plan: {at_most}{sum(counts.values())} jobs ("
         + ", ".join(f"{rule} {n}" for rule, n in counts.items())
-        + f") for {len(variants)} variants x {len(config['seeds'])} seeds{check}."
+        + f") for {len(variants)} variants x {len(config['seeds'])} seeds{in_looks}{check}."
     ]
     if not local:
         return "\n".join([*lines, "Jobs run on the cluster's nodes: no estimate from this machine."])
@@ -108,7 +111,8 @@ def plan_text(config: dict, results: Path, quick: dict | None, quick_command: st
     source = speeds.iloc[0]
     lines.append(
         f"Estimated training time here ({cpu_name()}, {os.cpu_count()} cores, {source['precision']}): "
-        f"about {hours:.1f} hours, from what study.training.bench.throughput measured on {source['measured_on']} "
+        f"about {hours:.1f} hours{' if every look is taken' if at_most else ''}, from what "
+        f"study.training.bench.throughput measured on {source['measured_on']} "
         f"({source['cores']} cores), scaled by cores."
     )
     if hours > LONG_ON_A_CPU_HOURS and quick is not None:

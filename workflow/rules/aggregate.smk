@@ -1,6 +1,7 @@
 rule aggregate:
     input:
-        metrics=get_run_metrics(),
+        metrics=get_run_metrics,
+        looks=get_look_files,
         preflight=get_run_preflights(),
         stability_metrics=get_stability_metrics(),
     output:
@@ -44,6 +45,7 @@ rule aggregate:
             caption="../report/stability.rst",
             category="Tables",
         ),
+        looks="results/tables/looks.csv",
         provenance="results/tables/provenance.json",
     log:
         "results/logs/aggregate.log",
@@ -55,8 +57,9 @@ rule aggregate:
         mem_mb=1000,
         runtime=10,
     params:
-        run_dirs=get_run_dirs(),
+        run_dirs=get_run_dirs,
         stability_run_dirs=get_stability_run_dirs(),
+        protocol=PROTOCOL,
         config=config,
         configfiles=get_config_layers(),
         repository=workflow.basedir,

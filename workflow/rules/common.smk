@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 from jsonschema import ValidationError
@@ -11,9 +12,11 @@ from study.config import (
     trained_variants,
     train_runtime_minutes,
 )
+from study.analysis.looks import first_look_runs, next_look_runs
 from study.data.formats import ARRAYS
 from study.data.download import source_url
 from study.plan import plan_text
+from study.protocol import freeze
 from study.training.run import Run
 
 check_config(config)
@@ -30,6 +33,9 @@ wildcard_constraints:
     variant="[A-Za-z0-9_]+",
     seed=r"\d+",
 
+
+# The protocol, written before the first job and never rewritten (study.protocol).
+PROTOCOL = "results/protocol.json"
 
 REPORT_NOTEBOOK = str(
     Path(workflow.basedir) / "workflow" / "notebooks" / "report.ipynb"
@@ -68,24 +74,61 @@ def get_run_datasets():
     return sorted({config["variants"][v]["dataset"] for v in get_run_variants()})
 
 
-def get_run_dirs():
+def run_dir(variant, seed):
+    return f"results/runs/{variant}/seed_{seed}"
+
+
+def read_look(look):
+    """A look's judgement (study.analysis.looks), once its checkpoint has run."""
+    return json.loads(Path(checkpoints.look.get(look=look).output[0]).read_text())
+
+
+def get_look_run_dirs(wildcards):
+    """The runs a look judges: the first look's seeds of every variant, then the runs of the look
+    before with the new seeds of the variants it left open."""
+    look = int(wildcards.look)
+    if look == 1:
+        return [run_dir(*run) for run in first_look_runs(config)]
+    return [run_dir(*run) for run in next_look_runs(read_look(look - 1), config)]
+
+
+def get_look_metrics(wildcards):
+    return [f"{path}/metrics.json" for path in get_look_run_dirs(wildcards)]
+
+
+def get_previous_look(wildcards):
+    look = int(wildcards.look)
+    return [] if look == 1 else [f"results/looks/look_{look - 1}.json"]
+
+
+def get_final_look():
+    """The look at which the study stopped: every claim settled, or the last look done."""
+    look = 1
+    while not read_look(look)["stop"]:
+        look += 1
+    return look
+
+
+def get_look_files(wildcards):
     return [
-        f"results/runs/{variant}/seed_{seed}"
-        for variant in get_run_variants()
-        for seed in config["seeds"]
+        f"results/looks/look_{look}.json" for look in range(1, get_final_look() + 1)
     ]
 
 
-def get_run_metrics():
-    return [f"{run_dir}/metrics.json" for run_dir in get_run_dirs()]
+def get_run_dirs(wildcards):
+    """The study's runs: those of its final look."""
+    return [
+        run_dir(variant, seed) for variant, seed in read_look(get_final_look())["runs"]
+    ]
+
+
+def get_run_metrics(wildcards):
+    return [f"{path}/metrics.json" for path in get_run_dirs(wildcards)]
 
 
 def get_stability_run_dirs():
     """The stability check's runs: its variants (or every trained one) on its own seeds."""
-    return [
-        f"results/runs/{variant}/seed_{seed}"
-        for variant, seed in stability_runs(config)
-    ]
+    return [run_dir(variant, seed) for variant, seed in stability_runs(config)]
 
 
 def get_stability_metrics():

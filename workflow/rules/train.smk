@@ -43,5 +43,6 @@ rule train:
     params:
         run=get_run,
         checkpoint_dir="results/checkpoints/{variant}/seed_{seed}",
+        protocol=PROTOCOL,
     script:
         "../scripts/train.py"

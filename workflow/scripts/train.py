@@ -3,6 +3,7 @@ from pathlib import Path
 
 from study.analysis.outcomes import judge_preflight, require_preflight
 from study.logs import logged_to
+from study.protocol import recorded_hash
 from study.training.gpus import claim_job_gpu
 from study.training.run import Run
 from study.training.runtime import configure_backend
@@ -25,4 +26,5 @@ with logged_to(snakemake.log[0]):
         out_dir=Path(snakemake.output.metrics).parent,
         checkpoint_dir=snakemake.params.checkpoint_dir,
         threads=snakemake.threads,
+        protocol_sha256=recorded_hash(snakemake.params.protocol),
     )

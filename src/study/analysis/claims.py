@@ -52,6 +52,7 @@ CLAIM_COLUMNS = [
     "ci_high",
     "sd",
     "p_value",
+    "p_looks",
     "p_adjusted",
     "family_tests",
     "evidence",
@@ -169,9 +170,10 @@ def verdict_of(row: dict, null: float, alpha: float) -> str:
 
 
 def seeds_needed(row: dict, design: dict) -> tuple[int | None, str]:
-    """Seeds (per variant) for 80% power at the design's minimal effect, at Holm's first-step level, and that
-    effect in words."""
-    effect, level = design["minimal_effect"], design["alpha"] / max(int(row.get("family_tests") or 1), 1)
+    """Seeds (per variant) for 80% power at the design's minimal effect, at Holm's first-step level (with the
+    Bonferroni correction over the looks), and that effect in words."""
+    tests = max(int(row.get("family_tests") or 1), 1) * look_count(design)
+    effect, level = design["minimal_effect"], design["alpha"] / tests
     if row["kind"] == "rate":
         above = effect["rate_above_threshold"]
         rate = min(1.0, design["rate_threshold"] + above)
@@ -188,7 +190,9 @@ def seeds_needed(row: dict, design: dict) -> tuple[int | None, str]:
 
 def reason(row: dict, claim: dict, what: str, design: dict) -> str:
     """Why the claim has its verdict, in one sentence with the numbers."""
-    tested = f"{row['test']}, Holm-adjusted over {row['family_tests']} tests of family '{row['family']}'"
+    looks = look_count(design)
+    corrected = f", Bonferroni over {looks} looks," if looks > 1 else ","
+    tested = f"{row['test']}{corrected} Holm-adjusted over {row['family_tests']} tests of family '{row['family']}'"
     if row["kind"] == "rate":
         counted = f"{row['n_outcome']} of {row['n_seeds']} seeds {claim['expect']}"
     elif row["kind"] == "contrast":
@@ -274,12 +278,24 @@ def settle(row: dict, claim: dict, design: dict) -> dict:
     return row
 
 
-def claims_table(claims: list[dict], runs: pd.DataFrame, variants: dict, design: dict) -> pd.DataFrame:
-    """Every claim tested, adjusted within its family, and settled."""
+def look_count(design: dict) -> int:
+    """The number of planned looks (one when the design plans none)."""
+    return max(len(design.get("looks") or []), 1)
+
+
+def claims_table(
+    claims: list[dict], runs: pd.DataFrame, variants: dict, design: dict, earlier_p: dict | None = None
+) -> pd.DataFrame:
+    """Every claim tested, corrected over the design's looks (``earlier_p``: each claim's smallest p at the
+    looks before this one), adjusted within its family, and settled."""
     rows = [claim_row(c, runs, variants, design) for c in claims]
+    earlier_p = earlier_p or {}
+    for row in rows:
+        seen = [row.get("p_value", math.nan), earlier_p.get(row["claim"], math.nan)]
+        row["p_looks"] = statistics.over_looks([math.nan if p is None else p for p in seen], look_count(design))
     for family in {row["family"] for row in rows}:
         members = [i for i, row in enumerate(rows) if row["family"] == family]
-        adjusted = statistics.holm([rows[i].get("p_value", math.nan) for i in members], design["alpha"])
+        adjusted = statistics.holm([rows[i]["p_looks"] for i in members], design["alpha"])
         tests = sum(not math.isnan(p) for p in adjusted)
         for i, p in zip(members, adjusted, strict=True):
             rows[i] |= {"p_adjusted": p, "family_tests": tests}

@@ -16,6 +16,8 @@
   under the null (the t-test is not: on two-humped differences, some seeds learning and some
   not, it rejects 6.5% of true nulls at 5 seeds); from 20 seeds, the paired t-test with its
   t-interval. No bootstrap: the percentile bootstrap under-covers at a few seeds.
+- Looks: seeds added in planned looks until the claims settle. Each claim's p is Bonferroni-
+  corrected over the K looks, min(1, K x its smallest p so far), before Holm's adjustment.
 - Many claims: Holm's step-down adjustment over one family.
 - Seeds needed: the smallest number of seeds per variant with 80% power at the minimal
   effect the design states, at the level Holm's first step asks (alpha / tests).
@@ -201,6 +203,14 @@ def mean_interval(values: np.ndarray) -> Estimate:
         return Estimate(mean, math.nan, math.nan, math.nan)
     half = stats.t.ppf(0.5 + CONFIDENCE / 2, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values))
     return Estimate(mean, mean - half, mean + half, math.nan)
+
+
+def over_looks(p_values: list[float], looks: int) -> float:
+    """A claim's p over a study with ``looks`` planned looks at growing seed sets: Bonferroni over the looks,
+    min(1, looks x the smallest p of the looks taken so far). Valid however the looks were stopped, since
+    each look's p is a p-value on its own; NaN when no look tested the claim."""
+    tested = [p for p in p_values if not math.isnan(p)]
+    return min(1.0, looks * min(tested)) if tested else math.nan
 
 
 def holm(p_values: list[float], alpha: float) -> list[float]:

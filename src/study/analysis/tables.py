@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +14,11 @@ import pandas as pd
 from study.analysis.calibration import calibration_table
 from study.analysis.claims import claims_table
 from study.analysis.fixes import fixes_table
+from study.analysis.looks import looks_table, settled_at, smallest_p
 from study.analysis.outcomes import judge_preflight, judge_run
 from study.analysis.stability import STABILITY_COLUMNS, stability_table
 from study.analysis.statistics import mean_interval
+from study.protocol import protocol_status
 
 SUMMARY_METRICS = ["final_train_accuracy", "final_val_accuracy", "best_val_accuracy"]
 
@@ -157,30 +160,52 @@ def runs_table(metrics: list[dict]) -> pd.DataFrame:
     return pd.DataFrame([{k: m[k] for k in RUN_COLUMNS} for m in metrics]).astype({"plateau_exit_step": "Int64"})
 
 
-def write_tables(
-    run_dirs, stability_run_dirs, preflight_jsons, config: dict, configfiles: list[str], commit: str, out: dict
-) -> None:
+@dataclass(frozen=True)
+class StudyFiles:
+    """What the tables are made from: the study's runs (its final look's), its stability check's runs, every
+    look taken in order, the pre-flight checks, and the protocol written before the first job."""
+
+    run_dirs: list[str]
+    stability_run_dirs: list[str]
+    look_jsons: list[str]
+    preflight_jsons: list[str]
+    protocol_json: str
+
+
+def write_tables(files: StudyFiles, config: dict, configfiles: list[str], commit: str, out: dict) -> None:
     """Write summary, runs, claims, epochs, steps, diagnostics, fixes, preflight, preflight_calibration,
-    stability (CSV) and provenance (JSON) to the paths in ``out``. The stability runs (a second, disjoint
-    seed set) enter only the stability table."""
-    metrics, tables = read_runs(run_dirs, config["outcomes"])
+    stability, looks (CSV) and provenance (JSON) to the paths in ``out``. The claims' p-values are corrected
+    over the looks. The stability runs (a second, disjoint seed set) enter only the stability table. The
+    claims are confirmatory when the protocol written first is the config's and every run was trained under
+    it, and exploratory otherwise."""
+    metrics, tables = read_runs(files.run_dirs, config["outcomes"])
+    protocol_json = Path(files.protocol_json)
+    frozen = json.loads(protocol_json.read_text()) if protocol_json.exists() else None
+    standing = protocol_status(frozen, config, [m.get("protocol_sha256") for m in metrics])
     variants = config["variants"]
     summarize(metrics, variants).to_csv(out["summary"], index=False)
     runs = runs_table(metrics)
     runs.to_csv(out["runs"], index=False)
-    claims = claims_table(config["claims"], runs, variants, config["design"])
+    looks = [json.loads(Path(path).read_text()) for path in files.look_jsons]
+    claims = claims_table(config["claims"], runs, variants, config["design"], smallest_p(looks[-1] if looks else None))
+    claims["settled_at_look"] = claims["claim"].map(settled_at(looks)).astype("Int64")
+    seeds_at = {look["look"]: look["seeds_per_variant"] for look in looks}
+    claims["settled_with_seeds"] = claims["settled_at_look"].map(seeds_at).astype("Int64")
+    claims["looks_taken"] = len(looks)
+    claims["protocol"] = "confirmatory" if standing["fixed"] else "exploratory"
+    looks_table(looks).to_csv(out["looks"], index=False)
     claims.to_csv(out["claims"], index=False)
     tables["history.csv"].to_csv(out["epochs"], index=False)
     tables["steps.csv"].to_csv(out["steps"], index=False)
     tables["diagnostics.csv"].to_csv(out["diagnostics"], index=False)
     fixes_table(runs, tables["steps.csv"], config.get("fix_ranking"), claims).to_csv(out["fixes"], index=False)
-    preflight = preflight_table(preflight_jsons, config["preflight"])
+    preflight = preflight_table(files.preflight_jsons, config["preflight"])
     preflight.to_csv(out["preflight"], index=False)
     calibration_table(preflight, runs).to_csv(out["preflight_calibration"], index=False)
     stability = pd.DataFrame(columns=STABILITY_COLUMNS)
-    if stability_run_dirs:
-        second = runs_table(read_runs(stability_run_dirs, config["outcomes"])[0])
+    if files.stability_run_dirs:
+        second = runs_table(read_runs(files.stability_run_dirs, config["outcomes"])[0])
         stability = stability_table(runs, second, config)
     stability.to_csv(out["stability"], index=False)
-    record = provenance(metrics, config, configfiles, commit)
+    record = provenance(metrics, config, configfiles, commit) | {"protocol": standing}
     Path(out["provenance"]).write_text(json.dumps(record, indent=2) + "\n")

@@ -283,6 +283,7 @@ def train_run(
     *,
     checkpoint_dir: str | os.PathLike | None = None,
     threads: int | None = None,
+    protocol_sha256: str | None = None,
 ) -> dict:
     """Train one run; write history.csv, diagnostics.csv, metrics.json and model.keras to ``out_dir``.
 
@@ -292,7 +293,8 @@ def train_run(
     it 'diverged'). With ``checkpoint_dir`` the run saves its state there after every
     epoch and, started again after being killed, resumes from the last saved
     epoch, unless the run (its whole `Run` value) changed meanwhile: then it
-    starts over. The directory is removed once the outputs are written.
+    starts over. The directory is removed once the outputs are written. ``protocol_sha256``: the hash of
+    the protocol the run was trained under (study.protocol), recorded with it.
     """
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
@@ -337,6 +339,7 @@ def train_run(
         "runtime": runtime_settings(),
         "device": device | {"CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES")},
         "git_commit": source_commit(),
+        "protocol_sha256": protocol_sha256,
         "versions": library_versions(),
         "data": data_record(data_dir, data),
         "stats": stats,

@@ -1,0 +1,91 @@
+"""The protocol: what the claims test and how, fixed before the runs that confirm them.
+
+The workflow writes results/protocol.json once, before its first job (Snakemake's ``onstart``), and
+never rewrites it. Every training run records the protocol's sha256, and the tables side compares the
+protocol the config states now with the one written first: a change means the claims were judged under
+rules set after runs had been seen, so the report labels them exploratory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+from study.training.run import Run
+
+PROTOCOL_FILE = "protocol.json"
+
+
+def claimed_variants(config: dict) -> list[str]:
+    """Every variant a claim names, as the variant or its baseline."""
+    return sorted({name for claim in config["claims"] for name in (claim["variant"], claim.get("baseline")) if name})
+
+
+def recipe(config: dict, variant: str) -> dict:
+    """Everything that defines a variant's runs but the seed."""
+    run = Run.from_config(config, variant, 0).to_dict()
+    del run["seed"]
+    return run
+
+
+def protocol_of(config: dict) -> dict:
+    """The protocol a config states: the seeds, the design (level, threshold, effects, looks, exploration
+    seeds), the claims, the outcome thresholds that judge runs, and the recipe of every claimed variant."""
+    return {
+        "seeds": list(config["seeds"]),
+        "design": config["design"],
+        "claims": config["claims"],
+        "outcomes": config["outcomes"],
+        "recipes": {name: recipe(config, name) for name in claimed_variants(config)},
+    }
+
+
+def protocol_hash(protocol: dict) -> str:
+    """sha256 of the protocol's canonical JSON (sorted keys, no spaces)."""
+    text = json.dumps(protocol, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def freeze(config: dict, path: str | os.PathLike) -> dict:
+    """The protocol written at ``path``: written now, atomically, when there is none; otherwise the one
+    written first, unchanged."""
+    path = Path(path)
+    if path.exists():
+        return json.loads(path.read_text())
+    protocol = protocol_of(config)
+    record = {
+        "sha256": protocol_hash(protocol),
+        "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "protocol": protocol,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(record, indent=2) + "\n")
+    partial.replace(path)
+    return record
+
+
+def recorded_hash(path: str | os.PathLike) -> str | None:
+    """The sha256 of the protocol at ``path``, or None when none was written (a run outside the workflow)."""
+    path = Path(path)
+    return json.loads(path.read_text())["sha256"] if path.exists() else None
+
+
+def protocol_status(frozen: dict | None, config: dict, run_hashes: list[str | None]) -> dict:
+    """Whether the claims are judged under the protocol fixed before the runs: the config's protocol against
+    the one written first, and the runs' recorded hashes against it."""
+    current = protocol_hash(protocol_of(config))
+    if frozen is None:
+        return {"sha256": None, "current_sha256": current, "changed": False, "runs_under_other": 0, "fixed": False}
+    others = sum(recorded != frozen["sha256"] for recorded in run_hashes)
+    return {
+        "sha256": frozen["sha256"],
+        "written_at": frozen["written_at"],
+        "current_sha256": current,
+        "changed": current != frozen["sha256"],
+        "runs_under_other": others,
+        "fixed": current == frozen["sha256"] and others == 0,
+    }
