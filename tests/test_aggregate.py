@@ -35,9 +35,12 @@ def test_summarize_orders_by_config_and_carries_the_lecture():
             "final_train_loss": 1.0,
             "outcome": "learns" if acc > 0.5 else "undecided",
             "cause": "none" if acc > 0.5 else "dead units",
+            "train_images": 1000,
+            "run": {"spec": {"width": 0.25, "learning_rate": 0.002, "batch_size": 256}},
         }
 
-    variants = {"b": {"lecture": {"train_accuracy": 0.9, "says": "learns"}}, "a": {}}
+    lecture = {"train_accuracy": 0.9, "says": "learns", "width": 1.0, "learning_rate": 0.001, "batch_size": 256}
+    variants = {"b": {"lecture": lecture}, "a": {}}
     table = summarize([run("a", 1, 0.2), run("b", 2, 0.8), run("b", 1, 0.6)], variants)
     assert table["variant"].tolist() == ["b", "a"]
     b = table.iloc[0]
@@ -45,6 +48,9 @@ def test_summarize_orders_by_config_and_carries_the_lecture():
     assert b["final_train_accuracy_mean"] == pytest.approx(0.7)
     assert b["final_val_accuracy_mean"] == pytest.approx(0.6)
     assert b["lecture_train_accuracy"] == 0.9 and b["lecture_says"] == "learns"
+    # both recipes, side by side
+    assert (b["width"], b["learning_rate"], b["train_images"]) == (0.25, 0.002, 1000)
+    assert (b["lecture_width"], b["lecture_learning_rate"], b["lecture_batch_size"]) == (1.0, 0.001, 256)
     assert math.isnan(table.iloc[1]["lecture_train_accuracy"])
     assert b["outcome"] == "learns" and b["outcomes"] == "learns 2/2"
     assert table.iloc[1]["outcomes"] == "undecided 1/1"

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from study.reporting.views import batchnorm_notes, method_notes, saturation_note
+from study.reporting.views import batchnorm_notes, lecture_table, method_notes, saturation_note
 
 OUTCOMES = {
     "windows": 3,
@@ -65,3 +65,30 @@ def test_tables_print_counts_with_separators_numbers_with_3_decimals_and_headers
     ).to_html()
     assert "0.123" in html and "0.1235" not in html and ">27<" in html
     assert "final train accuracy" in html and "TF_ENABLE_ONEDNN_OPTS" in html
+
+
+def test_our_number_stands_beside_the_lectures_only_with_both_recipes():
+    row = summary(0.55, 320).iloc[0].to_dict() | {
+        "n_seeds": 5,
+        "epochs": 8,
+        "width": 0.25,
+        "learning_rate": 0.002,
+        "batch_size": 256,
+        "train_images": 10000,
+        "lecture_width": 1.0,
+        "lecture_learning_rate": 0.001,
+        "lecture_batch_size": 256,
+        "lecture_epochs": 50,
+        "lecture_says": "learns",
+        "lecture_train_accuracy": 0.99,
+        "lecture_val_accuracy": float("nan"),
+        "final_train_accuracy_std": 0.02,
+        "final_val_accuracy_std": 0.01,
+        "final_val_accuracy_ci95": 0.01,
+        "best_val_accuracy_mean": 0.56,
+        "params": 1000,
+        "seconds_per_epoch": 3.0,
+    }
+    shown = lecture_table(pd.DataFrame([row])).iloc[0]
+    assert shown["our recipe"] == "width 0.25, Adam lr 0.002, batch 256, 10,000 images, 8 epochs (320 steps)"
+    assert shown["lecture's recipe (one run)"] == "width 1, Adam lr 0.001, batch 256, the whole training set, 50 epochs"

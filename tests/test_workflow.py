@@ -262,6 +262,9 @@ def test_report_is_complete_and_offline(study):
         "Provenance",
     ]:
         assert heading in html
+    # the lecture's numbers stand beside ours only with both recipes
+    assert "lecture&#x27;s recipe (one run)" in html or "lecture's recipe (one run)" in html
+    assert "Adam lr 0.001, batch 64, 150 images, 1 epoch (3 steps)" in html
     for variant in VARIANTS:
         assert variant in html
     assert "134301514" in html.replace(",", "")

@@ -100,6 +100,10 @@ def summarize(metrics: list[dict], variants: dict) -> pd.DataFrame:
         row["lecture_val_accuracy"] = lecture.get("val_accuracy", math.nan)
         row["lecture_epochs"] = lecture.get("epochs", math.nan)
         row["lecture_says"] = lecture.get("says", "")
+        spec = runs[0]["run"]["spec"]
+        row |= {"width": spec["width"], "learning_rate": spec["learning_rate"], "batch_size": spec["batch_size"]}
+        row["train_images"] = runs[0]["train_images"]
+        row |= {f"lecture_{key}": lecture.get(key, math.nan) for key in ("width", "learning_rate", "batch_size")}
         rows.append(row)
     order = {name: i for i, name in enumerate(variants)}
     return pd.DataFrame(rows).sort_values("variant", key=lambda s: s.map(order)).reset_index(drop=True)

@@ -63,15 +63,36 @@ def params_view(params: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def recipe_text(width, learning_rate, batch_size, images: str, epochs) -> str:
+    """'width 0.25, Adam lr 0.002, batch 256, 10,000 images, 8 epochs'; '' without epochs."""
+    if pd.isna(epochs):
+        return ""
+    epochs = int(epochs)
+    return f"width {width:g}, Adam lr {learning_rate:g}, batch {int(batch_size)}, {images}, {epochs} epoch" + (
+        "s" if epochs != 1 else ""
+    )
+
+
 def lecture_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """The lecture's numbers beside the reproduction's mean ± std and 95% CI across seeds."""
+    """The lecture's numbers beside the reproduction's mean ± std and 95% CI across seeds, each with the recipe
+    that produced it."""
     rows = []
     for _, r in summary.iterrows():
         rows.append(
             {
                 "variant": r["variant"],
-                "epochs": int(r["epochs"]),
                 "seeds": int(r["n_seeds"]),
+                "our recipe": recipe_text(
+                    r["width"], r["learning_rate"], r["batch_size"], f"{int(r['train_images']):,} images", r["epochs"]
+                )
+                + f" ({int(r['steps'])} steps)",
+                "lecture's recipe (one run)": recipe_text(
+                    r["lecture_width"],
+                    r["lecture_learning_rate"],
+                    r["lecture_batch_size"],
+                    "the whole training set",
+                    r["lecture_epochs"],
+                ),
                 "lecture says": r["lecture_says"] if isinstance(r["lecture_says"], str) else "",
                 "lecture train acc": r["lecture_train_accuracy"],
                 "train acc (mean ± std)": mean_pm_std(r["final_train_accuracy_mean"], r["final_train_accuracy_std"]),
