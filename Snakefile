@@ -17,6 +17,7 @@ include: "workflow/rules/download.smk"
 include: "workflow/rules/prepare.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/looks.smk"
+include: "workflow/rules/sensitivity.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/report.smk"
 

@@ -33,6 +33,7 @@ def test_the_plan_counts_the_jobs_of_every_rule(config):
         "train": 30,
         "look": 1,
         "aggregate": 1,
+        "sensitivity": 1,
         "params": 1,
         "report": 1,
     }
@@ -41,6 +42,10 @@ def test_the_plan_counts_the_jobs_of_every_rule(config):
     looked = config | {"seeds": list(range(11, 31)), "design": config["design"] | {"looks": [5, 10, 20]}}
     assert plan.job_counts(looked, list(config["variants"]))["train"] == 200  # at most: every look taken
     assert plan.job_counts(looked, list(config["variants"]))["look"] == 3
+    grid = {"variants": ["cifar_12conv_relu"], "grid": {"learning_rate": [0.001, 0.002], "width": [0.25, 0.5]}}
+    mapped = config | {"sensitivity": grid | {"seeds": [1, 2, 3], "lecture": {}}}
+    counts = plan.job_counts(mapped, list(config["variants"]))
+    assert (counts["train"], counts["preflight"]) == (30 + 4 * 3, 10 + 4)  # every cell x seed, a preflight a cell
 
 
 def test_training_hours_use_the_nearest_measured_rate_and_skip_finished_runs(config, tmp_path, monkeypatch):
@@ -63,7 +68,7 @@ def test_a_long_cpu_study_points_to_the_quick_profile(config, monkeypatch):
     monkeypatch.setattr(plan, "speeds_for_this_cpu", lambda training, flags: SPEEDS.assign(measured_on="a test CPU"))
     quick = load_config([REPO / "config" / "config.yaml", REPO / "config" / "quick.yaml"])
     text = plan.plan_text(config, REPO / "no-results", quick, "make study QUICK")
-    assert text.startswith("Study plan: 53 jobs (download 5, prepare 2, channel_stats 2, preflight 10, train 30")
+    assert text.startswith("Study plan: 54 jobs (download 5, prepare 2, channel_stats 2, preflight 10, train 30")
     hours = float(text.split("about ")[1].split(" hours")[0])
     assert hours > plan.LONG_ON_A_CPU_HOURS and "make study QUICK" in text
     quick_hours = float(text.split("about ")[2].split(" hours")[0])

@@ -97,3 +97,23 @@ def test_only_the_results_block_of_the_readme_is_replaced():
     assert replace_results_block(readme, "new table") == f"# Title\n\n{START}\nnew table\n{END}\n\nhand-written text\n"
     with pytest.raises(ValueError, match="no"):
         replace_results_block("# no markers\n", "new table")
+
+
+def test_the_sensitivity_map_is_published_with_its_wall_time(tmp_path):
+    from study.reporting.publish import sensitivity_section
+
+    (tmp_path / "tables").mkdir()
+    rates = pd.DataFrame(
+        [
+            {"variant": "a", "learning_rate": 0.001, "n_learned": 2, "n_seeds": 3}
+            | {"rate_low": 0.09, "rate_high": 0.99, "profile_cell": True, "cell": "learning_rate=0.001"}
+        ]
+    )
+    rates.to_csv(tmp_path / "tables" / "sensitivity.csv", index=False)
+    config = {"sensitivity": {"variants": ["a"], "grid": {"learning_rate": [0.001]}, "seeds": [31, 32, 33]}}
+    assert "took" not in sensitivity_section(tmp_path, config)
+    (tmp_path / "sensitivity-wall-seconds").write_text("1800\n")
+    text = sensitivity_section(tmp_path, config)
+    assert text.startswith("## Sensitivity map") and "3 training runs. It took 30.0 minutes of wall time" in text
+    pd.DataFrame(columns=rates.columns).to_csv(tmp_path / "tables" / "sensitivity.csv", index=False)
+    assert sensitivity_section(tmp_path, config) == ""

@@ -21,8 +21,15 @@ DIVERGING = {"dataset": "fashion_mnist", "blocks": [[8]], "activation": "relu", 
 VARIANTS = [*LECTURE_VARIANTS, "diverging"]
 SEEDS = [1, 2]
 STABILITY = {"seeds": [3], "variants": ["fmnist_2conv_sigmoid"]}  # one more cheap run, checked against seeds 1-2
+# a 2 x 2 map of the cheapest variant, one seed a cell; the lecture's cell (epochs 20) is not on it
+SENSITIVITY = {
+    "variants": ["fmnist_2conv_sigmoid"],
+    "grid": {"learning_rate": [0.001, 0.003], "epochs": [1, 2]},
+    "seeds": [1],
+    "lecture": {"learning_rate": 0.001, "epochs": 20},
+}
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-FIGURES = ["learning_curves", "final_accuracy", "gradient_by_depth", "unit_health", "fixes"]
+FIGURES = ["learning_curves", "final_accuracy", "gradient_by_depth", "unit_health", "fixes", "sensitivity"]
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +42,7 @@ def study(tmp_path_factory):
             "mirror": url,
             "seeds": SEEDS,
             "stability": STABILITY,
+            "sensitivity": SENSITIVITY,
             "variants_to_train": VARIANTS,
             "subset": {"train": 150, "val": 40},
             "datasets": {name: {"files": checksums} for name, checksums in files.items()},
@@ -145,7 +153,7 @@ def test_the_plan_is_printed_before_the_first_job(study):
     output = (study.parent / "run.out").read_text()
     plan = output.index("Study plan: ")
     assert plan < output.index("rule download") or plan < output.index("localrule download")
-    assert "train 7" in output[plan:] and "for 3 variants x 2 seeds, and 1 runs of a stability" in output[plan:]
+    assert "train 11" in output[plan:] and "for 3 variants x 2 seeds, and 1 runs of a stability" in output[plan:]
 
 
 def test_subset_is_class_stratified(study):
@@ -207,6 +215,25 @@ def test_the_stability_check_tests_the_claims_on_its_own_seeds_and_reaches_the_r
     assert set(runs["seed"]) == set(SEEDS)  # the stability runs enter only the stability table
     html = (study / "report.html").read_text()
     assert "Do the claims hold on other seeds?" in html and "also trained on seeds 3" in html
+
+
+def test_a_2x2_sensitivity_map_runs_end_to_end_and_reaches_the_report(study):
+    rates = pd.read_csv(study / "tables" / "sensitivity.csv")
+    assert sorted(zip(rates["learning_rate"], rates["epochs"], strict=True)) == [
+        (0.001, 1),
+        (0.001, 2),
+        (0.003, 1),
+        (0.003, 2),
+    ]
+    assert (rates["n_seeds"] == 1).all() and rates["profile_cell"].sum() == 1  # the study's own lr 0.001, 1 epoch
+    cell = "fmnist_2conv_sigmoid.learning_rate=0.003_epochs=2"
+    assert json.loads((study / "runs" / cell / "seed_1" / "metrics.json").read_text())["run"]["spec"]["epochs"] == 2
+    claims = pd.read_csv(study / "tables" / "sensitivity_claims.csv")
+    assert set(claims["claim"]) == {"Fashion-MNIST: the 2-conv sigmoid net learns"} and len(claims) == 4
+    assert (study / "figures" / "sensitivity.png").is_file()
+    html = (study / "report.html").read_text()
+    assert "Where the story holds: the sensitivity map" in html and "confirmed in 0 of 4 cells" in html
+    assert "is not a cell of the map: it was not measured here" in html
 
 
 def test_diagnostics_table_covers_every_run(study):

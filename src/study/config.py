@@ -66,6 +66,21 @@ def check_config(config: dict) -> None:
         raise ConfigError(f"variants_to_train: {unknown} not among variants {sorted(config['variants'])}")
     check_stability(config)
     check_design(config)
+    check_sensitivity(config)
+
+
+def check_sensitivity(config: dict) -> None:
+    """The map's variants exist, it has a grid to vary, and counts stay whole numbers."""
+    sensitivity = config["sensitivity"]
+    unknown = [name for name in sensitivity["variants"] if name not in config["variants"]]
+    if unknown:
+        raise ConfigError(f"sensitivity.variants: {unknown} are not variants")
+    if sensitivity["variants"] and not (sensitivity["grid"] and sensitivity["seeds"]):
+        raise ConfigError("sensitivity: a map of variants needs a grid and seeds")
+    for key in ("epochs", "batch_size"):
+        fractional = [value for value in sensitivity["grid"].get(key, []) if value != int(value)]
+        if fractional:
+            raise ConfigError(f"sensitivity.grid.{key}: {fractional} are not whole numbers")
 
 
 def check_design(config: dict) -> None:

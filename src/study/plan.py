@@ -17,6 +17,7 @@ import pandas as pd
 
 from study.config import stability_runs, trained_variants
 from study.data.formats import FORMAT_TYPICAL
+from study.grid import sensitivity_runs, variant_spec
 from study.specs import forward_flops, training_flops
 from study.training.gpus import gpu_pool
 from study.training.runtime import cpu_flags, cpu_name
@@ -37,16 +38,27 @@ def dataset_facts(config: dict, dataset: str, results: Path | None) -> tuple[tup
     return typical["shape"], typical["train_images"], typical["classes"]
 
 
+def planned_runs(config: dict, variants: list[str]) -> list[tuple[str, int]]:
+    """Every (variant, seed) the study may train: ``variants`` on every seed (all looks taken), its stability
+    check's runs of them, and the sensitivity map's cells."""
+    runs = [(variant, seed) for variant in variants for seed in config["seeds"]]
+    runs += [(variant, seed) for variant, seed in stability_runs(config) if variant in variants]
+    return runs + sensitivity_runs(config)
+
+
 def job_counts(config: dict, variants: list[str]) -> dict[str, int]:
-    datasets = sorted({config["variants"][v]["dataset"] for v in variants})
+    runs = planned_runs(config, variants)
+    trained = {variant for variant, _ in runs} | set(variants)
+    datasets = sorted({variant_spec(config, variant)["dataset"] for variant in trained})
     return {
         "download": sum(len(config["datasets"][d]["files"]) for d in datasets),
         "prepare": len(datasets),
         "channel_stats": len(datasets),
-        "preflight": len(variants),
-        "train": len(variants) * len(config["seeds"]) + len(stability_runs(config)),
+        "preflight": len(trained),
+        "train": len(runs),
         "look": max(len(config["design"]["looks"]), 1),
         "aggregate": 1,
+        "sensitivity": 1,
         "params": 1,
         "report": 1,
     }
@@ -64,23 +76,19 @@ def speeds_for_this_cpu(training: dict, flags: set[str]) -> pd.DataFrame:
 
 
 def training_hours(config: dict, variants: list[str], speeds: pd.DataFrame, results: Path | None) -> float:
-    """Hours of training, one job at a time, for every (variant, seed) of the study (all its looks) and its
-    stability check still without its metrics.json under ``results`` (for all of them without ``results``)."""
+    """Hours of training, one job at a time, for every run of ``planned_runs`` still without its metrics.json
+    under ``results`` (for all of them without ``results``)."""
     seconds = 0.0
-    for variant in variants:
-        spec = config["variants"][variant]
+    for variant, seed in planned_runs(config, variants):
+        if results and (results / "runs" / variant / f"seed_{seed}" / "metrics.json").exists():
+            continue
+        spec = variant_spec(config, variant)
         shape, images, classes = dataset_facts(config, spec["dataset"], results)
         images = min(images, config["subset"].get("train", images))
         per_image = forward_flops(spec, shape, classes)
         nearest = speeds.iloc[(speeds["forward_flops"].map(math.log) - math.log(per_image)).abs().argmin()]
         rate = nearest["gflops"] * 1e9 / nearest["cores"] * (os.cpu_count() or 1)
-        seeds = [*config["seeds"], *(seed for name, seed in stability_runs(config) if name == variant)]
-        pending = [
-            seed
-            for seed in seeds
-            if not (results and (results / "runs" / variant / f"seed_{seed}" / "metrics.json").exists())
-        ]
-        seconds += len(pending) * training_flops(spec, shape, classes, images) / rate
+        seconds += training_flops(spec, shape, classes, images) / rate
     return seconds / 3600
 
 

@@ -14,6 +14,7 @@ from study.config import (
 )
 from study.analysis.looks import first_look_runs, next_look_runs
 from study.data.formats import ARRAYS
+from study.grid import sensitivity_runs, variant_spec
 from study.data.download import source_url
 from study.plan import plan_text
 from study.protocol import freeze
@@ -30,7 +31,7 @@ resource_scopes:
 
 wildcard_constraints:
     dataset="[A-Za-z0-9_]+",
-    variant="[A-Za-z0-9_]+",
+    variant=r"[A-Za-z0-9_][A-Za-z0-9_.=+-]*",
     seed=r"\d+",
 
 
@@ -131,6 +132,15 @@ def get_stability_run_dirs():
     return [run_dir(variant, seed) for variant, seed in stability_runs(config)]
 
 
+def get_sensitivity_run_dirs():
+    """The map's runs: every variant in every cell of the grid, on the map's seeds (study.grid)."""
+    return [run_dir(variant, seed) for variant, seed in sensitivity_runs(config)]
+
+
+def get_sensitivity_metrics():
+    return [f"{path}/metrics.json" for path in get_sensitivity_run_dirs()]
+
+
 def get_stability_metrics():
     return [f"{run_dir}/metrics.json" for run_dir in get_stability_run_dirs()]
 
@@ -173,7 +183,7 @@ def get_dataset_format(wildcards):
 
 def get_variant_data(wildcards):
     """The prepared arrays and channel statistics of a variant's dataset."""
-    dataset = config["variants"][wildcards.variant]["dataset"]
+    dataset = variant_spec(config, wildcards.variant)["dataset"]
     inputs = {array: f"results/data/{dataset}/{array}.npy" for array in ARRAYS}
     inputs["meta"] = f"results/data/{dataset}/meta.json"
     inputs["stats"] = f"results/stats/{dataset}.json"
@@ -198,8 +208,8 @@ def get_preflight_measurements():
 
 
 def get_train_mem_mb(wildcards):
-    return train_mem_mb(config["variants"][wildcards.variant])
+    return train_mem_mb(variant_spec(config, wildcards.variant))
 
 
 def get_train_runtime(wildcards):
-    return train_runtime_minutes(config["variants"][wildcards.variant])
+    return train_runtime_minutes(variant_spec(config, wildcards.variant))

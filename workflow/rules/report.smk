@@ -12,6 +12,8 @@ rule report:
         preflight_calibration="results/tables/preflight_calibration.csv",
         params="results/tables/params.csv",
         stability="results/tables/stability.csv",
+        sensitivity="results/tables/sensitivity.csv",
+        sensitivity_claims="results/tables/sensitivity_claims.csv",
         provenance="results/tables/provenance.json",
         stats=get_run_stats(),
     output:

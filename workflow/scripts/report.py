@@ -21,6 +21,8 @@ with logged_to(snakemake.log[0]):
             "preflight_calibration_csv": str(Path(snakemake.input.preflight_calibration).resolve()),
             "params_csv": str(Path(snakemake.input.params).resolve()),
             "stability_csv": str(Path(snakemake.input.stability).resolve()),
+            "sensitivity_csv": str(Path(snakemake.input.sensitivity).resolve()),
+            "sensitivity_claims_csv": str(Path(snakemake.input.sensitivity_claims).resolve()),
             "provenance_json": str(Path(snakemake.input.provenance).resolve()),
             "stats_jsons": [str(Path(p).resolve()) for p in snakemake.input.stats],
             "figures_dir": str(Path(snakemake.output.figures).resolve()),

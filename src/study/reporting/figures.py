@@ -11,6 +11,7 @@ import pandas as pd
 import seaborn as sns
 
 from study.analysis.outcomes import chance_accuracy, chance_loss, plateau_line
+from study.reporting.views import cell_label
 
 # train_* and val_* are both measured in inference mode at each epoch's end (history.csv)
 CURVE_METRICS = {"train_accuracy": "train accuracy", "val_accuracy": "validation accuracy", "train_loss": "train loss"}
@@ -158,5 +159,42 @@ def plot_fixes(steps: pd.DataFrame, fixes: pd.DataFrame, classes: int, config: d
     ax.set_ylabel("training loss (mean over each window of steps)")
     ax.set_title(f"Which fix works best: leaving the ln {classes} plateau, step by step")
     sns.move_legend(ax, "upper left", bbox_to_anchor=(1.02, 1), title="variant")
+    fig.tight_layout()
+    return fig
+
+
+def plot_sensitivity(rates: pd.DataFrame, keys: list[str]) -> plt.Figure:
+    """The sensitivity map: each variant's rate of learning in each cell (the share of seeds that learned,
+    written k/n), with this profile's own cell and the lecture's marked."""
+    rates = rates.assign(label=[cell_label(row, keys) for row in rates.to_dict("records")])
+    labels = list(dict.fromkeys(rates["label"]))
+    variants = list(dict.fromkeys(rates["variant"]))
+    grid = rates.pivot(index="variant", columns="label", values="rate").reindex(index=variants, columns=labels)
+    notes = (
+        rates.assign(
+            note=[
+                f"{r['n_learned']}/{r['n_seeds']}"
+                + ("\nprofile" if r["profile_cell"] else "")
+                + ("\nlecture" if r["lecture_cell"] else "")
+                for r in rates.to_dict("records")
+            ]
+        )
+        .pivot(index="variant", columns="label", values="note")
+        .reindex(index=variants, columns=labels)
+    )
+    fig, ax = plt.subplots(figsize=(1.6 * len(labels) + 4, 0.7 * len(variants) + 2))
+    sns.heatmap(
+        grid.astype(float),
+        annot=notes,
+        fmt="",
+        cmap="cividis",
+        vmin=0,
+        vmax=1,
+        ax=ax,
+        cbar_kws={"label": "share of seeds that learned"},
+    )
+    ax.set_xlabel("cell of the grid")
+    ax.set_ylabel("")
+    ax.set_title("Where the story holds: the rate of learning in each cell")
     fig.tight_layout()
     return fig

@@ -31,6 +31,8 @@ PUBLISHED_TABLES = (
     "fixes.csv",
     "preflight_calibration.csv",
     "stability.csv",
+    "sensitivity.csv",
+    "sensitivity_claims.csv",
     "provenance.json",
 )
 
@@ -162,7 +164,8 @@ def reproduction_readme(command: str, provenance: dict, timing: dict) -> str:
             "lecture's claims with intervals, adjusted p-values and seeds needed; the project README shows",
             "them as a table), `fixes.csv` (which fix works best), `preflight_calibration.csv` (how far each",
             "pre-flight check can be trusted), `stability.csv` (the claims on a second, disjoint set of seeds,",
-            "when the config names one) and `provenance.json`. Compare two runs with",
+            "when the config names one), `sensitivity.csv`, `sensitivity_claims.csv` and `sensitivity.png` (the",
+            "sensitivity map, when the config draws one) and `provenance.json`. Compare two runs with",
             "`python -m study.analysis.diff A B`.",
             "",
         ]
@@ -213,6 +216,34 @@ def replace_results_block(readme: str, block: str, start: str = START, end: str 
     return f"{head}{start}\n{block}\n{end}{tail}"
 
 
+def sensitivity_section(results: Path, config: dict) -> str:
+    """The sensitivity map in a published run's README: what it ran, how long it took, each cell's rates."""
+    rates = pd.read_csv(results / "tables" / "sensitivity.csv")
+    if rates.empty:
+        return ""
+    timed = results / "sensitivity-wall-seconds"
+    took = (
+        f" It took {int(timed.read_text()) / 60:.1f} minutes of wall time (`make sensitivity`)."
+        if timed.exists()
+        else ""
+    )
+    drawn = config["sensitivity"]
+    shown = rates[["variant", *drawn["grid"], "n_learned", "n_seeds", "rate_low", "rate_high", "profile_cell"]]
+    return "\n".join(
+        [
+            "## Sensitivity map",
+            "",
+            f"{', '.join(drawn['variants'])} in every cell of the grid {drawn['grid']}, on seeds "
+            f"{', '.join(map(str, drawn['seeds']))}: {int(rates['n_seeds'].sum())} training runs.{took} The figure is "
+            "`sensitivity.png`, where each claim holds is `sensitivity_claims.csv`. The map describes; it confirms "
+            "nothing.",
+            "",
+            markdown_table(shown.rename(columns=lambda c: c.replace("_", " ")), decimals=2),
+            "",
+        ]
+    )
+
+
 def publish(results: Path, out: Path, command: str, project_readme: Path, wall_seconds: float | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(results / "report.html", out / "report.html")
@@ -223,7 +254,9 @@ def publish(results: Path, out: Path, command: str, project_readme: Path, wall_s
     timing = run_timing(results) | {"wall_seconds": wall_seconds}
     stability = pd.read_csv(results / "tables" / "stability.csv")
     readme = reproduction_readme(command, provenance, timing) + stability_section(stability, provenance["config"])
-    (out / "README.md").write_text(readme)
+    (out / "README.md").write_text(readme + sensitivity_section(results, provenance["config"]))
+    if (results / "figures" / "sensitivity.png").exists():
+        shutil.copyfile(results / "figures" / "sensitivity.png", out / "sensitivity.png")
     block = results_block(provenance, claims, out)
     project_readme.write_text(replace_results_block(project_readme.read_text(), block))
 

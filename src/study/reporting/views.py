@@ -355,6 +355,50 @@ def stability_view(stability: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def cell_label(row: dict, keys: list[str]) -> str:
+    """A cell of the sensitivity map in words: 'learning_rate 0.002, width 0.25'."""
+    return ", ".join(f"{key} {row[key]:g}" for key in keys)
+
+
+def sensitivity_view(claims: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Where each claim holds: one row per claim, one column per cell of the map, each its verdict there."""
+    cell = [cell_label(row, keys) for row in claims.to_dict("records")]
+    shown = claims.assign(
+        cell=cell, shown=[f"{v} ({e})" for v, e in zip(claims["verdict"], claims["evidence"], strict=True)]
+    )
+    return shown.pivot(index="claim", columns="cell", values="shown").reindex(columns=list(dict.fromkeys(cell)))
+
+
+def sensitivity_text(rates: pd.DataFrame, claims: pd.DataFrame, keys: list[str]) -> str:
+    """How many cells each claim holds in, and where this profile lies on the map."""
+    if rates.empty:
+        return "This run draws no sensitivity map (`sensitivity` in the config)."
+    cells = claims["cell"].nunique()
+    held = claims.assign(held=claims["verdict"] == "confirmed").groupby("claim", sort=False)["held"].sum()
+    counts = "; ".join(f"{claim}: confirmed in {int(n)} of {cells} cells" for claim, n in held.items())
+    profile = sorted(set(rates.loc[rates["profile_cell"].astype(bool), "cell"]))
+    where = (
+        f"This run's own setting is the cell {', '.join(profile)}, one cell of the map."
+        if profile
+        else "This run's own setting is not a cell of the map."
+    )
+    return (
+        f"{counts}. {where} Each cell's claims are tested and Holm-adjusted within the cell: the map describes "
+        "where a claim holds, it does not confirm it."
+    )
+
+
+def lecture_cell_text(rates: pd.DataFrame, config: dict) -> str:
+    """Where the lecture's own setting lies on the map."""
+    lecture = config["sensitivity"]["lecture"]
+    if not lecture:
+        return "The config names no lecture setting for the map (sensitivity.lecture)."
+    setting = ", ".join(f"{key} {value:g}" for key, value in lecture.items())
+    if rates["lecture_cell"].any():
+        return f"The lecture's own setting ({setting}) is a cell of the map, marked 'lecture'."
+    return f"The lecture's own setting ({setting}) is not a cell of the map: it was not measured here."
+
+
 def stability_text(stability: pd.DataFrame, config: dict) -> str:
     """What the stability check ran, or how to ask for one."""
     if stability.empty:

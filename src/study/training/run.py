@@ -17,6 +17,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from study.grid import variant_spec
+
 
 @dataclass(frozen=True)
 class Run:
@@ -34,7 +36,7 @@ class Run:
         return cls(
             variant=variant,
             seed=int(seed),
-            spec={key: value for key, value in config["variants"][variant].items() if key != "lecture"},
+            spec={key: value for key, value in variant_spec(config, variant).items() if key != "lecture"},
             subset=dict(config["subset"]),
             subset_seed=config["subset_seed"],
             training=dict(config["training"]),
