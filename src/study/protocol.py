@@ -16,8 +16,6 @@ from pathlib import Path
 
 from study.training.run import Run
 
-PROTOCOL_FILE = "protocol.json"
-
 
 def claimed_variants(config: dict) -> list[str]:
     """Every variant a claim names, as the variant or its baseline."""
