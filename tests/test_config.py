@@ -163,6 +163,16 @@ def test_a_bad_config_stops_the_run_before_any_job(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
+def test_the_workflow_refuses_an_exploration_seed_for_confirmation_and_names_it(tmp_path):
+    (tmp_path / "reused.yaml").write_text("seeds: [4, 11]\ndesign: {exploration_seeds: [1, 2, 3, 4, 5]}\n")
+    result = subprocess.run(
+        workflow_command(tmp_path, tmp_path / "reused.yaml", "-n", "--cores", "1"), capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert "seeds: [4] are design.exploration_seeds" in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()
+
+
 @pytest.mark.parametrize(
     "layers", [["config.yaml"], ["config.yaml", "quick.yaml"], ["config.yaml", "offline-mirror.yaml"]]
 )
