@@ -1,6 +1,8 @@
 """The sensitivity map: the grid expanded into cell variants as Paramspace does, and each cell judged as the
 study is."""
 
+import re
+
 import pandas as pd
 import pytest
 from conftest import REPO
@@ -29,18 +31,20 @@ def config():
 def test_the_grid_is_expanded_into_cell_variants_as_paramspace_does(config):
     names = [name for name, _ in cells(MAP)]
     assert names == [
-        "learning_rate=0.001_width=0.25",
-        "learning_rate=0.001_width=0.5",
-        "learning_rate=0.002_width=0.25",
-        "learning_rate=0.002_width=0.5",
+        "learning_rate-0.001_width-0.25",
+        "learning_rate-0.001_width-0.5",
+        "learning_rate-0.002_width-0.25",
+        "learning_rate-0.002_width-0.5",
     ]
     runs = sensitivity_runs(config)
-    assert len(runs) == 2 * 4 * 3 and runs[0] == ("cifar_12conv_relu.learning_rate=0.001_width=0.25", 31)
-    assert split_cell_variant(runs[0][0]) == ("cifar_12conv_relu", "learning_rate=0.001_width=0.25")
-    spec = variant_spec(config, "cifar_12conv_relu_he.learning_rate=0.001_width=0.5")
+    assert len(runs) == 2 * 4 * 3 and runs[0] == ("cifar_12conv_relu.learning_rate-0.001_width-0.25", 31)
+    assert split_cell_variant(runs[0][0]) == ("cifar_12conv_relu", "learning_rate-0.001_width-0.25")
+    # a cell variant names its Keras model, whose names must match Keras' root scope pattern
+    assert all(re.fullmatch(r"[A-Za-z0-9.][A-Za-z0-9_.\\/>-]*", name) for name, _ in runs)
+    spec = variant_spec(config, "cifar_12conv_relu_he.learning_rate-0.001_width-0.5")
     assert (spec["learning_rate"], spec["width"], spec["initializer"]) == (0.001, 0.5, "he_normal")
     assert spec["epochs"] == config["variants"]["cifar_12conv_relu_he"]["epochs"]  # the rest is the variant's
-    run = Run.from_config(config, "cifar_12conv_relu.learning_rate=0.002_width=0.5", 31)
+    run = Run.from_config(config, "cifar_12conv_relu.learning_rate-0.002_width-0.5", 31)
     assert (run.spec["learning_rate"], run.spec["width"]) == (0.002, 0.5)
 
 
@@ -74,7 +78,7 @@ def test_each_cell_gets_its_rate_of_learning_its_claims_and_its_marks(config):
         learned |= {("cifar_12conv_relu", cell): baseline, ("cifar_12conv_relu_he", cell): 3}
     runs = map_runs(learned)
     rates = rates_table(runs, config).set_index(["cell", "variant"])
-    profile = rates.loc[("learning_rate=0.002_width=0.25", "cifar_12conv_relu")]
+    profile = rates.loc[("learning_rate-0.002_width-0.25", "cifar_12conv_relu")]
     assert (profile["n_learned"], profile["n_seeds"], profile["profile_cell"]) == (0, 3, True)
     assert (profile["rate_low"], profile["rate_high"]) == pytest.approx(clopper_pearson(0, 3))
     assert not rates["lecture_cell"].any()  # width 1 is not in the grid
@@ -82,7 +86,7 @@ def test_each_cell_gets_its_rate_of_learning_its_claims_and_its_marks(config):
     by_cell = claims_by_cell(runs, config)
     he = by_cell[by_cell["claim"] == "He initialization makes the 12-conv net learn"].set_index("cell")
     assert set(he["verdict"]) == {"undetermined"}  # 3/3 against 0/3 settles nothing at 3 seeds
-    assert he.loc["learning_rate=0.001_width=0.25", "evidence"].startswith("3/3 vs 3/3")
+    assert he.loc["learning_rate-0.001_width-0.25", "evidence"].startswith("3/3 vs 3/3")
     assert set(by_cell["claim"]) == {
         "the 12-conv ReLU net does not learn",
         "He initialization makes the 12-conv net learn",
@@ -90,7 +94,7 @@ def test_each_cell_gets_its_rate_of_learning_its_claims_and_its_marks(config):
     keys = list(MAP["grid"])
     text = sensitivity_text(rates.reset_index(), by_cell, keys)
     assert "He initialization makes the 12-conv net learn: confirmed in 0 of 4 cells" in text
-    assert "own setting is the cell learning_rate=0.002_width=0.25, one cell of the map" in text
+    assert "own setting is the cell learning_rate-0.002_width-0.25, one cell of the map" in text
     view = sensitivity_view(by_cell, keys)
     assert list(view.columns)[0] == "learning_rate 0.001, width 0.25" and view.shape == (2, 4)
 
@@ -99,8 +103,8 @@ def test_the_lecture_cell_is_marked_when_the_map_measures_it(config):
     lectured = config | {"sensitivity": MAP | {"grid": {"learning_rate": [0.001], "width": [1.0]}}}
     runs = map_runs(
         {
-            ("cifar_12conv_relu", "learning_rate=0.001_width=1.0"): 1,
-            ("cifar_12conv_relu_he", "learning_rate=0.001_width=1.0"): 3,
+            ("cifar_12conv_relu", "learning_rate-0.001_width-1.0"): 1,
+            ("cifar_12conv_relu_he", "learning_rate-0.001_width-1.0"): 3,
         }
     )
     rates = rates_table(runs, lectured)

@@ -226,7 +226,7 @@ def test_a_2x2_sensitivity_map_runs_end_to_end_and_reaches_the_report(study):
         (0.003, 2),
     ]
     assert (rates["n_seeds"] == 1).all() and rates["profile_cell"].sum() == 1  # the study's own lr 0.001, 1 epoch
-    cell = "fmnist_2conv_sigmoid.learning_rate=0.003_epochs=2"
+    cell = "fmnist_2conv_sigmoid.epochs-2_learning_rate-0.003"  # the grid keys in the layer's (sorted) order
     assert json.loads((study / "runs" / cell / "seed_1" / "metrics.json").read_text())["run"]["spec"]["epochs"] == 2
     claims = pd.read_csv(study / "tables" / "sensitivity_claims.csv")
     assert set(claims["claim"]) == {"Fashion-MNIST: the 2-conv sigmoid net learns"} and len(claims) == 4

@@ -2,7 +2,7 @@
 expands a table of parameters.
 
 Every combination of the grid's values is a cell; every variant of ``sensitivity.variants`` in every cell is
-a variant of its own, named '<variant>.<key>=<value>_<key>=<value>' and trained like any other, so a cell is
+a variant of its own, named '<variant>.<key>-<value>_<key>-<value>' and trained like any other, so a cell is
 a config entry, not new code.
 """
 
@@ -27,7 +27,7 @@ def cells(sensitivity: dict) -> list[tuple[str, dict]]:
     if not sensitivity["variants"] or not sensitivity["grid"]:
         return []
     table = grid_table(sensitivity)
-    patterns = Paramspace(table, filename_params="*", param_sep="=").instance_patterns
+    patterns = Paramspace(table, filename_params="*", param_sep="-").instance_patterns
     return list(zip(patterns, table.to_dict("records"), strict=True))
 
 
@@ -36,7 +36,7 @@ def cell_variant(variant: str, cell: str) -> str:
 
 
 def split_cell_variant(name: str) -> tuple[str, str | None]:
-    """'cifar_12conv_relu.learning_rate=0.001_width=0.25' -> ('cifar_12conv_relu', 'learning_rate=...');
+    """'cifar_12conv_relu.learning_rate-0.001_width-0.25' -> ('cifar_12conv_relu', 'learning_rate-...');
     a plain variant's cell is None."""
     variant, _, cell = name.partition(CELL_SEPARATOR)
     return variant, cell or None
