@@ -153,23 +153,21 @@ def test_dry_run_plans_one_train_job_per_variant_and_seed(default_config, tmp_pa
     assert int(counts["download"]) == 5
 
 
-def test_a_bad_config_stops_the_run_before_any_job(tmp_path):
-    (tmp_path / "bad.yaml").write_text("variants:\n  cifar_6conv_relu:\n    epochz: 3\n")
+@pytest.mark.parametrize(
+    ("layer", "named"),
+    [
+        ("variants:\n  cifar_6conv_relu:\n    epochz: 3\n", "'epochz' was unexpected"),
+        # an exploration seed listed for confirmation
+        ("seeds: [4, 11]\ndesign: {exploration_seeds: [1, 2, 3, 4, 5]}\n", "seeds: [4] are design.exploration_seeds"),
+    ],
+)
+def test_a_bad_config_stops_the_run_before_any_job_and_names_the_problem(tmp_path, layer, named):
+    (tmp_path / "bad.yaml").write_text(layer)
     result = subprocess.run(
         workflow_command(tmp_path, tmp_path / "bad.yaml", "-n", "--cores", "1"), capture_output=True, text=True
     )
     assert result.returncode != 0
-    assert "'epochz' was unexpected" in result.stdout + result.stderr
-    assert not (tmp_path / "results").exists()
-
-
-def test_the_workflow_refuses_an_exploration_seed_for_confirmation_and_names_it(tmp_path):
-    (tmp_path / "reused.yaml").write_text("seeds: [4, 11]\ndesign: {exploration_seeds: [1, 2, 3, 4, 5]}\n")
-    result = subprocess.run(
-        workflow_command(tmp_path, tmp_path / "reused.yaml", "-n", "--cores", "1"), capture_output=True, text=True
-    )
-    assert result.returncode != 0
-    assert "seeds: [4] are design.exploration_seeds" in result.stdout + result.stderr
+    assert named in result.stdout + result.stderr
     assert not (tmp_path / "results").exists()
 
 

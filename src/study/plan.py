@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from study.analysis.looks import planned_looks
 from study.config import stability_runs, trained_variants
 from study.data.formats import FORMAT_TYPICAL
 from study.grid import sensitivity_runs, variant_spec
@@ -56,7 +57,7 @@ def job_counts(config: dict, variants: list[str]) -> dict[str, int]:
         "channel_stats": len(datasets),
         "preflight": len(trained),
         "train": len(runs),
-        "look": max(len(config["design"]["looks"]), 1),
+        "look": len(planned_looks(config)),
         "aggregate": 1,
         "sensitivity": 1,
         "params": 1,

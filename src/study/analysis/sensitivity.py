@@ -28,15 +28,20 @@ def _marks(config: dict, variant: str, values: dict) -> dict:
     }
 
 
+def by_cell(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs with each cell variant split into its variant and its cell."""
+    split = runs["variant"].map(split_cell_variant)
+    return runs.assign(variant=split.str[0], cell=split.str[1])
+
+
 def rates_table(runs: pd.DataFrame, config: dict) -> pd.DataFrame:
     """One row per cell and variant: the grid's values, the seeds that learned (learns or overfits) and the rate
     with its 95% Clopper-Pearson interval."""
-    split = runs["variant"].map(split_cell_variant)
-    runs = runs.assign(base=split.str[0], cell=split.str[1])
+    runs = by_cell(runs)
     rows = []
     for cell, values in cells(config["sensitivity"]):
         for variant in config["sensitivity"]["variants"]:
-            mine = runs[(runs["cell"] == cell) & (runs["base"] == variant)]
+            mine = runs[(runs["cell"] == cell) & (runs["variant"] == variant)]
             learned = int(mine["outcome"].isin(LEARNING).sum())
             estimate = rate_test(learned, len(mine), config["design"]["rate_threshold"])
             rows.append(
@@ -49,8 +54,7 @@ def rates_table(runs: pd.DataFrame, config: dict) -> pd.DataFrame:
 
 def claims_by_cell(runs: pd.DataFrame, config: dict) -> pd.DataFrame:
     """One row per cell and claim whose variants all ran in the map: its evidence and verdict in that cell."""
-    split = runs["variant"].map(split_cell_variant)
-    runs = runs.assign(variant=split.str[0], cell=split.str[1])
+    runs = by_cell(runs)
     mapped = set(config["sensitivity"]["variants"])
     tested = [c for c in config["claims"] if {c["variant"], c.get("baseline") or c["variant"]} <= mapped]
     parts = []

@@ -21,7 +21,7 @@ import pandas as pd
 
 from study.analysis.claims import format_p
 from study.analysis.stability import stability_summary
-from study.config import REPOSITORY
+from study.config import REPOSITORY, stability_runs
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 PUBLISHED_TABLES = (
@@ -42,9 +42,8 @@ def run_timing(results: Path) -> dict:
     runs of the run's tables and its stability check (results/ may hold other runs too)."""
     runs = pd.read_csv(results / "tables" / "runs.csv")
     names = [f"{variant}/seed_{seed}" for variant, seed in zip(runs["variant"], runs["seed"], strict=True)]
-    stability = json.loads((results / "tables" / "provenance.json").read_text())["config"]["stability"]
-    variants = stability["variants"] or list(dict.fromkeys(runs["variant"]))
-    names += [f"{variant}/seed_{seed}" for variant in variants for seed in stability["seeds"]]
+    config = json.loads((results / "tables" / "provenance.json").read_text())["config"]
+    names += [f"{variant}/seed_{seed}" for variant, seed in stability_runs(config)]
     metrics = [json.loads((results / "runs" / name / "metrics.json").read_text()) for name in names]
     starts = [datetime.fromisoformat(m["started_at"]) for m in metrics]
     ends = [datetime.fromisoformat(m["finished_at"]) for m in metrics]

@@ -225,6 +225,7 @@ def fraction(numerator, denominator) -> str:
 def claims_view(claims: pd.DataFrame) -> pd.DataFrame:
     """The claims table as the report shows it: each claim's test and family, evidence, verdict and why."""
     needed = claims["seeds_needed"].astype("Int64")
+    exploratory = claims.get("protocol", pd.Series("", index=claims.index)) == "exploratory"
     return pd.DataFrame(
         {
             "claim": claims["claim"],
@@ -235,12 +236,7 @@ def claims_view(claims: pd.DataFrame) -> pd.DataFrame:
             ],
             "evidence (95% intervals)": claims["evidence"].fillna(""),
             "Holm-adjusted p": claims["p_adjusted"].map(format_p),
-            "verdict": [
-                f"{verdict} (exploratory)" if standing == "exploratory" else verdict
-                for verdict, standing in zip(claims["verdict"], claims.get("protocol", ""), strict=False)
-            ]
-            if "protocol" in claims
-            else claims["verdict"],
+            "verdict": claims["verdict"].mask(exploratory, claims["verdict"] + " (exploratory)"),
             "seeds for 80% power": [
                 "" if pd.isna(n) else f"{n} at {at}" for n, at in zip(needed, claims["power_at"], strict=True)
             ],
