@@ -30,3 +30,4 @@ onstart:
 rule all:
     input:
         "results/report.html",
+        get_report_pdf(),

@@ -50,8 +50,10 @@ TIMING = {"training_jobs": 2, "training_span_minutes": 3.0, "training_job_minute
 
 
 def test_the_reproduction_readme_says_how_it_was_made():
-    text = reproduction_readme("make reproduction", PROVENANCE, TIMING)
-    assert text.startswith("# Reproduction on real data: `config/offline-mirror.yaml` + `config/quick.yaml`\n")
+    text = reproduction_readme("make reproduction", PROVENANCE, TIMING, CLAIMS)
+    assert text.startswith(
+        "# Reproduction on real data (quick profile): `config/offline-mirror.yaml` + `config/quick.yaml`\n"
+    )
     assert "```bash\nmake reproduction\n```" in text
     assert "- Precision: mixed_bfloat16 (auto: CPU with AMX bf16 units)\n" in text
     assert "trained on CPU: Intel(R) Xeon(R) Processor (2 cores)" in text
@@ -60,7 +62,7 @@ def test_the_reproduction_readme_says_how_it_was_made():
     assert "| cifar10 | `cifar-10-binary.tar.gz` | `f00d` |" in text
     assert "Seeds: 1, 2; data: at most 100 training and 20 validation images per dataset" in text
     assert "3.0 minutes from the first training job's start" in text
-    timed = reproduction_readme("make reproduction", PROVENANCE, TIMING | {"wall_seconds": 3000})
+    timed = reproduction_readme("make reproduction", PROVENANCE, TIMING | {"wall_seconds": 3000}, CLAIMS)
     assert "- Time: 50.0 minutes of wall time for the whole study (3.0 minutes from the first" in timed
 
 
@@ -68,13 +70,15 @@ def test_config_layers_are_named_relative_to_the_repository():
     from study.config import REPOSITORY
 
     absolute = [str(REPOSITORY / "config" / "quick.yaml"), "/elsewhere/mine.yaml"]
-    text = reproduction_readme("make reproduction", PROVENANCE | {"configfiles": absolute}, TIMING)
-    assert text.startswith("# Reproduction on real data: `config/quick.yaml` + `/elsewhere/mine.yaml`\n")
+    text = reproduction_readme("make reproduction", PROVENANCE | {"configfiles": absolute}, TIMING, CLAIMS)
+    assert text.startswith(
+        "# Reproduction on real data (quick profile): `config/quick.yaml` + `/elsewhere/mine.yaml`\n"
+    )
 
 
 def test_a_run_on_the_default_config_and_full_data_says_so():
     config = PROVENANCE["config"] | {"subset": {}, "mirror": None, "datasets": {"cifar10": {}}}
-    text = reproduction_readme("make study", PROVENANCE | {"configfiles": [], "config": config}, TIMING)
+    text = reproduction_readme("make study", PROVENANCE | {"configfiles": [], "config": config}, TIMING, CLAIMS)
     assert text.startswith("# Reproduction on real data: the default config\n")
     assert "data: the full splits" in text
     assert "Fetched from the official URLs in the config" in text and "JPEG" not in text
@@ -87,9 +91,29 @@ def test_the_results_block_has_the_claims_and_points_to_the_run():
     assert header in block
     assert "| does not learn | 7/7 seeds, rate 1.00 [0.59, 1.00] | 0.016 | confirmed |  |" in block
     assert "| 0.124 | undetermined | 26 (at rates 0.75 against 0.25) |" in block
-    assert "`config/offline-mirror.yaml` + `config/quick.yaml`, 2 seeds per variant" in block
+    assert "Published run (quick profile): `config/offline-mirror.yaml` + `config/quick.yaml`, 2 seeds" in block
     assert "(docs/reproduction/README.md)" in block
     assert "minutes" not in block, "timing lives in the reproduction's own README"
+    assert "first-screen.png" not in block, "no picture was taken"
+
+
+def test_the_results_block_shows_the_reports_first_screen_above_the_claims(tmp_path):
+    (tmp_path / "first-screen.png").write_bytes(b"\x89PNG")
+    block = results_block(PROVENANCE, CLAIMS, tmp_path)
+    alt = "The published report's first screen: the claims with their verdicts and forest plot"
+    picture = f"![{alt}]({tmp_path.as_posix()}/first-screen.png)"
+    assert picture in block and block.index(picture) < block.index("| claim |")
+
+
+def test_seeds_added_in_looks_are_published_with_the_looks_taken_and_the_exploration_seeds_left_out():
+    config = PROVENANCE["config"] | {"seeds": [11, 12, 13], "design": {"looks": [2, 3], "exploration_seeds": [1, 2]}}
+    text = reproduction_readme(
+        "make reproduction", PROVENANCE | {"config": config}, TIMING, CLAIMS.assign(looks_taken=1)
+    )
+    assert (
+        "- Seeds: 11, 12, 13, added in looks of 2, 3 seeds per variant (1 of 2 looks taken; a variant gets a "
+        "look's seeds only while a claim on it is undetermined); exploration seeds 1, 2 left out; data:"
+    ) in text
 
 
 def test_only_the_results_block_of_the_readme_is_replaced():

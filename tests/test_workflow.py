@@ -29,7 +29,18 @@ SENSITIVITY = {
     "lecture": {"learning_rate": 0.001, "epochs": 20},
 }
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-FIGURES = ["learning_curves", "final_accuracy", "gradient_by_depth", "unit_health", "fixes", "sensitivity"]
+FIGURES = [
+    "claims",
+    "fixes",
+    "sensitivity",
+    "loss_by_step",
+    "learning_curves",
+    "final_accuracy",
+    "gradient_by_depth",
+    "unit_health",
+]
+# What a reader would stop at in the report's visible text: a value no one formatted.
+UNFORMATTED = re.compile(r"(?<![\w<])(?:nan|NaN|None|<NA>|True|False)(?![\w>])")
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +105,7 @@ def test_every_output_exists(study):
     ]:
         assert (study / "tables" / name).is_file()
     assert (study / "report.ipynb").is_file()
+    assert (study / "report.pdf").read_bytes()[:5] == b"%PDF-", "Chromium is installed here, so the PDF is printed"
 
 
 def planned_jobs(work, layer: dict) -> dict[str, int]:
@@ -185,7 +197,7 @@ def test_claims_are_computed(study):
     not_run = claims.loc["the 6-conv sigmoid net does not learn"]
     assert not_run["verdict"] == "undetermined" and "not run" in not_run["reason"]
     html = (study / "report.html").read_text()
-    assert "Fashion-MNIST: the 2-conv sigmoid net learns" in html and "evidence (95% intervals)" in html
+    assert "Fashion-MNIST: the 2-conv sigmoid net learns" in html and "evidence (95% interval)" in html
 
 
 def test_steps_outcomes_causes_and_the_fix_ranking_reach_the_tables_and_the_report(study):
@@ -311,7 +323,7 @@ CHROMIUM_FLAGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    "--window-size=1400,1000",
+    "--window-size=1400,900",
 ]
 
 
@@ -333,8 +345,23 @@ def test_the_report_renders_offline_in_a_real_browser(study, tmp_path):
     driver = webdriver.Chrome(service=webdriver.ChromeService(CHROMEDRIVER), options=options)
     url = (study / "report.html").as_uri()
     try:
+        driver.set_window_size(1400, 900)
         driver.get(url)
-        images = driver.execute_script("return Array.from(document.images, i => [i.complete, i.naturalWidth])")
+        viewport = driver.execute_script("return [window.innerWidth, window.innerHeight]")
+        driver.save_screenshot(str(tmp_path / "first-screen.png"))
+        first_screen = driver.execute_script(
+            "const box = e => e.getBoundingClientRect();"
+            "return [box(document.querySelector('ol.ladder')), box(document.querySelector('.study-first img'))]"
+            ".map(b => [b.top, b.bottom, b.height])"
+        )
+        details = driver.execute_script(
+            "const all = document.querySelectorAll('details'); all.forEach(d => d.open = true);"
+            "return [all.length, Array.from(all).filter(d => d.open).length]"
+        )
+        text = driver.execute_script("return document.body.innerText")
+        images = driver.execute_script(
+            "return Promise.all(Array.from(document.images, i => i.decode().then(() => [i.alt, i.naturalWidth])))"
+        )
         headings = driver.execute_script(
             "return Array.from(document.querySelectorAll('h1, h2, h3'), h => h.textContent.replace('¶', '').trim())"
         )
@@ -345,15 +372,36 @@ def test_the_report_renders_offline_in_a_real_browser(study, tmp_path):
         driver.save_screenshot(str(tmp_path / "report.png"))
     finally:
         driver.quit()
+    # the first screen shows the ladder of claims and their forest plot, whole
+    for top, bottom, size in first_screen:
+        assert size > 0 and 0 <= top and bottom <= viewport[1], (first_screen, viewport)
+    assert (tmp_path / "first-screen.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # every claim's evidence, the runs and the configuration are folded, and open
+    assert details[0] >= 12 + 3 and details[0] == details[1]
+    assert "The configuration this run resolved" in text and "the claim's net" in text
+    unformatted = [text[max(0, m.start() - 60) : m.end() + 20] for m in UNFORMATTED.finditer(text)]
+    assert unformatted == []
     # Chromium's own start page loads chrome:// resources; the report's requests carry its URL as documentURL.
     requests = [e["params"] for e in events if e["method"] == "Network.requestWillBeSent"]
     by_report = {r["request"]["url"] for r in requests if r["documentURL"] == url}
     assert console == []
     assert {u for u in by_report if not u.startswith("data:")} == {url}, "nothing but the file itself is fetched"
     assert not [r["request"]["url"] for r in requests if r["request"]["url"].startswith(("http:", "https:"))]
-    assert len(images) == len(FIGURES) and all(complete and width > 0 for complete, width in images), images
+    assert len(images) == len(FIGURES) and all(len(alt) > 40 and width > 0 for alt, width in images), images
     assert set(notebook_headings()) <= set(headings)
     assert (tmp_path / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_unformatted_values_are_caught_where_a_reader_would_see_them():
+    assert UNFORMATTED.findall("cause: None; p nan; NaN; <NA>; True, False") == [
+        "None",
+        "nan",
+        "NaN",
+        "<NA>",
+        "True",
+        "False",
+    ]
+    assert UNFORMATTED.findall("nanoGPT, Nonexistent, Falsehood, an infinite or undefined (not-a-number) loss") == []
 
 
 def test_snakemakes_own_report_bundles_the_report_tables_and_figures(study):

@@ -2,6 +2,7 @@ import json
 from pathlib import Path
 
 from jsonschema import ValidationError
+from snakemake.logging import logger
 
 from study.config import (
     ConfigError,
@@ -18,6 +19,7 @@ from study.grid import sensitivity_runs, variant_spec
 from study.data.download import source_url
 from study.plan import plan_text
 from study.protocol import freeze
+from study.reporting.browser import find_chromium, missing_chromium
 from study.training.run import Run
 
 check_config(config)
@@ -59,6 +61,14 @@ def get_plan():
             print(f"(the quick profile does not apply to this config: {error})")
     command = f'make study ARGS="--configfile {" ".join(shown)}"'
     return plan_text(config, Path("results"), quick, command, local=workflow.local_exec)
+
+
+def get_report_pdf():
+    """results/report.pdf where Chromium is installed to print it; otherwise nothing, and the log says so."""
+    if find_chromium():
+        return ["results/report.pdf"]
+    logger.warning(missing_chromium("results/report.pdf"))
+    return []
 
 
 def get_config_layers():

@@ -38,3 +38,21 @@ rule report:
         runtime=15,
     script:
         "../scripts/report.py"
+
+
+rule report_pdf:
+    input:
+        html="results/report.html",
+    output:
+        pdf=report(
+            "results/report.pdf", caption="../report/report_pdf.rst", category="Report"
+        ),
+    log:
+        "results/logs/report_pdf.log",
+    localrule: True
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/report_pdf.py"

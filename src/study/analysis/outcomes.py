@@ -199,7 +199,7 @@ def outcome_rules(thresholds: dict, classes: dict[str, int]) -> list[str]:
         f"{thresholds['overfit_gap']} (both in inference mode at the last epoch's end)",
         f"*undecided*: it left the plateau but fell back onto it for {windows} or more windows, began to leave only "
         "in its last windows, or its loss has not fallen since it left",
-        "*diverged*: a NaN or infinite training loss",
+        "*diverged*: an infinite or undefined (not-a-number) training loss",
         "a cause is named only for runs that did not learn; dead units are checked first, as a layer of dead "
         "ReLUs is what zeroes the gradient below it",
         f"cause *vanishing gradients*: the first layer's gradient norm is below {causes['vanishing_gradient_ratio']:g} "

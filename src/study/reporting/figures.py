@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import html
+import io
 import os
 from pathlib import Path
 
@@ -11,10 +14,10 @@ import pandas as pd
 import seaborn as sns
 
 from study.analysis.outcomes import chance_accuracy, chance_loss, plateau_line
-from study.reporting.views import cell_label
+from study.reporting.views import VERDICT_MARKS, cell_label
 
 # train_* and val_* are both measured in inference mode at each epoch's end (history.csv)
-CURVE_METRICS = {"train_accuracy": "train accuracy", "val_accuracy": "validation accuracy", "train_loss": "train loss"}
+CURVE_METRICS = {"train_accuracy": "train accuracy", "val_accuracy": "validation accuracy"}
 
 
 def keep(figure: plt.Figure, directory: str | os.PathLike, name: str) -> plt.Figure:
@@ -25,8 +28,22 @@ def keep(figure: plt.Figure, directory: str | os.PathLike, name: str) -> plt.Fig
 
 
 def variant_palette(variants: list[str]) -> dict[str, tuple]:
-    """One colour per variant, the same in every figure of the report."""
-    return dict(zip(variants, sns.color_palette("tab20", len(variants)), strict=False))
+    """One colour per variant, the same in every figure of the report, from seaborn's colour-blind-safe
+    palette (10 colours; beyond 10 variants they repeat)."""
+    return dict(zip(variants, sns.color_palette("colorblind", len(variants)), strict=True))
+
+
+def figure_html(figure: plt.Figure, alt: str, caption: str) -> str:
+    """A figure as the report embeds it: a PNG in the page itself, with its alt text and a one-line caption
+    saying what to look for. Closes the figure."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=96, bbox_inches="tight")
+    plt.close(figure)
+    data = base64.b64encode(buffer.getvalue()).decode()
+    return (
+        f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}" '
+        f'style="max-width: 100%"><figcaption>{html.escape(caption)}</figcaption></figure>'
+    )
 
 
 def plot_learning_curves(epochs: pd.DataFrame, palette: dict) -> plt.Figure:
@@ -42,6 +59,7 @@ def plot_learning_curves(epochs: pd.DataFrame, palette: dict) -> plt.Figure:
         kind="line",
         errorbar="sd",
         palette=palette,
+        hue_order=[variant for variant in palette if variant in set(epochs["variant"])],
         facet_kws={"sharey": False},
         height=3.6,
         aspect=1.15,
@@ -153,7 +171,13 @@ def plot_fixes(steps: pd.DataFrame, fixes: pd.DataFrame, classes: int, config: d
     )
     line = plateau_line(classes, config["outcomes"])
     ax.axhline(chance_loss(classes), color="grey", linestyle=":", linewidth=1)
-    ax.text(ax.get_xlim()[0], chance_loss(classes), f" chance: ln {classes}", va="bottom", fontsize="small")
+    ax.text(
+        ax.get_xlim()[0],
+        chance_loss(classes),
+        f" chance: ln {classes} = {chance_loss(classes):.2f}",
+        va="bottom",
+        fontsize="small",
+    )
     ax.axhline(line, color="black", linestyle="--", linewidth=1)
     ax.text(ax.get_xlim()[0], line, " plateau line (outcomes)", va="top", fontsize="small")
     ax.set_ylabel("training loss (mean over each window of steps)")
@@ -196,5 +220,72 @@ def plot_sensitivity(rates: pd.DataFrame, keys: list[str]) -> plt.Figure:
     ax.set_xlabel("cell of the grid")
     ax.set_ylabel("")
     ax.set_title("Where the story holds: the rate of learning in each cell")
+    fig.tight_layout()
+    return fig
+
+
+VERDICT_COLOURS = {"confirmed": "#0072B2", "refuted": "#D55E00", "undetermined": "#777777"}  # Okabe-Ito
+VERDICT_MARKERS = {"confirmed": "o", "refuted": "X", "undetermined": "D"}
+
+
+def plot_claims_forest(claims: pd.DataFrame, design: dict) -> plt.Figure:
+    """Every claim's estimate with its 95% interval, numbered as in the ladder, against what it is tested
+    against: a rate claim's threshold, a contrast's or paired difference's 0; coloured by verdict."""
+    fig, ax = plt.subplots(figsize=(6.6, 0.34 * len(claims) + 1.3))
+    for row, claim in enumerate(claims.to_dict("records")):
+        reference = design["rate_threshold"] if claim["kind"] == "rate" else 0.0
+        ax.plot([reference, reference], [row - 0.35, row + 0.35], color="black", linewidth=1.2)
+        verdict = claim["verdict"]
+        if pd.isna(claim["estimate"]):
+            ax.text(0, row, "no estimate", va="center", ha="center", fontsize="small", color="grey")
+            continue
+        colour = VERDICT_COLOURS.get(verdict, "grey")
+        ax.plot([claim["ci_low"], claim["ci_high"]], [row, row], color=colour, linewidth=2.2)
+        ax.plot(claim["estimate"], row, marker=VERDICT_MARKERS.get(verdict, "o"), color=colour, markersize=7)
+    ax.set_yticks(range(len(claims)), [str(i) for i in range(1, len(claims) + 1)])
+    ax.set_ylim(len(claims) - 0.5, -0.5)
+    ax.set_xlim(-1.05, 1.05)
+    ax.axvline(0, color="lightgrey", linewidth=0.8, zorder=0)
+    ax.set_ylabel("claim (numbered as in the list)")
+    ax.set_xlabel("rate (claims without a baseline) or difference from the baseline, 95% interval")
+    ax.set_title(f"Black tick: a rate claim's threshold {design['rate_threshold']:g}, a difference's 0", fontsize=10)
+    for verdict, colour in VERDICT_COLOURS.items():
+        ax.plot([], [], marker=VERDICT_MARKERS[verdict], color=colour, label=f"{VERDICT_MARKS[verdict]} {verdict}")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, frameon=False, fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def plot_loss_by_step(steps: pd.DataFrame, classes: dict[str, int], config: dict, palette: dict) -> plt.Figure:
+    """One panel per variant: each seed's training loss every few steps (thin) and their mean (thick), against
+    the dataset's chance loss ln(classes) and the plateau line a run must cross and stay below."""
+    variants = [variant for variant in palette if variant in set(steps["variant"])]
+    columns = min(5, len(variants))
+    rows = -(-len(variants) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.1 * columns, 2.5 * rows), sharey=True, squeeze=False)
+    for ax, variant in zip(axes.flat, variants, strict=False):
+        part = steps[steps["variant"] == variant]
+        for _, seed in part.groupby("seed"):
+            ax.plot(seed["step"], seed["loss"], color=palette[variant], linewidth=0.7, alpha=0.45)
+        mean = part.groupby("step")["loss"].mean()
+        ax.plot(mean.index, mean.values, color=palette[variant], linewidth=2)
+        chance = chance_loss(classes[variant])
+        ax.axhline(chance, color="grey", linestyle=":", linewidth=1)
+        ax.axhline(plateau_line(classes[variant], config["outcomes"]), color="black", linestyle="--", linewidth=0.8)
+        ax.text(
+            1,
+            chance,
+            f"chance: ln {classes[variant]} = {chance:.2f}",
+            transform=ax.get_yaxis_transform(),
+            ha="right",
+            va="bottom",
+            fontsize="x-small",
+        )
+        ax.set_title(variant, fontsize="small")
+        ax.set_xlabel("step")
+    for ax in axes.flat[len(variants) :]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("training loss")
     fig.tight_layout()
     return fig

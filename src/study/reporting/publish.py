@@ -22,6 +22,7 @@ import pandas as pd
 from study.analysis.claims import format_p
 from study.analysis.stability import stability_summary
 from study.config import REPOSITORY, stability_runs
+from study.reporting.browser import find_chromium, missing_chromium, screenshot
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 PUBLISHED_TABLES = (
@@ -33,8 +34,11 @@ PUBLISHED_TABLES = (
     "stability.csv",
     "sensitivity.csv",
     "sensitivity_claims.csv",
+    "looks.csv",
     "provenance.json",
 )
+QUICK_PROFILE = "quick.yaml"  # config/quick.yaml: published results made with it are labelled "quick profile"
+FIRST_SCREEN = "first-screen.png"
 
 
 def run_timing(results: Path) -> dict:
@@ -95,6 +99,29 @@ def profile_name(provenance: dict) -> str:
     return " + ".join(f"`{repository_path(path)}`" for path in provenance["configfiles"]) or "the default config"
 
 
+def profile_label(provenance: dict) -> str:
+    """' (quick profile)' when config/quick.yaml is one of the run's layers, else ''."""
+    quick = any(Path(path).name == QUICK_PROFILE for path in provenance["configfiles"])
+    return " (quick profile)" if quick else ""
+
+
+def seeds_text(config: dict, claims: pd.DataFrame) -> str:
+    """'11, 12, 13, added in looks of 2, 3 seeds per variant (2 of 2 looks taken); exploration seeds 1, 2 left
+    out': the seeds, and how the looks added them."""
+    text = ", ".join(str(s) for s in config["seeds"])
+    design = config.get("design", {})
+    looks = design.get("looks") or []
+    if len(looks) > 1:
+        taken = int(claims["looks_taken"].max()) if "looks_taken" in claims else len(looks)
+        text += (
+            f", added in looks of {', '.join(map(str, looks))} seeds per variant ({taken} of {len(looks)} looks "
+            "taken; a variant gets a look's seeds only while a claim on it is undetermined)"
+        )
+    if design.get("exploration_seeds"):
+        text += f"; exploration seeds {', '.join(map(str, design['exploration_seeds']))} left out"
+    return text
+
+
 def repository_path(path: str) -> str:
     path = Path(path)
     return path.relative_to(REPOSITORY).as_posix() if path.is_relative_to(REPOSITORY) else path.as_posix()
@@ -132,13 +159,13 @@ def wall_time(timing: dict) -> str:
     return f"{timing['wall_seconds'] / 60:.1f} minutes of wall time for the whole study ({span})"
 
 
-def reproduction_readme(command: str, provenance: dict, timing: dict) -> str:
+def reproduction_readme(command: str, provenance: dict, timing: dict, claims: pd.DataFrame) -> str:
     config = provenance["config"]
     precisions = "; ".join(sorted({f"{t['precision']} ({t['precision_choice']})" for t in provenance["training"]}))
     versions = ", ".join(f"{k} {v}" for k, v in provenance["versions"][0].items())
     return "\n".join(
         [
-            f"# Reproduction on real data: {profile_name(provenance)}",
+            f"# Reproduction on real data{profile_label(provenance)}: {profile_name(provenance)}",
             "",
             "Regenerate everything in this folder with one command from the repository root:",
             "",
@@ -150,7 +177,7 @@ def reproduction_readme(command: str, provenance: dict, timing: dict) -> str:
             f"- Models trained on {'; '.join(provenance['devices'])}",
             f"- Precision: {precisions}",
             f"- Libraries: {versions}",
-            f"- Seeds: {', '.join(str(s) for s in config['seeds'])}; data: {subset_description(config)}",
+            f"- Seeds: {seeds_text(config, claims)}; data: {subset_description(config)}",
             f"- Time: {wall_time(timing)}; {timing['training_jobs']} training jobs, "
             f"{timing['training_job_minutes']:.1f} minutes of training-job time.",
             "",
@@ -164,7 +191,9 @@ def reproduction_readme(command: str, provenance: dict, timing: dict) -> str:
             "them as a table), `fixes.csv` (which fix works best), `preflight_calibration.csv` (how far each",
             "pre-flight check can be trusted), `stability.csv` (the claims on a second, disjoint set of seeds,",
             "when the config names one), `sensitivity.csv`, `sensitivity_claims.csv` and `sensitivity.png` (the",
-            "sensitivity map, when the config draws one) and `provenance.json`. Compare two runs with",
+            "sensitivity map, when the config draws one), `looks.csv` (each claim at each look), `protocol.json`",
+            "(the protocol fixed before the first run; every run recorded its sha256), `provenance.json` and",
+            f"`{FIRST_SCREEN}` (the report's first screen, 1400 × 900, in headless Chromium). Compare two runs with",
             "`python -m study.analysis.diff A B`.",
             "",
         ]
@@ -192,15 +221,26 @@ def stability_section(table: pd.DataFrame, config: dict) -> str:
 
 
 def results_block(provenance: dict, claims: pd.DataFrame, out: Path) -> str:
-    """The project README's results section: what was run, on what machine, where to read more (with the
-    timing), and the claims."""
+    """The project README's results section: what was run, on what machine, the report's first screen (when
+    it was captured), where to read more (with the timing), and the claims."""
+    picture = (
+        [
+            f"![The published report's first screen: the claims with their verdicts and forest plot]"
+            f"({out.as_posix()}/{FIRST_SCREEN})",
+            "",
+        ]
+        if (out / FIRST_SCREEN).exists()
+        else []
+    )
     return "\n".join(
         [
-            f"Published run: {profile_name(provenance)}, {len(provenance['config']['seeds'])} seeds per variant, "
-            f"trained on {'; '.join(provenance['devices'])}. Full report: [`{out.as_posix()}/report.html`]"
+            f"Published run{profile_label(provenance)}: {profile_name(provenance)}, "
+            f"{len(provenance['config']['seeds'])} seeds per variant at most, trained on "
+            f"{'; '.join(provenance['devices'])}. Full report: [`{out.as_posix()}/report.html`]"
             f"({out.as_posix()}/report.html); how it was made, with timing and data provenance: "
             f"[`{out.as_posix()}/README.md`]({out.as_posix()}/README.md).",
             "",
+            *picture,
             claims_markdown(claims),
         ]
     )
@@ -248,14 +288,22 @@ def publish(results: Path, out: Path, command: str, project_readme: Path, wall_s
     shutil.copyfile(results / "report.html", out / "report.html")
     for name in PUBLISHED_TABLES:
         shutil.copyfile(results / "tables" / name, out / name)
+    if (results / "protocol.json").exists():
+        shutil.copyfile(results / "protocol.json", out / "protocol.json")
     provenance = json.loads((results / "tables" / "provenance.json").read_text())
     claims = pd.read_csv(results / "tables" / "claims.csv")
     timing = run_timing(results) | {"wall_seconds": wall_seconds}
     stability = pd.read_csv(results / "tables" / "stability.csv")
-    readme = reproduction_readme(command, provenance, timing) + stability_section(stability, provenance["config"])
+    readme = reproduction_readme(command, provenance, timing, claims)
+    readme += stability_section(stability, provenance["config"])
     (out / "README.md").write_text(readme + sensitivity_section(results, provenance["config"]))
     if (results / "figures" / "sensitivity.png").exists():
         shutil.copyfile(results / "figures" / "sensitivity.png", out / "sensitivity.png")
+    chromium = find_chromium()
+    if chromium:
+        screenshot(out / "report.html", out / FIRST_SCREEN, chromium)
+    else:
+        print(missing_chromium(f"{out / FIRST_SCREEN}"))
     block = results_block(provenance, claims, out)
     project_readme.write_text(replace_results_block(project_readme.read_text(), block))
 

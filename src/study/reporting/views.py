@@ -3,13 +3,17 @@ and its offline HTML export."""
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import os
 from pathlib import Path
 
+import mistune
 import nbformat
+import numpy as np
 import pandas as pd
+import yaml
 from nbconvert import HTMLExporter
 
 from study.analysis.claims import format_p
@@ -33,20 +37,39 @@ def header(name: str) -> str:
     return name if name.isupper() else name.replace("_", " ")
 
 
+def cell_text(value, decimals: int = 3) -> str:
+    """A value as a reader writes it: '' for a missing one, 'yes'/'no' for a boolean, counts with thousands
+    separators, other numbers with ``decimals`` decimals."""
+    if value is None or (not isinstance(value, (list, dict)) and pd.isna(value)):
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (int, np.integer)):
+        return f"{value:,}"
+    if isinstance(value, (float, np.floating)):
+        return f"{value:,.{decimals}f}"
+    return str(value)
+
+
+def is_numeric(column: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+
+
 def styled(table: pd.DataFrame):
-    """A table as the report shows it: counts as integers with thousands separators (134,301,514), other
-    numbers with 3 decimals, headers as words, no index."""
+    """A table as the report shows it: headers as words, each value as a reader writes it (cell_text), numbers
+    right-aligned and text left-aligned, each header aligned with its column, no index."""
     table = table.rename(columns=header)
-    formats = {}
-    for column in table.columns:
-        dtype = table[column].dtype
-        if pd.api.types.is_bool_dtype(dtype):
-            continue
-        if pd.api.types.is_integer_dtype(dtype):
-            formats[column] = "{:,}"
-        elif pd.api.types.is_float_dtype(dtype):
-            formats[column] = "{:,.3f}"
-    return table.style.format(formats, na_rep="").hide(axis="index")
+    styler = table.style.format(cell_text).hide(axis="index")
+    alignment = {
+        column: [{"selector": "th, td", "props": [("text-align", "right" if is_numeric(table[column]) else "left")]}]
+        for column in table.columns
+    }
+    return styler.set_table_styles(alignment, overwrite=False)
+
+
+def step_text(step) -> str:
+    """The step a run left the plateau at, or 'never'."""
+    return "never" if pd.isna(step) else f"{int(step):,}"
 
 
 def params_view(params: pd.DataFrame) -> pd.DataFrame:
@@ -161,7 +184,7 @@ def runs_view(runs: pd.DataFrame) -> pd.DataFrame:
             "seed": runs["seed"],
             "outcome": runs["outcome"],
             "cause": runs["cause"],
-            "left the plateau at step": runs["plateau_exit_step"].astype("Int64").astype(str).replace("<NA>", "never"),
+            "left the plateau at step": runs["plateau_exit_step"].map(step_text),
             "of steps": runs["steps"],
             "gradient first / last layer": runs["gradient_ratio"].map(lambda v: f"{v:.2g}"),
             "most dead ReLUs in a layer": runs["dead_fraction"],
@@ -222,32 +245,6 @@ def fraction(numerator, denominator) -> str:
     return f"{numerator}/{denominator}" + (f" ({numerator / denominator:.0%})" if denominator else "")
 
 
-def claims_view(claims: pd.DataFrame) -> pd.DataFrame:
-    """The claims table as the report shows it: each claim's test and family, evidence, verdict and why."""
-    needed = claims["seeds_needed"].astype("Int64")
-    exploratory = claims.get("protocol", pd.Series("", index=claims.index)) == "exploratory"
-    return pd.DataFrame(
-        {
-            "claim": claims["claim"],
-            "lecture reports": claims["lecture"].fillna(""),
-            "test (family)": [
-                f"{test} ({family})" if isinstance(test, str) else ""
-                for test, family in zip(claims["test"], claims["family"], strict=True)
-            ],
-            "evidence (95% intervals)": claims["evidence"].fillna(""),
-            "Holm-adjusted p": claims["p_adjusted"].map(format_p),
-            "verdict": claims["verdict"].mask(exploratory, claims["verdict"] + " (exploratory)"),
-            "seeds for 80% power": [
-                "" if pd.isna(n) else f"{n} at {at}" for n, at in zip(needed, claims["power_at"], strict=True)
-            ],
-            "settled at": [settled_text(row) for row in claims.to_dict("records")]
-            if "settled_at_look" in claims
-            else "",
-            "why": claims["reason"].fillna(""),
-        }
-    )
-
-
 def protocol_note(protocol: dict | None) -> str:
     """Whether the claims were judged under a protocol fixed before the runs (provenance's 'protocol')."""
     if not protocol or protocol.get("sha256") is None:
@@ -279,7 +276,7 @@ def story_sentence(claims: pd.DataFrame) -> str:
     rest = ", ".join(f"{count} {verdict}" for verdict, count in others.items())
     return (
         f"{confirmed} of {len(claims)} claims of the lecture's story are confirmed ({rest}), so this run does "
-        "not reproduce the story in full; each claim's line below says what it would take."
+        "not reproduce the story in full; each claim's details below say what it would take."
     )
 
 
@@ -315,7 +312,7 @@ def fixes_view(fixes: pd.DataFrame) -> pd.DataFrame:
     rows = fixes.to_dict("records")
     return pd.DataFrame(
         {
-            "rank": fixes["rank"].astype("Int64").astype(str).replace("<NA>", ""),
+            "rank": fixes["rank"].astype("Int64"),
             "variant": fixes["variant"],
             "learned": fixes["learned"],
             "left the plateau": fixes["left"],
@@ -499,4 +496,184 @@ def saturation_note(config: dict) -> str:
     return (
         f"A sigmoid unit counts as saturated when its output is below {threshold} or above {1 - threshold:g}, "
         f"where its derivative is below {threshold * (1 - threshold):.3g}."
+    )
+
+
+# The first screen and the claims' evidence, as HTML the notebook displays.
+VERDICT_MARKS = {"confirmed": "✓", "refuted": "✗", "undetermined": "?"}
+REPORT_CSS = """<style>
+.study-first { display: flex; gap: 1.5em; align-items: flex-start; }
+.study-first ol { flex: 1 1 45%; margin: 0; padding-left: 1.6em; }
+.study-first li { margin: 0.15em 0; }
+.study-first figure { flex: 1 1 55%; margin: 0; }
+.verdict { font-weight: bold; white-space: nowrap; }
+.verdict.confirmed { color: #0072B2; } .verdict.refuted { color: #D55E00; } .verdict.undetermined { color: #555; }
+details { margin: 0.4em 0; } details > summary { cursor: pointer; }
+details > div, details > pre { margin: 0.4em 0 0.8em 1.4em; }
+figcaption { font-style: italic; color: #333; }
+</style>"""
+
+
+def escape(text) -> str:
+    return html.escape(cell_text(text))
+
+
+def value_range(values, fmt: str = "g") -> str:
+    """'0.25' or '0.25-1' over the distinct values, '' when there are none."""
+    values = sorted({float(v) for v in values if not pd.isna(v)})
+    if not values:
+        return ""
+    low, high = (f"{v:{fmt}}" for v in (values[0], values[-1]))
+    return low if low == high else f"{low}–{high}"
+
+
+def run_sentence(summary: pd.DataFrame, provenance: dict) -> str:
+    """What ran here beside what the lecture ran, in one sentence each (HTML)."""
+    seeds = sorted({int(s) for text in summary["seeds"] for s in str(text).split()})
+    precisions = sorted({t["precision"] for t in provenance["training"]})
+    images = value_range(summary["train_images"], ",.0f")
+    ours = (
+        f"{', '.join(dict.fromkeys(summary['dataset']))}, {images} training images a dataset; "
+        f"{len(summary)} variants, {value_range(summary['n_seeds'])} seeds each (seeds {seeds[0]}–{seeds[-1]}); "
+        f"width {value_range(summary['width'])}, Adam lr {value_range(summary['learning_rate'])}, "
+        f"batch {value_range(summary['batch_size'])}, {value_range(summary['epochs'])} epochs; "
+        f"{', '.join(precisions)} on {'; '.join(provenance['devices'])}"
+    )
+    lecture = (
+        f"one run of each model, width {value_range(summary['lecture_width'])}, Adam lr "
+        f"{value_range(summary['lecture_learning_rate'])}, batch {value_range(summary['lecture_batch_size'])}, the "
+        f"whole training set, {value_range(summary['lecture_epochs'])} epochs; its hardware is not stated"
+    )
+    return f"<p><b>What ran here:</b> {html.escape(ours)}.<br><b>What the lecture ran:</b> {html.escape(lecture)}.</p>"
+
+
+def verdict_html(verdict: str, protocol: str = "") -> str:
+    label = f"{VERDICT_MARKS.get(verdict, '')} {verdict}" + (" (exploratory)" if protocol == "exploratory" else "")
+    return f'<span class="verdict {html.escape(verdict)}">{html.escape(label)}</span>'
+
+
+def ladder_html(claims: pd.DataFrame) -> str:
+    """The lecture's ladder, one numbered line per claim in the config's order: its verdict as a symbol and a
+    word, then the claim (its evidence is in the forest plot beside it and under its <details>)."""
+    items = [
+        f"<li>{verdict_html(r['verdict'], r.get('protocol', ''))} {html.escape(r['claim'])}</li>"
+        for r in claims.to_dict("records")
+    ]
+    return '<ol class="ladder">' + "".join(items) + "</ol>"
+
+
+def forest_alt(claims: pd.DataFrame) -> str:
+    """The forest plot in words, for a reader who cannot see it."""
+    counts = ", ".join(f"{n} {verdict}" for verdict, n in claims["verdict"].value_counts().items())
+    lines = [f"{i}. {r['claim']}: {r['evidence'] or 'no estimate'}, {r['verdict']}" for i, r in numbered(claims)]
+    return f"Forest plot of the {len(claims)} claims ({counts}). " + "; ".join(lines) + "."
+
+
+def numbered(claims: pd.DataFrame):
+    return enumerate(claims.fillna({"evidence": ""}).to_dict("records"), start=1)
+
+
+def first_screen(summary: pd.DataFrame, claims: pd.DataFrame, provenance: dict, forest_html: str) -> str:
+    """What a reader sees first: what ran beside what the lecture ran, whether the protocol held, the story's
+    verdict, and the ladder of claims beside their forest plot."""
+    return (
+        REPORT_CSS
+        + run_sentence(summary, provenance)
+        + markdown_html(protocol_note(provenance.get("protocol")))
+        + f"<p><b>{html.escape(story_sentence(claims))}</b></p>"
+        + f'<div class="study-first">{ladder_html(claims)}{forest_html}</div>'
+    )
+
+
+def markdown_html(text: str) -> str:
+    """Markdown (the notes' **bold**, `code`, lists) as HTML, for notes placed inside HTML blocks."""
+    return mistune.html(text)
+
+
+def seed_table(claim: dict, runs: pd.DataFrame) -> pd.DataFrame:
+    """Every run a claim was judged on: the claim's net and its baseline, seed by seed."""
+    seeds = [] if pd.isna(claim["seeds"]) else [int(seed) for seed in str(claim["seeds"]).split()]
+    nets = {claim["variant"]: "the claim's net"}
+    if isinstance(claim.get("baseline"), str):
+        nets[claim["baseline"]] = "baseline"
+    part = pd.concat([runs[(runs["variant"] == net) & runs["seed"].isin(seeds)].sort_values("seed") for net in nets])
+    return pd.DataFrame(
+        {
+            "net": part["variant"] + " (" + part["variant"].map(nets) + ")",
+            "seed": part["seed"],
+            "outcome": part["outcome"],
+            "cause": part["cause"],
+            "left the plateau at step": part["plateau_exit_step"].map(step_text),
+            "final train loss": part["final_train_loss"],
+            "final train acc": part["final_train_accuracy"],
+            "final val acc": part["final_val_accuracy"],
+        }
+    )
+
+
+def claim_details(claims: pd.DataFrame, runs: pd.DataFrame) -> str:
+    """Each claim folded: its verdict in the summary line; its test, family, p, evidence, looks, power, a
+    table of its runs seed by seed and the reason in one sentence inside."""
+    blocks = []
+    for i, r in numbered(claims):
+        facts = [
+            ("test", r["test"]),
+            ("family", f"{r['family']} (Holm over {cell_text(r.get('family_tests'))} tests)"),
+            ("Holm-adjusted p", format_p(r["p_adjusted"]) or "not tested"),
+            ("evidence (95% interval)", r["evidence"]),
+            ("lecture reports", r["lecture"]),
+        ]
+        if "settled_at_look" in r:
+            facts.append(("settled at", settled_text(r)))
+        if not pd.isna(r.get("seeds_needed")):
+            facts.append(("seeds for 80% power", f"{int(r['seeds_needed'])} per variant, at {r['power_at']}"))
+        rows = "".join(f"<li><b>{name}:</b> {escape(value)}</li>" for name, value in facts if cell_text(value))
+        blocks.append(
+            f"<details><summary>{i}. {verdict_html(r['verdict'], r.get('protocol', ''))} "
+            f"{html.escape(r['claim'])}</summary><div><ul>{rows}</ul>"
+            f"{styled(seed_table(r, runs)).to_html()}<p><b>Why:</b> {escape(r['reason'])}</p></div></details>"
+        )
+    return "".join(blocks)
+
+
+def folded(title: str, body: str) -> str:
+    """``body`` (HTML) under a <details> a reader opens."""
+    return f"<details><summary>{html.escape(title)}</summary><div>{body}</div></details>"
+
+
+def config_yaml(config: dict) -> str:
+    """The config as YAML, lists of numbers on one line, folded under a <details>."""
+    text = yaml.safe_dump(config, sort_keys=False, default_flow_style=None, width=110, allow_unicode=True)
+    return (
+        "<details><summary>The configuration this run resolved (YAML, every layer merged)</summary>"
+        f"<pre>{html.escape(text)}</pre></details>"
+    )
+
+
+def sensitivity_alt(rates: pd.DataFrame, keys: list[str]) -> str:
+    """The sensitivity map in words: each variant's seeds that learned, cell by cell."""
+    cells = "; ".join(
+        f"{r['variant']} at {cell_label(r, keys)}: {r['n_learned']}/{r['n_seeds']} learned"
+        for r in rates.to_dict("records")
+    )
+    return (
+        f"Heat map of the share of seeds that learned, one row per variant, one column per cell of the grid. {cells}."
+    )
+
+
+def sources_table(provenance: dict) -> pd.DataFrame:
+    """Each dataset file the run read, with its digest and how much of the dataset was used."""
+    return pd.DataFrame(
+        [
+            {
+                "dataset": name,
+                "file": file,
+                "sha256": digest["sha256"],
+                "subset": ", ".join(f"{split} {count:,}" for split, count in data["subset"].items()) or "whole",
+                "train images used": sum(data["train_class_counts"]),
+                "validation images used": sum(data["val_class_counts"]),
+            }
+            for name, data in provenance["data"].items()
+            for file, digest in data["sources"].items()
+        ]
     )
