@@ -345,9 +345,12 @@ def test_the_report_renders_offline_in_a_real_browser(study, tmp_path):
     driver = webdriver.Chrome(service=webdriver.ChromeService(CHROMEDRIVER), options=options)
     url = (study / "report.html").as_uri()
     try:
-        driver.set_window_size(1400, 900)
         driver.get(url)
+        # a 1400 x 900 page, whatever the window's own frame takes
+        frame = driver.execute_script("return [outerWidth - innerWidth, outerHeight - innerHeight]")
+        driver.set_window_size(1400 + frame[0], 900 + frame[1])
         viewport = driver.execute_script("return [window.innerWidth, window.innerHeight]")
+        assert viewport == [1400, 900]
         driver.save_screenshot(str(tmp_path / "first-screen.png"))
         first_screen = driver.execute_script(
             "const box = e => e.getBoundingClientRect();"

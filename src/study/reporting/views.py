@@ -186,7 +186,7 @@ def runs_view(runs: pd.DataFrame) -> pd.DataFrame:
             "cause": runs["cause"],
             "left the plateau at step": runs["plateau_exit_step"].map(step_text),
             "of steps": runs["steps"],
-            "gradient first / last layer": runs["gradient_ratio"].map(lambda v: f"{v:.2g}"),
+            "gradient first / last layer": runs["gradient_ratio"].map(lambda v: "" if pd.isna(v) else f"{v:.2g}"),
             "most dead ReLUs in a layer": runs["dead_fraction"],
             "most saturated sigmoids in a layer": runs["saturated_fraction"],
             "final train loss": runs["final_train_loss"],
