@@ -50,6 +50,8 @@ rule report_pdf:
     log:
         "results/logs/report_pdf.log",
     localrule: True
+    conda:
+        "../../environment.yml"
     threads: 1
     resources:
         mem_mb=2000,
