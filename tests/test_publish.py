@@ -85,7 +85,8 @@ def test_a_run_on_the_default_config_and_full_data_says_so():
     assert "quick" not in text
 
 
-def test_the_results_block_has_the_claims_and_points_to_the_run():
+def test_the_results_block_has_the_claims_and_points_to_the_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a folder with no picture in it
     block = results_block(PROVENANCE, CLAIMS, Path("docs/reproduction"))
     header = "| claim | lecture reports | evidence (95% intervals) | Holm-adjusted p | verdict | seeds for 80% power |"
     assert header in block
@@ -139,5 +140,7 @@ def test_the_sensitivity_map_is_published_with_its_wall_time(tmp_path):
     (tmp_path / "sensitivity-wall-seconds").write_text("1800\n")
     text = sensitivity_section(tmp_path, config)
     assert text.startswith("## Sensitivity map") and "3 training runs. It took 30.0 minutes of wall time" in text
+    assert "| variant | learning rate | learned | rate 95% CI | this profile's cell |" in text
+    assert "| a | 0.001 | 2/3 | [0.09, 0.99] | yes |" in text, "a learning rate keeps its digits"
     pd.DataFrame(columns=rates.columns).to_csv(tmp_path / "tables" / "sensitivity.csv", index=False)
     assert sensitivity_section(tmp_path, config) == ""

@@ -267,7 +267,17 @@ def sensitivity_section(results: Path, config: dict) -> str:
         else ""
     )
     drawn = config["sensitivity"]
-    shown = rates[["variant", *drawn["grid"], "n_learned", "n_seeds", "rate_low", "rate_high", "profile_cell"]]
+    shown = pd.DataFrame(
+        {"variant": rates["variant"]}
+        | {key: rates[key].map("{:g}".format) for key in drawn["grid"]}
+        | {
+            "learned": [f"{k}/{n}" for k, n in zip(rates["n_learned"], rates["n_seeds"], strict=True)],
+            "rate 95% CI": [
+                f"[{low:.2f}, {high:.2f}]" for low, high in zip(rates["rate_low"], rates["rate_high"], strict=True)
+            ],
+            "this profile's cell": rates["profile_cell"].map({True: "yes", False: ""}),
+        }
+    )
     return "\n".join(
         [
             "## Sensitivity map",
@@ -277,7 +287,7 @@ def sensitivity_section(results: Path, config: dict) -> str:
             "`sensitivity.png`, where each claim holds is `sensitivity_claims.csv`. The map describes; it confirms "
             "nothing.",
             "",
-            markdown_table(shown.rename(columns=lambda c: c.replace("_", " ")), decimals=2),
+            markdown_table(shown.rename(columns=lambda c: c.replace("_", " "))),
             "",
         ]
     )
