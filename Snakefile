@@ -1,11 +1,14 @@
 from snakemake.utils import min_version, validate
 
+from study.config import apply_extend
+
 min_version("9.0")
 
 
 configfile: "config/config.yaml"
 
 
+apply_extend(config)
 validate(config, "workflow/schemas/config.schema.yaml")
 
 

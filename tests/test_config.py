@@ -54,7 +54,7 @@ def test_every_lecture_model_is_a_variant(default_config):
     ("edit", "named"),
     [
         (lambda c: c["variants"]["cifar_6conv_relu"].update(epoch=3), "'epoch' was unexpected"),
-        (lambda c: c["variants"]["cifar_6conv_relu"].update(activation="tanh"), "'tanh' is not one of"),
+        (lambda c: c["variants"]["cifar_6conv_relu"].update(activation="swish"), "'swish' is not one of"),
         (lambda c: c.update(seed=[1]), "'seed' was unexpected"),
         (lambda c: c.update(seeds=[]), "should be non-empty"),
         (
@@ -159,6 +159,7 @@ def test_dry_run_plans_one_train_job_per_variant_and_seed(default_config, tmp_pa
         ("variants:\n  cifar_6conv_relu:\n    epochz: 3\n", "'epochz' was unexpected"),
         # an exploration seed listed for confirmation
         ("seeds: [4, 11]\ndesign: {exploration_seeds: [1, 2, 3, 4, 5]}\n", "seeds: [4] are design.exploration_seeds"),
+        ("extend: {claimz: [{claim: x}]}\n", "extend.claimz: the config has no list 'claimz' to add to"),
     ],
 )
 def test_a_bad_config_stops_the_run_before_any_job_and_names_the_problem(tmp_path, layer, named):
@@ -195,3 +196,35 @@ def test_a_bad_config_loaded_outside_snakemake_names_the_key():
     bad["variants"]["cifar_6conv_relu"]["epochz"] = 3
     with pytest.raises(jsonschema.ValidationError, match="'epochz' was unexpected"):
         validate_with_defaults(bad, SCHEMA)
+
+
+NEW_CLAIM = {"claim": "ReLU beats sigmoid in the 3-conv net", "expect": "better_than"} | {
+    "variant": "cifar_6conv_relu",
+    "baseline": "cifar_3conv_sigmoid",
+}
+
+
+def test_a_layer_under_extend_adds_to_the_default_lists_where_a_plain_one_replaces_them(tmp_path):
+    from study.config import load_config
+
+    default = load_config([REPO / "config" / "config.yaml"])
+    extending = tmp_path / "extending.yaml"
+    extending.write_text(
+        yaml.safe_dump({"extend": {"claims": [NEW_CLAIM], "fix_ranking.variants": ["cifar_6conv_relu"]}})
+    )
+    config = load_config([REPO / "config" / "config.yaml", extending])
+    assert config["claims"][:-1] == default["claims"] and config["claims"][-1]["claim"] == NEW_CLAIM["claim"]
+    assert len(config["claims"]) == len(default["claims"]) + 1 == 13
+    assert config["fix_ranking"]["variants"] == [*default["fix_ranking"]["variants"], "cifar_6conv_relu"]
+    assert "extend" not in config
+    replacing = tmp_path / "replacing.yaml"
+    replacing.write_text(yaml.safe_dump({"claims": [NEW_CLAIM]}))
+    assert len(load_config([REPO / "config" / "config.yaml", replacing])["claims"]) == 1
+
+
+def test_the_workflow_reads_extend_as_the_tools_do(tmp_path):
+    (tmp_path / "extending.yaml").write_text(yaml.safe_dump({"extend": {"claims": [NEW_CLAIM]}}))
+    result = subprocess.run(
+        workflow_command(tmp_path, tmp_path / "extending.yaml", "-n", "--cores", "1"), capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]

@@ -95,11 +95,21 @@ def test_activation_stats_by_hand():
     relu = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 2.0]])
     got = {name: float(value) for name, value in activation_stats(relu, "relu", SATURATION).items()}
     assert got == {"dead_fraction": pytest.approx(1 / 3)}
+    leaky = np.array([[-0.2, 1.0, -0.1], [-0.4, -0.3, 2.0]])  # a unit negative for every image passes little
+    got = {name: float(value) for name, value in activation_stats(leaky, "leaky_relu", SATURATION).items()}
+    assert got == {"dead_fraction": pytest.approx(1 / 3)}
+    tanh = np.array([[0.999, 0.0], [-0.999, 0.5]])  # saturated beyond 1 - 2 * 0.01
+    got = {name: float(value) for name, value in activation_stats(tanh, "tanh", SATURATION).items()}
+    assert got["saturated_fraction"] == 0.5
+    assert got["mean_tanh_derivative"] == pytest.approx(np.mean(1 - tanh**2))
+    assert activation_stats(relu, "gelu", SATURATION) == {}, "no unit statistic for a smooth activation"
 
 
 def test_overfit_one_batch_records_the_curves_of_a_trainable_and_an_untrainable_net():
     images, labels = probe(16)
-    good = overfit_one_batch(dense_stack(2, "relu", units=64), images, labels, steps=300, learning_rate=1e-2)
+    good = overfit_one_batch(dense_stack(2, "relu", units=64), images, labels, steps=300, spec={"learning_rate": 1e-2})
     assert len(good["loss"]) == len(good["accuracy"]) == 300 and max(good["accuracy"]) == 1.0
-    dead = overfit_one_batch(dense_stack(2, "relu", bias=-100.0), images, labels, steps=50, learning_rate=1e-3)
+    dead = overfit_one_batch(
+        dense_stack(2, "relu", bias=-100.0), images, labels, steps=50, spec={"learning_rate": 1e-3}
+    )
     assert good["steps"] == 300 and max(dead["accuracy"]) < 1.0

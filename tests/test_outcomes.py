@@ -123,6 +123,15 @@ def test_the_cause_is_the_sign_over_its_threshold_dead_units_first(signs, cause)
     assert run_cause(signs, THRESHOLDS) == cause
 
 
+def test_a_net_whose_units_are_not_counted_is_never_said_to_have_no_cause():
+    unmeasured = {"gradient_ratio": 0.5, "dead_fraction": math.nan, "saturated_fraction": math.nan}
+    assert run_cause(unmeasured, THRESHOLDS, "gelu") == (
+        "not measured (no dead or saturated count for gelu units; gradients not vanishing)"
+    )
+    assert run_cause(unmeasured | {"gradient_ratio": 1e-5}, THRESHOLDS, "elu") == "vanishing gradients"
+    assert run_cause(unmeasured | {"dead_fraction": 0.2}, THRESHOLDS, "leaky_relu") == "none"
+
+
 def test_diagnostic_signs_read_the_last_epoch():
     rows = [
         (0, "conv1", 1, "gradient_norm", 1.0),

@@ -21,6 +21,12 @@ SPEC = SMALL_SPEC | {
     "epochs": 5,
     "batch_size": 50,
 }
+# An optimizer and activation from config: SGD with momentum, a warm-up and a cosine decay, leaky ReLUs.
+SGD_SPEC = SPEC | {
+    "activation": "leaky_relu",
+    "learning_rate": 0.05,
+    "optimizer": {"name": "sgd", "momentum": 0.9, "weight_decay": 0.004, "warmup_steps": 10, "schedule": "cosine"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +34,10 @@ def data(tmp_path_factory):
     return prepared_cifar10(tmp_path_factory.mktemp("resume"), n_train=400, n_val=50)
 
 
-def launch(data, name, checkpoint=True, backend="tensorflow"):
+def launch(data, name, checkpoint=True, backend="tensorflow", spec=SPEC):
     training = {"backend": backend, "precision": "auto", "steps_per_execution": 1}
     run = make_run(
-        SPEC,
+        spec,
         4,
         variant="resumable",
         diagnostics={"probe_images": 20, "saturation": 0.01, "step_interval": 3, "train_probe_images": 40},
@@ -42,12 +48,15 @@ def launch(data, name, checkpoint=True, backend="tensorflow"):
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
-def test_killed_run_resumes_from_its_last_epoch_and_matches_an_uninterrupted_one(data, backend):
-    straight, killed = f"straight-{backend}", f"killed-{backend}"
-    assert launch(data, straight, checkpoint=False, backend=backend).wait(timeout=300) == 0
+@pytest.mark.parametrize(
+    ("backend", "spec"), [("tensorflow", SPEC), ("jax", SPEC), ("tensorflow", SGD_SPEC)], ids=["tf", "jax", "tf-sgd"]
+)
+def test_killed_run_resumes_from_its_last_epoch_and_matches_an_uninterrupted_one(data, backend, spec):
+    name = f"{backend}-{spec['optimizer']['name']}" if "optimizer" in spec else backend
+    straight, killed = f"straight-{name}", f"killed-{name}"
+    assert launch(data, straight, checkpoint=False, backend=backend, spec=spec).wait(timeout=300) == 0
 
-    victim = launch(data, killed, backend=backend)
+    victim = launch(data, killed, backend=backend, spec=spec)
     # Killed once an epoch is sealed: a kill between an epoch's weights and its seal starts the run over
     # instead (the chaos test kills there), and this test is about resuming.
     seal = data / f"{killed}-checkpoint" / "seal.json"
@@ -62,10 +71,12 @@ def test_killed_run_resumes_from_its_last_epoch_and_matches_an_uninterrupted_one
     assert 2 <= saved < SPEC["epochs"], "the kill must land mid-run"
     assert not (data / killed / "metrics.json").exists()
 
-    rerun = launch(data, killed, backend=backend)
+    rerun = launch(data, killed, backend=backend, spec=spec)
     output, _ = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, output
     assert f"resuming from the checkpoint of epoch {saved}" in output
+    if spec is SGD_SPEC:
+        assert "optimizer: SGD (momentum 0.9) at lr 0.05, warm-up 10 steps, cosine rate, 40 steps" in output
 
     straight = pd.read_csv(data / straight / "history.csv")
     resumed = pd.read_csv(data / killed / "history.csv")
@@ -73,11 +84,12 @@ def test_killed_run_resumes_from_its_last_epoch_and_matches_an_uninterrupted_one
     columns = ["running_loss", "running_accuracy", "train_loss", "train_accuracy", "val_loss", "val_accuracy"]
     pd.testing.assert_frame_equal(resumed[columns], straight[columns], check_exact=True)
     # the loss every few steps too: the rows of checkpointed epochs are kept, later ones recorded again
-    steps = [pd.read_csv(data / f"{name}-{backend}" / "steps.csv") for name in ("straight", "killed")]
+    steps = [pd.read_csv(data / run / "steps.csv") for run in (straight, killed)]
     pd.testing.assert_frame_equal(steps[1], steps[0], check_exact=True)
     diagnostics = pd.read_csv(data / killed / "diagnostics.csv")
     assert sorted(diagnostics["epoch"].unique()) == list(range(0, SPEC["epochs"] + 1))
     assert not diagnostics.duplicated(["epoch", "layer", "statistic"]).any()
+    assert "dead_fraction" in set(diagnostics["statistic"]), "leaky ReLUs are counted as the ReLU family"
     metrics = json.loads((data / killed / "metrics.json").read_text())
     assert metrics["resumed_from_epoch"] == saved and metrics["epochs"] == SPEC["epochs"]
     assert not (data / f"{killed}-checkpoint").exists(), "the checkpoint goes once the outputs are written"

@@ -179,6 +179,27 @@ def validate_with_defaults(config: dict, schema: str | os.PathLike) -> None:
     validator(yaml.safe_load(Path(schema).read_text())).validate(config)
 
 
+def apply_extend(config: dict) -> dict:
+    """Add the lists under ``extend`` to the lists they name, in place, and drop ``extend``.
+
+    A config layer replaces every list it sets, as Snakemake layers --configfile files; under ``extend`` it
+    adds to one instead: ``extend: {claims: [...]}`` keeps the claims beneath it and appends its own, and a
+    dotted key names a nested list (``fix_ranking.variants``). When two layers extend the same list, the
+    later one's items are the ones added, as with any other key.
+    """
+    for path, items in (config.pop("extend", None) or {}).items():
+        *parents, key = path.split(".")
+        target = config
+        for name in parents:
+            target = target.get(name) if isinstance(target, dict) else None
+        if not isinstance(target, dict) or not isinstance(target.get(key), list):
+            raise ConfigError(f"extend.{path}: the config has no list '{path}' to add to")
+        if not isinstance(items, list):
+            raise ConfigError(f"extend.{path}: give a list of the items to add")
+        target[key] = [*target.get(key, []), *items]
+    return config
+
+
 def load_config(paths: list[str | os.PathLike], schema: str | os.PathLike = DEFAULT_SCHEMA) -> dict:
     """Config files layered in order, validated with the schema's defaults filled in and cross-checked.
 
@@ -187,6 +208,7 @@ def load_config(paths: list[str | os.PathLike], schema: str | os.PathLike = DEFA
     config: dict = {}
     for path in paths:
         config = merge_layers(config, yaml.safe_load(Path(path).read_text()) or {})
+    apply_extend(config)
     validate_with_defaults(config, schema)
     check_config(config)
     return config

@@ -6,6 +6,16 @@ Pure Python, so that the workflow's planning and the tables side need no TensorF
 
 from __future__ import annotations
 
+# The activations whose unit health the diagnostics count, and what they count: ReLU-family units that
+# output at most 0 for every probe image (dead), sigmoid and tanh units near their bounds (saturated). Other
+# activations (elu, gelu) record no unit statistics, and a run of them is never said to have none.
+UNIT_HEALTH = {
+    "relu": "dead_fraction",
+    "leaky_relu": "dead_fraction",
+    "sigmoid": "saturated_fraction",
+    "tanh": "saturated_fraction",
+}
+
 
 def conv_filters(spec: dict) -> list[list[int]]:
     """Filter counts per block after the variant's width multiplier."""

@@ -13,6 +13,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from study.specs import UNIT_HEALTH
+
 LEARNING = {"learns", "overfits"}
 # The cause of a run that learned: there is nothing to explain. Not "n/a", which pandas reads as missing.
 NO_CAUSE = "none sought (it learned)"
@@ -147,8 +149,9 @@ def diagnostic_signs(diagnostics: pd.DataFrame) -> dict:
     }
 
 
-def run_cause(signs: dict, thresholds: dict) -> str:
-    """Which of the lecture's causes the diagnostic signs show, or 'none'.
+def run_cause(signs: dict, thresholds: dict, activation: str = "relu") -> str:
+    """Which of the lecture's causes the diagnostic signs show; 'none' when none shows where all were
+    measured, and 'not measured' where the ``activation`` has no unit statistics to show one.
 
     Dead units come first: a layer of ReLUs that output 0 for every image passes no gradient,
     so a vanishing first-layer gradient beside them is their effect, and is named as such.
@@ -164,18 +167,28 @@ def run_cause(signs: dict, thresholds: dict) -> str:
         return "vanishing gradients"
     if signs["saturated_fraction"] > causes["saturated_fraction"]:
         return "saturation"
+    if activation not in UNIT_HEALTH:
+        return f"not measured (no dead or saturated count for {activation} units; gradients not vanishing)"
     return "none"
 
 
-def judge_run(history: pd.DataFrame, steps: pd.DataFrame, diagnostics: pd.DataFrame, classes: int, thresholds: dict):
+def judge_run(
+    history: pd.DataFrame,
+    steps: pd.DataFrame,
+    diagnostics: pd.DataFrame,
+    classes: int,
+    thresholds: dict,
+    activation: str = "relu",
+):
     """What aggregate makes of one run's recorded facts: outcome and reason, cause, the diagnostic signs the
-    cause was read from, and the step it left the plateau."""
+    cause was read from, and the step it left the plateau. ``activation``: the run's, which says which unit
+    statistics it recorded."""
     outcome, reason, exit_step = run_outcome(history, steps, classes, thresholds)
     signs = diagnostic_signs(diagnostics)
     return {
         "outcome": outcome,
         "outcome_reason": reason,
-        "cause": NO_CAUSE if outcome in LEARNING else run_cause(signs, thresholds),
+        "cause": NO_CAUSE if outcome in LEARNING else run_cause(signs, thresholds, activation),
         **signs,
         "plateau_exit_step": exit_step,
     }
@@ -204,10 +217,12 @@ def outcome_rules(thresholds: dict, classes: dict[str, int]) -> list[str]:
         "ReLUs is what zeroes the gradient below it",
         f"cause *vanishing gradients*: the first layer's gradient norm is below {causes['vanishing_gradient_ratio']:g} "
         "times the last layer's (last recorded epoch)",
-        f"cause *dead units*: in some layer more than {causes['dead_fraction']:.0%} of the ReLU units output 0 for "
-        "every probe image",
-        f"cause *saturation*: in some layer more than {causes['saturated_fraction']:.0%} of the sigmoid outputs are "
-        "saturated",
+        f"cause *dead units*: in some layer more than {causes['dead_fraction']:.0%} of the ReLU (or leaky ReLU) units "
+        "output at most 0 for every probe image",
+        f"cause *saturation*: in some layer more than {causes['saturated_fraction']:.0%} of the sigmoid (or tanh) "
+        "outputs are saturated",
+        "cause *not measured*: a net of elu or gelu units records no dead or saturated count, so only vanishing "
+        "gradients can be seen in it",
     ]
 
 

@@ -54,7 +54,14 @@ def read_runs(run_dirs: list[str | os.PathLike], thresholds: dict) -> tuple[list
     records, tables = [], {name: [] for name in RUN_TABLES}
     for run_dir in run_dirs:
         m, own = read_run(run_dir)
-        judged = judge_run(own["history.csv"], own["steps.csv"], own["diagnostics.csv"], m["classes"], thresholds)
+        judged = judge_run(
+            own["history.csv"],
+            own["steps.csv"],
+            own["diagnostics.csv"],
+            m["classes"],
+            thresholds,
+            m["run"]["spec"].get("activation", "relu"),
+        )
         records.append(m | judged)
         for name, table in own.items():
             table.insert(0, "seed", m["seed"])
@@ -102,6 +109,7 @@ def summarize(metrics: list[dict], variants: dict) -> pd.DataFrame:
         row["lecture_says"] = lecture.get("says", "")
         spec = runs[0]["run"]["spec"]
         row |= {"width": spec["width"], "learning_rate": spec["learning_rate"], "batch_size": spec["batch_size"]}
+        row["optimizer"] = spec.get("optimizer", {}).get("name", "adam")
         row["train_images"] = runs[0]["train_images"]
         row |= {f"lecture_{key}": lecture.get(key, math.nan) for key in ("width", "learning_rate", "batch_size")}
         rows.append(row)

@@ -143,7 +143,7 @@ def plot_gradient_by_depth(diagnostics: pd.DataFrame, palette: dict) -> plt.Figu
 def plot_unit_health(diagnostics: pd.DataFrame, palette: dict) -> plt.Figure:
     """Saturated sigmoid units and dead ReLU units by depth, after the last epoch (mean over seeds)."""
     last = _last_epoch(diagnostics)
-    panels = {"saturated_fraction": "sigmoid nets: saturated units", "dead_fraction": "ReLU nets: dead units"}
+    panels = {"saturated_fraction": "sigmoid and tanh nets: saturated units", "dead_fraction": "ReLU nets: dead units"}
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.2), sharey=True)
     for ax, (statistic, title) in zip(axes, panels.items(), strict=True):
         part = last[last["statistic"] == statistic].groupby(["variant", "depth"], as_index=False)["value"].mean()

@@ -86,12 +86,16 @@ def params_view(params: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def recipe_text(width, learning_rate, batch_size, images: str, epochs) -> str:
+OPTIMIZER_NAMES = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD"}
+
+
+def recipe_text(width, learning_rate, batch_size, images: str, epochs, optimizer: str = "adam") -> str:
     """'width 0.25, Adam lr 0.002, batch 256, 10,000 images, 8 epochs'; '' without epochs."""
     if pd.isna(epochs):
         return ""
     epochs = int(epochs)
-    return f"width {width:g}, Adam lr {learning_rate:g}, batch {int(batch_size)}, {images}, {epochs} epoch" + (
+    name = OPTIMIZER_NAMES[optimizer]
+    return f"width {width:g}, {name} lr {learning_rate:g}, batch {int(batch_size)}, {images}, {epochs} epoch" + (
         "s" if epochs != 1 else ""
     )
 
@@ -106,7 +110,12 @@ def lecture_table(summary: pd.DataFrame) -> pd.DataFrame:
                 "variant": r["variant"],
                 "seeds": int(r["n_seeds"]),
                 "our recipe": recipe_text(
-                    r["width"], r["learning_rate"], r["batch_size"], f"{int(r['train_images']):,} images", r["epochs"]
+                    r["width"],
+                    r["learning_rate"],
+                    r["batch_size"],
+                    f"{int(r['train_images']):,} images",
+                    r["epochs"],
+                    r.get("optimizer", "adam"),
                 )
                 + f" ({int(r['steps'])} steps)",
                 "lecture's recipe (one run)": recipe_text(
@@ -532,10 +541,12 @@ def run_sentence(summary: pd.DataFrame, provenance: dict) -> str:
     seeds = sorted({int(s) for text in summary["seeds"] for s in str(text).split()})
     precisions = sorted({t["precision"] for t in provenance["training"]})
     images = value_range(summary["train_images"], ",.0f")
+    names = summary["optimizer"] if "optimizer" in summary else pd.Series(["adam"])
+    optimizers = "/".join(OPTIMIZER_NAMES[name] for name in dict.fromkeys(names))
     ours = (
         f"{', '.join(dict.fromkeys(summary['dataset']))}, {images} training images a dataset; "
         f"{len(summary)} variants, {value_range(summary['n_seeds'])} seeds each (seeds {seeds[0]}–{seeds[-1]}); "
-        f"width {value_range(summary['width'])}, Adam lr {value_range(summary['learning_rate'])}, "
+        f"width {value_range(summary['width'])}, {optimizers} lr {value_range(summary['learning_rate'])}, "
         f"batch {value_range(summary['batch_size'])}, {value_range(summary['epochs'])} epochs; "
         f"{', '.join(precisions)} on {'; '.join(provenance['devices'])}"
     )

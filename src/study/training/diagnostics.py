@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 from keras import ops
 
+from study.specs import UNIT_HEALTH
+
 DIAGNOSTIC_COLUMNS = ["epoch", "layer", "depth", "statistic", "value"]
 
 
@@ -24,17 +26,25 @@ def weighted_layers(model: keras.Model) -> list[keras.layers.Layer]:
 
 
 def activation_name(layer: keras.layers.Layer) -> str | None:
+    """The layer's activation when the diagnostics count its units' health (study.specs.UNIT_HEALTH)."""
     activation = getattr(layer, "activation", None)
     name = getattr(activation, "__name__", None)
-    return name if name in ("sigmoid", "relu") else None
+    return name if name in UNIT_HEALTH else None
 
 
 def activation_stats(outputs, activation: str, saturation: float) -> dict:
     """Statistics of a layer's activated outputs over a probe batch (first axis), as scalar tensors.
 
-    A sigmoid output counts as saturated within ``saturation`` of 0 or 1.
+    A sigmoid output counts as saturated within ``saturation`` of 0 or 1; a tanh output, tanh(x) =
+    2 sigmoid(2x) - 1, within 2 ``saturation`` of -1 or 1, where its derivative is as small.
     """
     outputs = ops.cast(outputs, "float32")
+    if activation == "tanh":
+        saturated = ops.abs(outputs) > 1 - 2 * saturation
+        return {
+            "saturated_fraction": ops.mean(ops.cast(saturated, "float32")),
+            "mean_tanh_derivative": ops.mean(1 - outputs * outputs),
+        }
     if activation == "sigmoid":
         # sigma'(z) = sigma(z)(1 - sigma(z)): computable from the outputs alone.
         saturated = ops.logical_or(outputs < saturation, outputs > 1 - saturation)
@@ -42,9 +52,9 @@ def activation_stats(outputs, activation: str, saturation: float) -> dict:
             "saturated_fraction": ops.mean(ops.cast(saturated, "float32")),
             "mean_sigmoid_derivative": ops.mean(outputs * (1 - outputs)),
         }
-    if activation == "relu":
-        # A unit (one channel at one position, or one Dense neuron) is dead when it is
-        # zero for every image of the batch.
+    if activation in ("relu", "leaky_relu"):
+        # A unit (one channel at one position, or one Dense neuron) is dead when it is at most zero for every
+        # image of the batch: a ReLU passes no gradient there, a leaky ReLU only its small negative slope.
         return {"dead_fraction": ops.mean(ops.cast(ops.all(outputs <= 0, axis=0), "float32"))}
     return {}
 

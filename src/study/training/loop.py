@@ -26,6 +26,8 @@ from study.training.diagnostics import TrainingDiagnostics
 from study.training.feeding import make_dataset, steps_per_epoch
 from study.training.models import build_model
 from study.training.monitoring import ProgressLog, tensorboard_callbacks
+from study.training.optimizers import build_optimizer
+from study.training.optimizers import describe as describe_optimizer
 from study.training.run import Run
 from study.training.runtime import (
     describe_device,
@@ -180,8 +182,10 @@ def compiled_model(run: Run, data: TrainingData, stats: dict) -> keras.Model:
     model = build_model(
         run.spec, data.x_train.shape[1:], stats, classes=data.classes, name=run.variant, precision=precision
     )
+    total_steps = steps_per_epoch(len(data.y_train), run.spec["batch_size"]) * run.spec["epochs"]
+    print(f"optimizer: {describe_optimizer(run.spec)}, {total_steps} steps")
     model.compile(
-        optimizer=keras.optimizers.Adam(run.spec["learning_rate"]),
+        optimizer=build_optimizer(run.spec, total_steps),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
         steps_per_execution=run.training["steps_per_execution"],

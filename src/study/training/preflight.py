@@ -17,6 +17,7 @@ import numpy as np
 
 from study.data.prepare import load_subset, read_meta, stratified_subset
 from study.training.models import build_model
+from study.training.optimizers import build_optimizer
 from study.training.run import Run
 from study.training.runtime import seed_everything
 
@@ -36,12 +37,11 @@ def overfit_one_batch(
     images: np.ndarray,
     labels: np.ndarray,
     steps: int,
-    learning_rate: float,
+    spec: dict,
 ) -> dict:
-    """Train on one fixed batch for ``steps`` steps; return its loss and accuracy curves."""
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
-    )
+    """Train on one fixed batch for ``steps`` steps with the variant's optimizer (its schedule spread over those
+    steps); return its loss and accuracy curves."""
+    model.compile(optimizer=build_optimizer(spec, steps), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     images, labels = np.asarray(images), np.asarray(labels, dtype=np.int32)
     curve = {"loss": [], "accuracy": []}
     for _ in range(steps):
@@ -52,7 +52,7 @@ def overfit_one_batch(
 
 
 def preflight_checks(
-    model: keras.Model, images: np.ndarray, labels: np.ndarray, settings: dict, learning_rate: float, seed: int
+    model: keras.Model, images: np.ndarray, labels: np.ndarray, settings: dict, spec: dict, seed: int
 ) -> dict:
     """Loss at initialisation and the overfit-one-batch test of a fresh ``model``, on class-stratified draws.
 
@@ -62,7 +62,7 @@ def preflight_checks(
     init_idx = stratified_subset(labels, settings["init_images"], seed)
     loss = initial_loss(model, images[init_idx], labels[init_idx])
     batch_idx = stratified_subset(labels, settings["batch"], seed + 1)
-    overfit = overfit_one_batch(model, images[batch_idx], labels[batch_idx], settings["steps"], learning_rate)
+    overfit = overfit_one_batch(model, images[batch_idx], labels[batch_idx], settings["steps"], spec)
     return {"initial_loss": loss, "init_images": len(init_idx), "overfit_batch": len(batch_idx), "overfit": overfit}
 
 
@@ -77,5 +77,5 @@ def run_preflight(run: Run, settings: dict, data_dir: str | os.PathLike, stats_p
     stats = json.loads(Path(stats_path).read_text())
     classes = read_meta(data_dir)["classes"]
     model = build_model(run.spec, images.shape[1:], stats, classes=classes, name=run.variant)
-    result = preflight_checks(model, images, labels, settings, run.spec["learning_rate"], run.seed)
+    result = preflight_checks(model, images, labels, settings, run.spec, run.seed)
     return {"variant": run.variant, "seed": run.seed, "classes": classes, **result}

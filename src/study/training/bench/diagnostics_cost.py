@@ -56,6 +56,7 @@ def diagnostics_cost(name: str, spec: dict, steps: int, saturation: float, recor
     from study.training.diagnostics import TrainingDiagnostics
     from study.training.feeding import make_dataset, steps_per_epoch
     from study.training.models import build_model
+    from study.training.optimizers import build_optimizer
     from study.training.runtime import describe_device, resolve_training, seed_everything
 
     seed_everything(0)
@@ -64,7 +65,9 @@ def diagnostics_cost(name: str, spec: dict, steps: int, saturation: float, recor
     images = rng.integers(0, 256, size=(steps * BATCH, *MODELS[name]["input"]), dtype=np.uint8)
     labels = rng.integers(0, MODELS[name]["classes"], size=len(images)).astype(np.uint8)
     model = build_model(spec, MODELS[name]["input"], classes=MODELS[name]["classes"], precision=precision)
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=build_optimizer(spec, steps + 2), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     model.fit(make_dataset(images, labels, BATCH, seed=0), epochs=1, steps_per_epoch=2, shuffle=False, verbose=0)
     start = time.perf_counter()
     model.fit(make_dataset(images, labels, BATCH, seed=1), epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0)

@@ -145,6 +145,7 @@ def pipeline_fit(name: str, spec: dict, steps: int, data_dir: Path, timer, train
     from study.data.prepare import load_split
     from study.training.feeding import make_dataset
     from study.training.models import build_model
+    from study.training.optimizers import build_optimizer
     from study.training.runtime import describe_device, gpu_peak_memory_mb, resolve_training, seed_everything
 
     seed_everything(0)
@@ -153,7 +154,7 @@ def pipeline_fit(name: str, spec: dict, steps: int, data_dir: Path, timer, train
     images, labels = load_split(data_dir, "train")
     model = build_model(spec, MODELS[name]["input"], classes=MODELS[name]["classes"], precision=training["precision"])
     model.compile(
-        optimizer="adam",
+        optimizer=build_optimizer(spec, steps),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
         steps_per_execution=training["steps_per_execution"],
