@@ -23,15 +23,15 @@ study: setup
 test: setup
 	$(BIN)/python -m pytest
 
-# Real data without internet, for config/offline-mirror.yaml: Fashion-MNIST from
-# Debian's dataset-fashion-mnist, CIFAR-10 rebuilt from ../shared/datasets.
+# Real data without internet, for config/offline-mirror.yaml, a folder per dataset: Fashion-MNIST
+# from Debian's dataset-fashion-mnist, CIFAR-10 rebuilt from ../shared/datasets.
 MIRROR_DIR ?= results/mirror
 FASHION_MNIST_DIR ?= /usr/share/datasets/fashion-mnist
 CIFAR10_BUILDER ?= ../shared/datasets/make_cifar10_mirror.py
 mirror: setup
-	mkdir -p $(MIRROR_DIR)
-	cp $(FASHION_MNIST_DIR)/*-ubyte.gz $(MIRROR_DIR)/
-	$(BIN)/python $(CIFAR10_BUILDER) $(MIRROR_DIR) --format binary $(MIRROR_ARGS)
+	mkdir -p $(MIRROR_DIR)/fashion_mnist $(MIRROR_DIR)/cifar10
+	cp $(FASHION_MNIST_DIR)/*-ubyte.gz $(MIRROR_DIR)/fashion_mnist/
+	$(BIN)/python $(CIFAR10_BUILDER) $(MIRROR_DIR)/cifar10 --format binary $(MIRROR_ARGS)
 
 # The published real-data run (docs/reproduction/): the quick profile on the offline
 # mirror, in its looks, timed; then its report, tables and README are copied there. Its

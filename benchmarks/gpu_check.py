@@ -90,7 +90,7 @@ def real_cifar10(args) -> tuple[Path, Path]:
     from study.data.prepare import prepare
     from study.data.stats import write_channel_stats
 
-    mirror, data = args.out / "mirror", args.out / "data"
+    mirror, data = args.out / "mirror" / "cifar10", args.out / "data"
     limit = ["--limit-per-class", "100"] if args.cpu else []
     builder = args.bundle / "make_cifar10_mirror.py"
     subprocess.run([sys.executable, str(builder), str(mirror), "--format", "binary", *limit], check=True)
@@ -105,7 +105,7 @@ def snakemake_study(args) -> None:
 
     from study.data.download import file_digest
 
-    archive = args.out / "mirror" / "cifar-10-binary.tar.gz"
+    archive = args.out / "mirror" / "cifar10" / "cifar-10-binary.tar.gz"
     variant = "cifar_12conv_relu_he"
     layer = {
         "mirror": str((args.out / "mirror").resolve()),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from study.data.formats import CIFAR_MEMBERS, IDX_FILES
+from study.data.formats import CIFAR10, CIFAR100, IDX_FILES
 from study.data.prepare import prepare
 from study.data.stats import write_channel_stats
 
@@ -26,7 +26,7 @@ def idx_bytes(array: np.ndarray) -> bytes:
 
 def class_images(labels: np.ndarray, shape: tuple[int, ...], rng) -> np.ndarray:
     """Noisy images whose brightness pattern depends on the class, so a net can learn them."""
-    base = rng.integers(0, 256, size=(10, *shape))
+    base = rng.integers(0, 256, size=(int(labels.max()) + 1, *shape))
     noise = rng.integers(-40, 41, size=(len(labels), *shape))
     return np.clip(base[labels] + noise, 0, 255).astype(np.uint8)
 
@@ -46,9 +46,11 @@ def write_fashion_mnist(directory: Path, n_train: int = 200, n_val: int = 60, se
     return checksums
 
 
-def cifar_records(images: np.ndarray, labels: np.ndarray) -> bytes:
+def cifar_records(images: np.ndarray, labels: np.ndarray, coarse: np.ndarray | None = None) -> bytes:
+    """CIFAR binary records: CIFAR-10's label byte, or with ``coarse`` CIFAR-100's coarse then fine label."""
     chw = images.transpose(0, 3, 1, 2).reshape(len(labels), -1)
-    return np.concatenate([labels[:, None].astype(np.uint8), chw], axis=1).tobytes()
+    heads = [labels[:, None]] if coarse is None else [coarse[:, None], labels[:, None]]
+    return np.concatenate([*(h.astype(np.uint8) for h in heads), chw], axis=1).tobytes()
 
 
 def tar_gz(members: dict[str, bytes]) -> bytes:
@@ -69,14 +71,29 @@ def write_cifar10(directory: Path, n_train: int = 200, n_val: int = 60, seed: in
     images = class_images(labels, (32, 32, 3), rng)
     members = {
         name: cifar_records(images[idx], labels[idx])
-        for name, idx in zip(CIFAR_MEMBERS["train"], np.array_split(np.arange(n_train), 5), strict=True)
+        for name, idx in zip(CIFAR10.members["train"], np.array_split(np.arange(n_train), 5), strict=True)
     }
     val_labels = np.arange(n_val) % 10
-    members[CIFAR_MEMBERS["val"][0]] = cifar_records(class_images(val_labels, (32, 32, 3), rng), val_labels)
+    members[CIFAR10.members["val"][0]] = cifar_records(class_images(val_labels, (32, 32, 3), rng), val_labels)
     members["cifar-10-batches-bin/batches.meta.txt"] = b"airplane\nautomobile\n"
     archive = tar_gz(members)
     (directory / "cifar-10-binary.tar.gz").write_bytes(archive)
     return {"cifar-10-binary.tar.gz": {"algorithm": "md5", "covers": "file", "value": hashlib.md5(archive).hexdigest()}}
+
+
+def write_cifar100(directory: Path, n_train: int = 400, n_val: int = 200, seed: int = 2) -> dict:
+    """Write cifar-100-binary.tar.gz in the official layout (coarse label, fine label, pixels; the fine label
+    of image i is i mod 100, its coarse one the fine one's fifth); return its sha256 as a config entry."""
+    rng = np.random.default_rng(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    members = {}
+    for split, n in (("train", n_train), ("val", n_val)):
+        fine = np.arange(n) % 100
+        members[CIFAR100.members[split][0]] = cifar_records(class_images(fine, (32, 32, 3), rng), fine, fine // 5)
+    members["cifar-100-binary/fine_label_names.txt"] = b"apple\naquarium_fish\n"
+    archive = tar_gz(members)
+    (directory / CIFAR100.archive).write_bytes(archive)
+    return {CIFAR100.archive: {"algorithm": "sha256", "covers": "file", "value": hashlib.sha256(archive).hexdigest()}}
 
 
 def prepared_cifar10(root: Path, n_train: int, n_val: int) -> Path:

@@ -59,7 +59,7 @@ def test_a_jax_run_repeats_exactly_and_records_its_backend(data):
 
 def test_a_tiny_study_runs_end_to_end_on_jax(tmp_path):
     mirror = tmp_path / "mirror"
-    checksums = write_cifar10(mirror, n_train=200, n_val=40)
+    checksums = write_cifar10(mirror / "cifar10", n_train=200, n_val=40)
     with serve(mirror) as url:
         config = {
             "mirror": url,

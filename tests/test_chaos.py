@@ -121,7 +121,10 @@ def table(results: Path, name: str) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     mirror = tmp_path_factory.mktemp("mirror")
-    return mirror, {"fashion_mnist": write_fashion_mnist(mirror), "cifar10": write_cifar10(mirror)}
+    return mirror, {
+        "fashion_mnist": write_fashion_mnist(mirror / "fashion_mnist"),
+        "cifar10": write_cifar10(mirror / "cifar10"),
+    }
 
 
 def test_a_study_killed_in_every_stage_recovers_to_the_numbers_of_an_uninterrupted_one(tmp_path, data):

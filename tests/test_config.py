@@ -173,18 +173,24 @@ def test_a_bad_config_stops_the_run_before_any_job_and_names_the_problem(tmp_pat
 
 
 @pytest.mark.parametrize(
-    "layers", [["config.yaml"], ["config.yaml", "quick.yaml"], ["config.yaml", "offline-mirror.yaml"]]
+    "layers",
+    [
+        ["config.yaml"],
+        ["config.yaml", "quick.yaml"],
+        ["config.yaml", "offline-mirror.yaml"],
+        ["config.yaml", "cifar100.yaml"],
+    ],
 )
 def test_config_loaded_outside_snakemake_equals_snakemakes(layers):
     from snakemake.utils import update_config
 
-    from study.config import load_config
+    from study.config import apply_extend, load_config
 
     paths = [REPO / "config" / name for name in layers]
     expected = {}
     for path in paths:
         update_config(expected, yaml.safe_load(path.read_text()))
-    assert load_config(paths) == validated(expected)
+    assert load_config(paths) == validated(apply_extend(expected))  # as the Snakefile reads it
 
 
 def test_a_bad_config_loaded_outside_snakemake_names_the_key():

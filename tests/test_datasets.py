@@ -6,18 +6,21 @@ import tarfile
 import numpy as np
 import pytest
 from fakedata import cifar_records as fake_cifar_records
-from fakedata import idx_bytes, tar_gz, write_cifar10, write_fashion_mnist
+from fakedata import idx_bytes, tar_gz, write_cifar10, write_cifar100, write_fashion_mnist
 
 from study.data.formats import (
     ARRAYS,
-    CIFAR_ARCHIVE,
-    CIFAR_MEMBERS,
+    CIFAR10,
+    CIFAR100,
+    FORMATS,
     DatasetFormatError,
     cifar_records,
     read_cifar_archive,
     read_idx,
 )
 from study.data.prepare import load_split, load_subset, prepare, stratified_subset
+
+CIFAR_ARCHIVE, CIFAR_MEMBERS = CIFAR10.archive, CIFAR10.members
 
 
 def write_gz(path, payload):
@@ -193,3 +196,20 @@ def test_a_prepared_array_changed_after_preparing_is_refused(tmp_path):
     with pytest.raises(DatasetFormatError, match=r"train_images\.npy: its sha256 is .* meta\.json recorded"):
         load_split(tmp_path / "out", "train")
     load_split(tmp_path / "out", "val")  # the other split is untouched
+
+
+def test_cifar100_reads_the_fine_label_of_each_record(tmp_path):
+    write_cifar100(tmp_path / "dl", n_train=300, n_val=100)
+    meta = prepare("cifar100_binary", tmp_path / "dl", tmp_path / "out")
+    images, labels = load_split(tmp_path / "out", "train")
+    assert images.shape == (300, 32, 32, 3) and labels.tolist() == (np.arange(300) % 100).tolist()
+    assert meta["classes"] == 100 and set(meta["sources"]) == {CIFAR100.archive}
+    raw = np.frombuffer(b"\x00" * 3074 + b"\x00" * 3073, dtype=np.uint8)
+    with pytest.raises(DatasetFormatError, match="not a whole number of 3074-byte records"):
+        cifar_records(raw, "train.bin", CIFAR100)
+
+
+def test_a_format_is_registered_once_with_its_files_reader_and_official_shape():
+    assert FORMATS["cifar100_binary"].files == ("cifar-100-binary.tar.gz",)
+    assert (FORMATS["cifar100_binary"].shape, FORMATS["cifar100_binary"].classes) == ((32, 32, 3), 100)
+    assert len(FORMATS["idx"].files) == 4 and FORMATS["cifar10_binary"].train_images == 50000

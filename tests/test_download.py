@@ -72,6 +72,17 @@ def test_truncated_gzip_payload_is_a_checksum_error(tmp_path):
     assert list((tmp_path / "out").iterdir()) == []
 
 
+def test_a_mirror_keeps_a_folder_per_dataset_so_files_of_the_same_name_stay_apart(tmp_path):
+    from study.data.download import dataset_source
+
+    official = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com"
+    name = "train-images-idx3-ubyte.gz"  # MNIST's and Fashion-MNIST's files share their names
+    assert dataset_source(None, official, "fashion_mnist", name) == f"{official}/{name}"
+    assert dataset_source("http://127.0.0.1:8000", official, "mnist", name) == f"http://127.0.0.1:8000/mnist/{name}"
+    local = dataset_source(str(tmp_path / "mirror"), official, "fashion_mnist", name)
+    assert local == (tmp_path / "mirror" / "fashion_mnist" / name).as_uri()
+
+
 def test_fetch_from_directory_mirror(tmp_path):
     (tmp_path / "mirror").mkdir()
     (tmp_path / "mirror" / "f.bin").write_bytes(b"local")
@@ -119,7 +130,7 @@ def test_an_offline_first_run_explains_itself_in_the_download_log(tmp_path):
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode != 0
     log = (tmp_path / "results/logs/download/fashion_mnist/train-labels-idx1-ubyte.gz.log").read_text()
-    url = f"http://127.0.0.1:{port}/train-labels-idx1-ubyte.gz"
+    url = f"http://127.0.0.1:{port}/fashion_mnist/train-labels-idx1-ubyte.gz"  # the dataset's own folder
     lines = log.splitlines()
     assert lines[0] == f"fetching {url}"
     assert lines[1].startswith(f"failed: {url} could not be fetched: the network or the server could not be reached")

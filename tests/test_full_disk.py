@@ -47,7 +47,10 @@ def fill(directory: Path, leave: int) -> Path:
 
 def test_a_full_disk_fails_the_job_plainly_and_a_rerun_completes_once_space_is_freed(tmp_path):
     mirror = tmp_path / "mirror"
-    files = {"fashion_mnist": write_fashion_mnist(mirror), "cifar10": write_cifar10(mirror)}
+    files = {
+        "fashion_mnist": write_fashion_mnist(mirror / "fashion_mnist"),
+        "cifar10": write_cifar10(mirror / "cifar10"),
+    }
     work = tmp_path / "work"
     with small_filesystem(work / "results", RESULTS_MB) as results, serve(mirror) as url:
         config = {

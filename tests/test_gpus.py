@@ -66,7 +66,7 @@ def kill_first_training_job_on(gpu: str, locks: Path, killed: dict, stop: thread
 
 
 def test_jobs_on_a_two_gpu_pool_never_share_a_gpu_and_a_killed_jobs_gpu_is_reused(tmp_path):
-    checksums = write_cifar10(tmp_path / "mirror", n_train=200, n_val=40)
+    checksums = write_cifar10(tmp_path / "mirror" / "cifar10", n_train=200, n_val=40)
     tiny = {"dataset": "cifar10", "blocks": [[4]], "epochs": 2, "batch_size": 50}
     config = {
         "mirror": str(tmp_path / "mirror"),

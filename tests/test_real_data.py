@@ -33,16 +33,13 @@ def real_run(tmp_path_factory):
             pytest.fail(f"CI must run the real-data test: need {FASHION_MNIST} and {CIFAR10_BUILDER}")
         pytest.skip("needs Debian's dataset-fashion-mnist and ../shared/datasets")
     work = tmp_path_factory.mktemp("real")
-    mirror = work / "mirror"
-    mirror.mkdir()
+    mirror = work / "mirror"  # a folder per dataset, as `make mirror` fills it
+    (mirror / "fashion_mnist").mkdir(parents=True)
     for path in FASHION_MNIST.glob("*-ubyte.gz"):
-        shutil.copy(path, mirror)
-    subprocess.run(
-        [sys.executable, str(CIFAR10_BUILDER), str(mirror), "--format", "binary", "--limit-per-class", "100"],
-        check=True,
-        capture_output=True,
-    )
-    archive = (mirror / "cifar-10-binary.tar.gz").read_bytes()
+        shutil.copy(path, mirror / "fashion_mnist")
+    builder = [sys.executable, str(CIFAR10_BUILDER), str(mirror / "cifar10"), "--format", "binary"]
+    subprocess.run([*builder, "--limit-per-class", "100"], check=True, capture_output=True)
+    archive = (mirror / "cifar10" / "cifar-10-binary.tar.gz").read_bytes()
     config = {
         "mirror": str(mirror),
         "seeds": [1],

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import REPO, run_locally, workflow_command
-from fakedata import serve, write_cifar10, write_fashion_mnist
+from fakedata import serve, write_cifar10, write_cifar100, write_fashion_mnist
 
 from study.config import merge_layers
 
@@ -47,7 +47,10 @@ UNFORMATTED = re.compile(r"(?<![\w<])(?:nan|NaN|None|<NA>|True|False)(?![\w>])")
 def study(tmp_path_factory):
     work = tmp_path_factory.mktemp("study")
     mirror = work / "mirror"
-    files = {"fashion_mnist": write_fashion_mnist(mirror), "cifar10": write_cifar10(mirror)}
+    files = {
+        "fashion_mnist": write_fashion_mnist(mirror / "fashion_mnist"),
+        "cifar10": write_cifar10(mirror / "cifar10"),
+    }
     with serve(mirror) as url:
         config = {
             "mirror": url,
@@ -435,7 +438,7 @@ LOOK_CLAIMS = [
 def looked_study(tmp_path_factory):
     work = tmp_path_factory.mktemp("looks")
     mirror = work / "mirror"
-    files = {"fashion_mnist": write_fashion_mnist(mirror)}
+    files = {"fashion_mnist": write_fashion_mnist(mirror / "fashion_mnist")}
     with serve(mirror) as url:
         config = {
             "mirror": url,
@@ -470,3 +473,61 @@ def test_a_claim_undetermined_after_a_look_gets_the_next_looks_seeds_and_a_settl
     assert looks["look"].tolist() == [1, 1, 2, 2]
     html = (looked_study / "report.html").read_text()
     assert "look 1 (4 seeds per variant)" in html and "Bonferroni over the planned looks" in html
+
+
+# Three datasets from one mirror, a folder each: MNIST and Fashion-MNIST, whose files share their names, and
+# CIFAR-100 as config/cifar100.yaml adds it (with its variant and, under extend, its claim).
+@pytest.fixture(scope="module")
+def datasets_study(tmp_path_factory):
+    work = tmp_path_factory.mktemp("datasets")
+    mirror = work / "mirror"
+    files = {
+        "fashion_mnist": write_fashion_mnist(mirror / "fashion_mnist", seed=0),
+        "mnist": write_fashion_mnist(mirror / "mnist", seed=5),
+        "cifar100": write_cifar100(mirror / "cifar100"),
+    }
+    with serve(mirror) as url:
+        test = {
+            "mirror": url,
+            "seeds": [1],
+            "variants_to_train": ["fmnist_2conv_sigmoid", "mnist_2conv_sigmoid", "cifar100_6conv_relu"],
+            "subset": {"train": 200, "val": 100},
+            "datasets": {
+                "fashion_mnist": {"files": files["fashion_mnist"]},
+                "mnist": {"format": "idx", "url": "https://example.invalid/mnist", "files": files["mnist"]},
+                "cifar100": {"files": files["cifar100"]},
+            },
+            "variants": {
+                "fmnist_2conv_sigmoid": {"epochs": 1, "batch_size": 64},
+                "mnist_2conv_sigmoid": {"dataset": "mnist", "blocks": [[8]], "activation": "sigmoid", "epochs": 1},
+                "cifar100_6conv_relu": {"width": 0.125, "dense": [32], "epochs": 1, "batch_size": 64},
+            },
+            "preflight": {"init_images": 100, "steps": 5},
+            "diagnostics": {"probe_images": 32, "step_interval": 1},
+            "fix_ranking": None,
+        }
+        layer = yaml.safe_load((REPO / "config" / "cifar100.yaml").read_text())
+        (work / "test.yaml").write_text(yaml.safe_dump(merge_layers(layer, test)))
+        return run_locally(work, work / "test.yaml", timeout=900), mirror
+
+
+def test_a_cifar100_layer_and_mnist_beside_fashion_mnist_run_from_one_mirror(datasets_study):
+    results, mirror = datasets_study
+    classes = {
+        name: json.loads((results / "data" / name / "meta.json").read_text())["classes"] for name in files_of(results)
+    }
+    assert classes == {"cifar100": 100, "fashion_mnist": 10, "mnist": 10}
+    name = "train-images-idx3-ubyte.gz"
+    for dataset in ("mnist", "fashion_mnist"):
+        assert (results / "downloads" / dataset / name).read_bytes() == (mirror / dataset / name).read_bytes()
+    assert (mirror / "mnist" / name).read_bytes() != (mirror / "fashion_mnist" / name).read_bytes()
+    metrics = json.loads((results / "runs" / "cifar100_6conv_relu" / "seed_1" / "metrics.json").read_text())
+    assert metrics["classes"] == 100 and metrics["train_images"] == 200
+    claims = pd.read_csv(results / "tables" / "claims.csv")
+    assert len(claims) == 13, "the layer's claim is added to the default twelve"
+    assert claims["claim"].iloc[-1] == "CIFAR-100: the 6-conv ReLU net learns" and claims["n_seeds"].iloc[-1] == 1
+    assert (results / "report.html").is_file()
+
+
+def files_of(results):
+    return sorted(path.name for path in (results / "data").iterdir())

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from study.data.formats import FORMAT_FILES, FORMAT_TYPICAL
+from study.data.formats import FORMATS
 from study.specs import conv_count
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -37,7 +37,11 @@ def check_config(config: dict) -> None:
     """Raise ConfigError naming the key when names in the config do not refer to each other."""
     check_renamed_keys(config)
     for name, dataset in config["datasets"].items():
-        expected = set(FORMAT_FILES[dataset["format"]])
+        if dataset["format"] not in FORMATS:
+            raise ConfigError(
+                f"datasets.{name}.format: {dataset['format']!r} is not a registered format ({', '.join(FORMATS)})"
+            )
+        expected = set(FORMATS[dataset["format"]].files)
         listed = set(dataset["files"])
         if listed != expected:
             raise ConfigError(
@@ -49,7 +53,7 @@ def check_config(config: dict) -> None:
             raise ConfigError(
                 f"variants.{name}.dataset: {spec['dataset']!r} is not one of datasets {sorted(config['datasets'])}"
             )
-        check_image_sizes(name, spec, FORMAT_TYPICAL[config["datasets"][spec["dataset"]]["format"]]["shape"])
+        check_image_sizes(name, spec, FORMATS[config["datasets"][spec["dataset"]]["format"]].shape)
     for i, claim in enumerate(config["claims"]):
         for key in ("variant", "baseline"):
             if claim.get(key) is not None and claim[key] not in config["variants"]:

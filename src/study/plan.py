@@ -17,7 +17,7 @@ import pandas as pd
 
 from study.analysis.looks import planned_looks
 from study.config import stability_runs, trained_variants
-from study.data.formats import FORMAT_TYPICAL
+from study.data.formats import dataset_format
 from study.grid import sensitivity_runs, variant_spec
 from study.specs import forward_flops, training_flops
 from study.training.gpus import gpu_pool
@@ -35,8 +35,8 @@ def dataset_facts(config: dict, dataset: str, results: Path | None) -> tuple[tup
         facts = json.loads(meta.read_text())
         if "classes" in facts:
             return tuple(facts["train"]["shape"]), facts["train"]["images"], facts["classes"]
-    typical = FORMAT_TYPICAL[config["datasets"][dataset]["format"]]
-    return typical["shape"], typical["train_images"], typical["classes"]
+    typical = dataset_format(config["datasets"][dataset]["format"])
+    return typical.shape, typical.train_images, typical.classes
 
 
 def planned_runs(config: dict, variants: list[str]) -> list[tuple[str, int]]:

@@ -16,7 +16,7 @@ from study.config import (
 from study.analysis.looks import first_look_runs, next_look_runs
 from study.data.formats import ARRAYS
 from study.grid import sensitivity_runs, variant_spec
-from study.data.download import source_url
+from study.data.download import dataset_source
 from study.plan import plan_text
 from study.protocol import freeze
 from study.reporting.browser import find_chromium, missing_chromium
@@ -172,8 +172,10 @@ def get_run_stats():
 
 
 def get_download_url(wildcards):
-    base = config["mirror"] or config["datasets"][wildcards.dataset]["url"]
-    return source_url(base, wildcards.filename)
+    dataset = config["datasets"][wildcards.dataset]
+    return dataset_source(
+        config["mirror"], dataset["url"], wildcards.dataset, wildcards.filename
+    )
 
 
 def get_download_checksum(wildcards):

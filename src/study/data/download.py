@@ -21,8 +21,9 @@ CHUNK = 1 << 20
 MB = 1e6
 OFFLINE_HINT = (
     "On a machine without internet access, fetch the files from a mirror instead: set `mirror:` in a config "
-    "layer to a directory or URL that holds the same file names. config/offline-mirror.yaml is such a layer, "
-    "and `make mirror` fills its folder (README: Real data without internet)."
+    "layer to a directory or URL that holds a folder per dataset with its official file names. "
+    "config/offline-mirror.yaml is such a layer, and `make mirror` fills its folder (README: Real data without "
+    "internet)."
 )
 
 
@@ -39,6 +40,12 @@ def source_url(base: str, filename: str) -> str:
     if "://" not in base:
         base = Path(base).resolve().as_uri()
     return base.rstrip("/") + "/" + urllib.parse.quote(filename)
+
+
+def dataset_source(mirror: str | None, url: str, dataset: str, filename: str) -> str:
+    """Where a dataset's file is fetched from: the mirror's folder for that dataset (MIRROR/<dataset>/), which
+    keeps datasets whose files share names (MNIST's and Fashion-MNIST's) apart, or else the dataset's url."""
+    return source_url(source_url(mirror, dataset) if mirror else url, filename)
 
 
 def file_digest(path: str | os.PathLike, algorithm: str, covers: str = "file") -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from study.data.download import file_digest
-from study.data.formats import ARRAYS, FORMAT_FILES, DatasetFormatError, read_dataset
+from study.data.formats import ARRAYS, DatasetFormatError, dataset_format, read_dataset
 
 
 def stratified_subset(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
@@ -37,7 +37,7 @@ def class_count(splits: dict[str, tuple[np.ndarray, np.ndarray]], fmt: str) -> i
     missing = sorted(set(range(classes)) - set(np.unique(splits["train"][1]).tolist()))
     if missing:
         raise DatasetFormatError(
-            f"{', '.join(FORMAT_FILES[fmt])}: the labels run to {classes - 1}, but classes {missing} have no "
+            f"{', '.join(dataset_format(fmt).files)}: the labels run to {classes - 1}, but classes {missing} have no "
             "training image; the labels are not a dataset's classes"
         )
     return classes
@@ -53,7 +53,9 @@ def prepare(fmt: str, download_dir: str | os.PathLike, out_dir: str | os.PathLik
     splits = read_dataset(fmt, download_dir)
     meta = {
         "format": fmt,
-        "sources": {name: {"sha256": file_digest(Path(download_dir) / name, "sha256")} for name in FORMAT_FILES[fmt]},
+        "sources": {
+            name: {"sha256": file_digest(Path(download_dir) / name, "sha256")} for name in dataset_format(fmt).files
+        },
     }
     classes = class_count(splits, fmt)
     meta["classes"] = classes  # the class count comes from the data: every later stage reads it here

@@ -32,7 +32,7 @@ import sys
 import time
 from pathlib import Path
 
-from study.data.formats import FORMAT_TYPICAL
+from study.data.formats import FORMATS
 from study.specs import forward_flops
 from study.training.bench.peak import sgemm_peak_gflops
 
@@ -43,15 +43,15 @@ PROCESS_START = time.perf_counter()
 MODELS = {
     name: {
         "variant": variant,
-        "input": typical["shape"],
-        "images": typical["train_images"],
-        "classes": typical["classes"],
+        "input": typical.shape,
+        "images": typical.train_images,
+        "classes": typical.classes,
     }
     for name, variant, typical in (
-        ("fmnist_2conv", "fmnist_2conv_sigmoid", FORMAT_TYPICAL["idx"]),
-        ("cifar_2conv", "cifar_2conv_sigmoid", FORMAT_TYPICAL["cifar10_binary"]),
-        ("cifar_6conv", "cifar_6conv_relu", FORMAT_TYPICAL["cifar10_binary"]),
-        ("cifar_12conv", "cifar_12conv_relu", FORMAT_TYPICAL["cifar10_binary"]),
+        ("fmnist_2conv", "fmnist_2conv_sigmoid", FORMATS["idx"]),
+        ("cifar_2conv", "cifar_2conv_sigmoid", FORMATS["cifar10_binary"]),
+        ("cifar_6conv", "cifar_6conv_relu", FORMATS["cifar10_binary"]),
+        ("cifar_12conv", "cifar_12conv_relu", FORMATS["cifar10_binary"]),
     )
 }
 BATCH = 256
