@@ -39,8 +39,8 @@ def overfit_one_batch(
     steps: int,
     spec: dict,
 ) -> dict:
-    """Train on one fixed batch for ``steps`` steps with the variant's optimizer (its schedule spread over those
-    steps); return its loss and accuracy curves."""
+    """Train on one fixed batch for ``steps`` steps with the variant's optimizer (its warm-up as in training,
+    its cosine over these steps); return its loss and accuracy curves."""
     model.compile(optimizer=build_optimizer(spec, steps), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     images, labels = np.asarray(images), np.asarray(labels, dtype=np.int32)
     curve = {"loss": [], "accuracy": []}
