@@ -28,6 +28,13 @@ KILLS = [
     ("aggregate", "rule aggregate:", (0.0, 1.0)),
     ("report", "rule report:", (0.5, 4.0)),
 ]
+# The 12-conv variant trains with an optimizer, schedule and activation from config, so a killed study
+# recovers those to the same numbers too.
+FROM_CONFIG = {
+    "activation": "leaky_relu",
+    "learning_rate": 0.02,
+    "optimizer": {"name": "sgd", "momentum": 0.9, "warmup_steps": 2, "schedule": "cosine"},
+}
 TIMING_COLUMNS = {"seconds", "train_seconds", "seconds_per_epoch"}
 TABLES = [
     "epochs.csv",
@@ -61,7 +68,8 @@ def study_config(url: str, files: dict) -> dict:
         "variants_to_train": VARIANTS,
         "subset": {"train": 150, "val": 40},
         "datasets": {name: {"files": checksums} for name, checksums in files.items()},
-        "variants": {name: {"epochs": 3, "batch_size": 64} for name in VARIANTS},
+        "variants": {name: {"epochs": 3, "batch_size": 64} for name in VARIANTS}
+        | {VARIANTS[1]: {"epochs": 3, "batch_size": 64} | FROM_CONFIG},
         "preflight": {"init_images": 40, "steps": 15},
         "diagnostics": {"probe_images": 32, "step_interval": 1},
         "fix_ranking": {"baseline": VARIANTS[0], "variants": [VARIANTS[1]]},
