@@ -191,6 +191,8 @@ def test_each_claim_folds_its_test_p_runs_seed_by_seed_and_reason():
     assert "never" in he and ">40<" in he and "dead units" in he
     assert "seeds for 80% power" not in he and "20 per variant, at a true rate of 0.9" in html
     assert "<b>Why:</b> 2 of 2 seeds learn against 0 of 2" in he
+    one_seed = claim_details(CLAIMS.assign(seeds=[1.0, 1.0]), RUNS)  # pandas reads a lone seed as a number
+    assert one_seed[one_seed.index("2. ") :].count("(baseline)") == 1, "seed 1 of the baseline, and no other"
 
 
 def test_the_configuration_is_folded_as_yaml_with_short_lists_on_one_line():

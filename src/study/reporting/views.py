@@ -603,7 +603,8 @@ def markdown_html(text: str) -> str:
 
 def seed_table(claim: dict, runs: pd.DataFrame) -> pd.DataFrame:
     """Every run a claim was judged on: the claim's net and its baseline, seed by seed."""
-    seeds = [] if pd.isna(claim["seeds"]) else [int(seed) for seed in str(claim["seeds"]).split()]
+    # one seed is read as a number (1.0), several as text ("1 2")
+    seeds = [] if pd.isna(claim["seeds"]) else [int(float(seed)) for seed in str(claim["seeds"]).split()]
     nets = {claim["variant"]: "the claim's net"}
     if isinstance(claim.get("baseline"), str):
         nets[claim["baseline"]] = "baseline"
