@@ -43,7 +43,7 @@ def slurm(tmp_path_factory):
 @pytest.fixture(scope="module")
 def mirror(tmp_path_factory):
     root = tmp_path_factory.mktemp("mirror")
-    files = {"fashion_mnist": write_fashion_mnist(root), "cifar10": write_cifar10(root)}
+    files = {"fashion_mnist": write_fashion_mnist(root / "fashion_mnist"), "cifar10": write_cifar10(root / "cifar10")}
     with serve(root) as url:
         yield url, files
 
