@@ -9,6 +9,8 @@ from __future__ import annotations
 # The activations whose unit health the diagnostics count, and what they count: ReLU-family units that
 # output at most 0 for every probe image (dead), sigmoid and tanh units near their bounds (saturated). Other
 # activations (elu, gelu) record no unit statistics, and a run of them is never said to have none.
+# The optimizers a variant can name (study.training.optimizers builds them), as prose writes them.
+OPTIMIZER_NAMES = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD"}
 UNIT_HEALTH = {
     "relu": "dead_fraction",
     "leaky_relu": "dead_fraction",

@@ -29,6 +29,11 @@ def chance_accuracy(classes: int) -> float:
     return 1 / classes
 
 
+def chance_label(classes: int) -> str:
+    """The chance loss as the figures label it: 'chance: ln(classes) = its value', to 2 decimals."""
+    return f"chance: ln {classes} = {chance_loss(classes):.2f}"
+
+
 def plateau_line(classes: int, thresholds: dict) -> float:
     """The loss a run must fall below, and stay below, to have left the plateau: ln(classes) minus the margin."""
     return chance_loss(classes) - thresholds["plateau_margin"]

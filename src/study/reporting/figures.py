@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from study.analysis.outcomes import chance_accuracy, chance_loss, plateau_line
+from study.analysis.outcomes import chance_accuracy, chance_label, chance_loss, plateau_line
 from study.reporting.views import VERDICT_MARKS, cell_label
 
 # train_* and val_* are both measured in inference mode at each epoch's end (history.csv)
@@ -174,7 +174,7 @@ def plot_fixes(steps: pd.DataFrame, fixes: pd.DataFrame, classes: int, config: d
     ax.text(
         ax.get_xlim()[0],
         chance_loss(classes),
-        f" chance: ln {classes} = {chance_loss(classes):.2f}",
+        f" {chance_label(classes)}",
         va="bottom",
         fontsize="small",
     )
@@ -275,7 +275,7 @@ def plot_loss_by_step(steps: pd.DataFrame, classes: dict[str, int], config: dict
         ax.text(
             1,
             chance,
-            f"chance: ln {classes[variant]} = {chance:.2f}",
+            chance_label(classes[variant]),
             transform=ax.get_yaxis_transform(),
             ha="right",
             va="bottom",

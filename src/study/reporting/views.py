@@ -19,6 +19,7 @@ from nbconvert import HTMLExporter
 from study.analysis.claims import format_p
 from study.analysis.outcomes import chance_accuracy, outcome_rules
 from study.analysis.stability import stability_summary
+from study.specs import OPTIMIZER_NAMES
 
 TEMPLATES = Path(__file__).parent / "templates"
 NEAR_CHANCE = 0.05  # how close to 1/classes a validation accuracy is "near chance" in the notes
@@ -84,9 +85,6 @@ def params_view(params: pd.DataFrame) -> pd.DataFrame:
             "matches the lecture": params["matches_lecture"].astype("boolean"),
         }
     )
-
-
-OPTIMIZER_NAMES = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD"}
 
 
 def recipe_text(width, learning_rate, batch_size, images: str, epochs, optimizer: str = "adam") -> str:

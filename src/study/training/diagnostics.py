@@ -52,7 +52,7 @@ def activation_stats(outputs, activation: str, saturation: float) -> dict:
             "saturated_fraction": ops.mean(ops.cast(saturated, "float32")),
             "mean_sigmoid_derivative": ops.mean(outputs * (1 - outputs)),
         }
-    if activation in ("relu", "leaky_relu"):
+    if UNIT_HEALTH.get(activation) == "dead_fraction":
         # A unit (one channel at one position, or one Dense neuron) is dead when it is at most zero for every
         # image of the batch: a ReLU passes no gradient there, a leaky ReLU only its small negative slope.
         return {"dead_fraction": ops.mean(ops.cast(ops.all(outputs <= 0, axis=0), "float32"))}

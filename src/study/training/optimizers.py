@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import keras
 
+from study.specs import OPTIMIZER_NAMES
+
 # The spec's optimizer before the schema had one: Keras' Adam at the variant's rate, no schedule.
 ADAM = {"name": "adam", "warmup_steps": 0, "schedule": "constant"}
 
@@ -44,7 +46,7 @@ def build_optimizer(spec: dict, total_steps: int) -> keras.optimizers.Optimizer:
 def describe(spec: dict) -> str:
     """'SGD (momentum 0.9), warm-up 20 steps, cosine': the optimizer in words, for logs."""
     settings = spec.get("optimizer") or ADAM
-    name = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD"}[settings["name"]]
+    name = OPTIMIZER_NAMES[settings["name"]]
     if settings["name"] == "sgd":
         name += f" (momentum {settings['momentum']:g})"
     if settings["name"] == "adamw":
