@@ -43,7 +43,13 @@ OUTCOME_THRESHOLDS = {
     "windows": 3,
     "plateau_margin": 0.05,
     "overfit_gap": 0.15,
-    "causes": {"vanishing_gradient_ratio": 0.01, "dead_fraction": 0.9, "saturated_fraction": 0.9},
+    "evaluated_accuracy_margin": 0.05,
+    "causes": {
+        "vanishing_gradient_ratio": 0.01,
+        "small_gradient_scale": 0.001,
+        "dead_fraction": 0.9,
+        "saturated_fraction": 0.9,
+    },
 }
 
 

@@ -24,11 +24,16 @@ def idx_bytes(array: np.ndarray) -> bytes:
     return header + array.astype(np.uint8).tobytes()
 
 
-def class_images(labels: np.ndarray, shape: tuple[int, ...], rng) -> np.ndarray:
+def class_patterns(classes: int, shape: tuple[int, ...], rng) -> np.ndarray:
+    """One brightness pattern per class, shared by the training and validation images, so that what a net
+    learns from the one holds on the other."""
+    return rng.integers(0, 256, size=(classes, *shape))
+
+
+def class_images(labels: np.ndarray, patterns: np.ndarray, rng) -> np.ndarray:
     """Noisy images whose brightness pattern depends on the class, so a net can learn them."""
-    base = rng.integers(0, 256, size=(int(labels.max()) + 1, *shape))
-    noise = rng.integers(-40, 41, size=(len(labels), *shape))
-    return np.clip(base[labels] + noise, 0, 255).astype(np.uint8)
+    noise = rng.integers(-40, 41, size=(len(labels), *patterns.shape[1:]))
+    return np.clip(patterns[labels] + noise, 0, 255).astype(np.uint8)
 
 
 def write_fashion_mnist(directory: Path, n_train: int = 200, n_val: int = 60, seed: int = 0) -> dict:
@@ -36,9 +41,10 @@ def write_fashion_mnist(directory: Path, n_train: int = 200, n_val: int = 60, se
     rng = np.random.default_rng(seed)
     directory.mkdir(parents=True, exist_ok=True)
     checksums = {}
+    patterns = class_patterns(10, (28, 28), rng)
     for split, n in (("train", n_train), ("val", n_val)):
         labels = np.arange(n) % 10
-        images = class_images(labels, (28, 28), rng)
+        images = class_images(labels, patterns, rng)
         for name, array in zip(IDX_FILES[split], (images, labels), strict=True):
             payload = idx_bytes(array)
             (directory / name).write_bytes(gzip.compress(payload, mtime=0))
@@ -68,13 +74,14 @@ def write_cifar10(directory: Path, n_train: int = 200, n_val: int = 60, seed: in
     rng = np.random.default_rng(seed)
     directory.mkdir(parents=True, exist_ok=True)
     labels = np.arange(n_train) % 10
-    images = class_images(labels, (32, 32, 3), rng)
+    patterns = class_patterns(10, (32, 32, 3), rng)
+    images = class_images(labels, patterns, rng)
     members = {
         name: cifar_records(images[idx], labels[idx])
         for name, idx in zip(CIFAR10.members["train"], np.array_split(np.arange(n_train), 5), strict=True)
     }
     val_labels = np.arange(n_val) % 10
-    members[CIFAR10.members["val"][0]] = cifar_records(class_images(val_labels, (32, 32, 3), rng), val_labels)
+    members[CIFAR10.members["val"][0]] = cifar_records(class_images(val_labels, patterns, rng), val_labels)
     members["cifar-10-batches-bin/batches.meta.txt"] = b"airplane\nautomobile\n"
     archive = tar_gz(members)
     (directory / "cifar-10-binary.tar.gz").write_bytes(archive)
@@ -87,9 +94,10 @@ def write_cifar100(directory: Path, n_train: int = 400, n_val: int = 200, seed: 
     rng = np.random.default_rng(seed)
     directory.mkdir(parents=True, exist_ok=True)
     members = {}
+    patterns = class_patterns(100, (32, 32, 3), rng)
     for split, n in (("train", n_train), ("val", n_val)):
         fine = np.arange(n) % 100
-        members[CIFAR100.members[split][0]] = cifar_records(class_images(fine, (32, 32, 3), rng), fine, fine // 5)
+        members[CIFAR100.members[split][0]] = cifar_records(class_images(fine, patterns, rng), fine, fine // 5)
     members["cifar-100-binary/fine_label_names.txt"] = b"apple\naquarium_fish\n"
     archive = tar_gz(members)
     (directory / CIFAR100.archive).write_bytes(archive)

@@ -113,3 +113,24 @@ def test_overfit_one_batch_records_the_curves_of_a_trainable_and_an_untrainable_
         dense_stack(2, "relu", bias=-100.0), images, labels, steps=50, spec={"learning_rate": 1e-3}
     )
     assert good["steps"] == 300 and max(dead["accuracy"]) < 1.0
+
+
+def test_batchnorm_records_how_far_its_moving_statistics_lag_its_batch_statistics():
+    # inputs far from the moving statistics' starting point (mean 0, variance 1): after one short epoch at
+    # Keras' default momentum 0.99 the moving mean has barely moved, so inference mode normalises with a lag
+    keras.utils.set_random_seed(0)
+    images, labels = probe()
+    images = images * 3 + 20
+    inputs = keras.Input(shape=(8,))
+    x = keras.layers.Dense(16, name="hidden1")(inputs)
+    x = keras.layers.BatchNormalization(name="hidden1_bn")(x)
+    x = keras.layers.Activation("relu")(x)
+    outputs = keras.layers.Dense(10, activation="softmax", name="predictions")(x)
+    table = diagnostics_of(keras.Model(inputs, outputs), images, labels)
+    lag = table[(table.statistic == "batchnorm_mean_lag") & (table.layer == "hidden1_bn")]
+    assert list(lag.epoch) == [0, 1] and (lag.depth == 1).all()
+    assert lag.value.iloc[-1] > 1.0  # more than a batch standard deviation off
+    ratio = table[table.statistic == "batchnorm_variance_ratio"]["value"]
+    assert len(ratio) == 2 and np.isfinite(ratio).all()
+    plain = diagnostics_of(dense_stack(2, "relu"), *probe())
+    assert not plain.statistic.str.startswith("batchnorm").any()

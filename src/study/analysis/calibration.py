@@ -11,7 +11,7 @@ import math
 
 import pandas as pd
 
-from study.analysis.claims import LEARNING
+from study.analysis.outcomes import LEARNING
 
 CHECKS = {
     "initial loss near chance, ln(classes)": "initial_loss_ok",

@@ -1,6 +1,8 @@
-"""Which fix works best: the variants that try to rescue one baseline, ranked by how soon they leave the plateau.
+"""Which fix works best: the variants that try to rescue one baseline, ranked by how soon they learn.
 
-A run that never left the plateau is censored at its last step, not counted as leaving there:
+A run learns at the step its training loss left the plateau, and only if it learned as it is evaluated (its
+outcome learns or overfits): a run whose loss left the plateau in training mode only, or never, is censored at
+its last step, not counted as learning there:
 each variant's step is the Kaplan-Meier median with its 95% interval (statsmodels), compared
 with the baseline's by a log-rank test. Those describe speed. Whether a fix makes the net
 learn is one question with one answer: the verdict of the claim that tests it (the contrast
@@ -16,7 +18,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
-from study.analysis.claims import LEARNING
+from study.analysis.outcomes import LEARNING
 from study.analysis.statistics import mean_interval
 
 FIX_COLUMNS = [
@@ -39,9 +41,11 @@ FIX_COLUMNS = [
 
 
 def exit_times(runs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Each run's step of leaving the plateau, or its last step when it never left; and whether it left."""
-    left = runs["plateau_exit_step"].notna().to_numpy()
-    return runs["plateau_exit_step"].fillna(runs["steps"]).to_numpy(float), left.astype(int)
+    """Each run's step of leaving the plateau when it learned, or its last step when it did not; and whether it
+    learned."""
+    learned = (runs["plateau_exit_step"].notna() & runs["outcome"].isin(LEARNING)).to_numpy()
+    times = np.where(learned, runs["plateau_exit_step"].astype(float), runs["steps"].astype(float))
+    return times.astype(float), learned.astype(int)
 
 
 def median_exit(runs: pd.DataFrame) -> tuple[float, float, float]:
@@ -117,11 +121,11 @@ def fixes_table(runs: pd.DataFrame, steps: pd.DataFrame, ranking: dict | None, c
         fix = runs[runs["variant"] == name]
         row = variant_row(fix, int(first_step.get(name, 0)))
         rows.append(row | {"logrank_p": logrank_p(fix, baseline)} | fix_claim(claims, name, base_name))
-    share_left = runs.groupby("variant")["plateau_exit_step"].apply(lambda steps: steps.notna().mean())
+    share_learned = runs.groupby("variant")["outcome"].apply(lambda outcomes: outcomes.isin(LEARNING).mean())
     rows.sort(
         key=lambda r: (
             math.inf if math.isnan(r["median_exit_step"]) else r["median_exit_step"],
-            -share_left[r["variant"]],
+            -share_learned[r["variant"]],
             -r["final_train_accuracy_mean"],
         )
     )

@@ -16,6 +16,12 @@ import pandas as pd
 from study.specs import UNIT_HEALTH
 
 LEARNING = {"learns", "overfits"}
+# A run whose training loss left the plateau while the net, as it is evaluated (inference mode), stayed at
+# chance: it did not learn. Batch norm's moving statistics lagging its batch statistics is one way there.
+TRAINING_MODE_ONLY = "learns in training mode only"
+# A run whose net, evaluated, fits its training images while its validation accuracy stays at chance: it
+# learned nothing that holds beyond them, so it did not learn either.
+MEMORIZES = "memorizes"
 # The cause of a run that learned: there is nothing to explain. Not "n/a", which pandas reads as missing.
 NO_CAUSE = "none sought (it learned)"
 
@@ -85,6 +91,22 @@ def not_left(steps: pd.DataFrame, line: float, windows: int) -> tuple[str, str]:
     return "stuck", f"the training loss never stayed below {line:.3f} for {windows} windows in {total} steps"
 
 
+def evaluated_at_chance(last_epoch: pd.Series, classes: int, thresholds: dict) -> tuple[list[str], list[str]]:
+    """How the net, measured in inference mode at the last epoch's end, is still at chance: on the train probe
+    (its loss at or above the plateau line, or its accuracy within the stated margin of chance), and on
+    validation (its accuracy within the margin). Empty lists when it is off chance."""
+    line = plateau_line(classes, thresholds)
+    floor = chance_accuracy(classes) + thresholds["evaluated_accuracy_margin"]
+    train, val = [], []
+    if not last_epoch["train_loss"] < line:
+        train.append(f"train loss {last_epoch['train_loss']:.3f}, not below {line:.3f}")
+    if not last_epoch["train_accuracy"] >= floor:
+        train.append(f"train accuracy {last_epoch['train_accuracy']:.3f}, below chance + margin {floor:.3f}")
+    if not last_epoch["val_accuracy"] >= floor:
+        val.append(f"validation accuracy {last_epoch['val_accuracy']:.3f}, below chance + margin {floor:.3f}")
+    return train, val
+
+
 def has_stalled(losses: np.ndarray, windows: int) -> tuple[bool, float, float]:
     """Whether the loss has not fallen since the run left: the mean of its last ``windows`` windows against the
     mean of its first ``windows`` after leaving (fewer, without overlap, when fewer follow)."""
@@ -103,8 +125,9 @@ def run_outcome(
     Judged on the training loss every few steps (steps.csv), over ``thresholds['windows']``
     consecutive windows at a time, not on a final accuracy against a threshold: a run that
     leaves the plateau late still learns, and one window below the line is not leaving it.
-    The overfit gap compares train and validation accuracy, both measured in inference mode
-    at the last epoch's end.
+    A run that left the plateau learns only if the net as it is evaluated (inference mode, at the last
+    epoch's end) is off chance too; otherwise it *learns in training mode only*. The overfit gap compares
+    train and validation accuracy, both measured in inference mode at the last epoch's end.
     """
     losses = np.concatenate([steps["loss"].to_numpy(dtype=float), history["running_loss"].to_numpy(dtype=float)])
     if not np.all(np.isfinite(losses)):
@@ -125,6 +148,16 @@ def run_outcome(
     final = float(steps["loss"].iloc[-1])
     left_at = f"left the plateau at step {exit_step} of {total}, loss {final:.3f} at the end"
     last_epoch = history.iloc[-1]
+    train_at_chance, val_at_chance = evaluated_at_chance(last_epoch, classes, thresholds)
+    if train_at_chance:
+        at_chance = "; ".join(train_at_chance + val_at_chance)
+        return (
+            TRAINING_MODE_ONLY,
+            f"its training-mode loss {left_at}, but the net in inference mode is at chance: {at_chance}",
+            exit_step,
+        )
+    if val_at_chance:
+        return MEMORIZES, f"{left_at}; it fits its training images but its {val_at_chance[0]}", exit_step
     gap = last_epoch["train_accuracy"] - last_epoch["val_accuracy"]
     if gap > thresholds["overfit_gap"]:
         return "overfits", f"{left_at}; train accuracy exceeds validation accuracy by {gap:.3f}", exit_step
@@ -135,13 +168,22 @@ def diagnostic_signs(diagnostics: pd.DataFrame) -> dict:
     """What the last recorded epoch of a run's diagnostics says about why it might not learn.
 
     gradient_ratio: the first weighted layer's gradient norm over the last one's;
-    dead_fraction, saturated_fraction: the largest over layers (NaN for a net without ReLUs
-    or sigmoids).
+    gradient_scale: the largest over layers of a layer's gradient norm over its weight norm (small everywhere
+    when gradients are uniformly small, which the first/last ratio cannot see);
+    dead_fraction, saturated_fraction: the largest over layers (NaN for a net without ReLUs or sigmoids);
+    batchnorm_lag: the largest over batch-norm layers of how far the moving means lag the probe batch's means,
+    in the batch's standard deviations (NaN for a net without batch norm, or a run that did not record it).
     """
     last = diagnostics[diagnostics["epoch"] == diagnostics["epoch"].max()]
-    gradients = last[last["statistic"] == "gradient_norm"].sort_values("depth")["value"].to_numpy(float)
-    top = gradients[-1] if gradients.size else math.nan
-    ratio = gradients[0] / top if gradients.size and top > 0 else math.nan
+
+    def by_depth(statistic):
+        rows = last[last["statistic"] == statistic].sort_values("depth")
+        return rows.set_index("layer")["value"].astype(float)
+
+    gradients = by_depth("gradient_norm")
+    top = gradients.iloc[-1] if len(gradients) else math.nan
+    ratio = gradients.iloc[0] / top if len(gradients) and top > 0 else math.nan
+    relative = (gradients / by_depth("weight_norm").reindex(gradients.index)).dropna()
 
     def largest(statistic):
         values = last.loc[last["statistic"] == statistic, "value"]
@@ -149,8 +191,10 @@ def diagnostic_signs(diagnostics: pd.DataFrame) -> dict:
 
     return {
         "gradient_ratio": float(ratio),
+        "gradient_scale": float(relative.max()) if len(relative) else math.nan,
         "dead_fraction": largest("dead_fraction"),
         "saturated_fraction": largest("saturated_fraction"),
+        "batchnorm_lag": largest("batchnorm_mean_lag"),
     }
 
 
@@ -160,6 +204,8 @@ def run_cause(signs: dict, thresholds: dict, activation: str = "relu") -> str:
 
     Dead units come first: a layer of ReLUs that output 0 for every image passes no gradient,
     so a vanishing first-layer gradient beside them is their effect, and is named as such.
+    Gradients small at every layer (He et al. 2015's deep plain ReLU net under Glorot init) are vanishing
+    gradients too, though the first/last ratio is near 1.
     """
     causes = thresholds["causes"]
     vanishing = signs["gradient_ratio"] < causes["vanishing_gradient_ratio"]
@@ -170,11 +216,31 @@ def run_cause(signs: dict, thresholds: dict, activation: str = "relu") -> str:
         return "dead units (first-layer gradient zero)" if zero else "dead units (and vanishing gradients)"
     if vanishing:
         return "vanishing gradients"
+    if signs.get("gradient_scale", math.nan) < causes["small_gradient_scale"]:
+        return "vanishing gradients (uniformly small at every layer)"
     if signs["saturated_fraction"] > causes["saturated_fraction"]:
         return "saturation"
     if activation not in UNIT_HEALTH:
         return f"not measured (no dead or saturated count for {activation} units; gradients not vanishing)"
     return "none"
+
+
+def training_mode_cause(signs: dict) -> str:
+    """Why a net that left the plateau in training mode is at chance in inference mode, as far as recorded."""
+    lag = signs.get("batchnorm_lag", math.nan)
+    if math.isnan(lag):
+        return "inference mode differs from training mode (no batch-norm statistics recorded to say why)"
+    return f"batch-norm moving statistics lag the batch statistics (by up to {lag:.2f} batch standard deviations)"
+
+
+def cause_of(outcome: str, signs: dict, thresholds: dict, activation: str) -> str:
+    if outcome in LEARNING:
+        return NO_CAUSE
+    if outcome == TRAINING_MODE_ONLY:
+        return training_mode_cause(signs)
+    if outcome == MEMORIZES:
+        return "memorization (validation at chance)"
+    return run_cause(signs, thresholds, activation)
 
 
 def judge_run(
@@ -193,7 +259,7 @@ def judge_run(
     return {
         "outcome": outcome,
         "outcome_reason": reason,
-        "cause": NO_CAUSE if outcome in LEARNING else run_cause(signs, thresholds, activation),
+        "cause": cause_of(outcome, signs, thresholds, activation),
         **signs,
         "plateau_exit_step": exit_step,
     }
@@ -211,8 +277,17 @@ def outcome_rules(thresholds: dict, classes: dict[str, int]) -> list[str]:
         f"*stuck*: the training loss (mean over each window of steps) never stayed below its dataset's chance "
         f"loss, ln(classes), minus {margin} ({lines}) for {windows} windows in a row",
         f"*learns*: after its last stretch of {windows} or more windows on the plateau, at least {windows} windows "
-        f"followed below the line, and the mean of its last {windows} windows is below that of its first "
-        f"{windows} after leaving",
+        f"followed below the line, the mean of its last {windows} windows is below that of its first "
+        f"{windows} after leaving, and the net in inference mode at the end is off chance (train-probe loss below "
+        "the line; train-probe and validation accuracy at least chance plus "
+        f"{thresholds['evaluated_accuracy_margin']})",
+        f"*learns in training mode only*: its training loss left the plateau as above, but the net as it is "
+        f"evaluated (inference mode, at the last epoch's end) is at chance: its train-probe loss is not below the "
+        f"plateau line, or its train-probe accuracy is below chance (1/classes) plus "
+        f"{thresholds['evaluated_accuracy_margin']}; it does not count as learning",
+        f"*memorizes*: its training loss left the plateau and its train probe is off chance in inference mode, "
+        f"but its validation accuracy is below chance plus {thresholds['evaluated_accuracy_margin']}: it fits its "
+        "training images only, and does not count as learning",
         f"*overfits*: a learning net whose final train accuracy exceeds its validation accuracy by more than "
         f"{thresholds['overfit_gap']} (both in inference mode at the last epoch's end)",
         f"*undecided*: it left the plateau but fell back onto it for {windows} or more windows, began to leave only "
@@ -222,6 +297,10 @@ def outcome_rules(thresholds: dict, classes: dict[str, int]) -> list[str]:
         "ReLUs is what zeroes the gradient below it",
         f"cause *vanishing gradients*: the first layer's gradient norm is below {causes['vanishing_gradient_ratio']:g} "
         "times the last layer's (last recorded epoch)",
+        f"cause *vanishing gradients (uniformly small at every layer)*: no layer's gradient norm reaches "
+        f"{causes['small_gradient_scale']:g} times its weight norm, though the first/last ratio is not small",
+        "cause of *learns in training mode only*: how far batch norm's moving means lag the probe batch's means, in "
+        "batch standard deviations, where the net has batch norm",
         f"cause *dead units*: in some layer more than {causes['dead_fraction']:.0%} of the ReLU (or leaky ReLU) units "
         "output at most 0 for every probe image",
         f"cause *saturation*: in some layer more than {causes['saturated_fraction']:.0%} of the sigmoid (or tanh) "

@@ -157,11 +157,14 @@ RUN_COLUMNS = [
     "plateau_exit_step",
     "steps",
     "gradient_ratio",
+    "gradient_scale",
     "dead_fraction",
     "saturated_fraction",
+    "batchnorm_lag",
     "final_train_accuracy",
     "final_train_loss",
     "final_val_accuracy",
+    "final_val_loss",
     "best_val_accuracy",
     "seconds_per_epoch",
 ]
@@ -199,7 +202,9 @@ def write_tables(files: StudyFiles, config: dict, configfiles: list[str], commit
     runs = runs_table(metrics)
     runs.to_csv(out["runs"], index=False)
     looks = [json.loads(Path(path).read_text()) for path in files.look_jsons]
-    claims = claims_table(config["claims"], runs, variants, config["design"], smallest_p(looks[-1] if looks else None))
+    claims = claims_table(
+        config["claims"], runs, variants, config["design"], smallest_p(looks[-1] if looks else None), config["outcomes"]
+    )
     claims["settled_at_look"] = claims["claim"].map(settled_at(looks)).astype("Int64")
     seeds_at = {look["look"]: look["seeds_per_variant"] for look in looks}
     claims["settled_with_seeds"] = claims["settled_at_look"].map(seeds_at).astype("Int64")

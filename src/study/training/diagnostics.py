@@ -89,6 +89,10 @@ class TrainingDiagnostics(keras.callbacks.Callback):
         self.layers = weighted_layers(model)
         self.activated = [layer for layer in self.layers if activation_name(layer)]
         self.probe_model = keras.Model(model.inputs, [model.output, *(layer.output for layer in self.activated)])
+        self.batchnorms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+        self.batchnorm_inputs = (
+            keras.Model(model.inputs, [layer.input for layer in self.batchnorms]) if self.batchnorms else None
+        )
         self.loss_fn = keras.losses.SparseCategoricalCrossentropy()
         # One compiled pass: run eagerly, a record cost 4-7 bf16 training steps.
         self.probe = jax_probe(self) if keras.backend.backend() == "jax" else tensorflow_probe(self)
@@ -134,7 +138,32 @@ class TrainingDiagnostics(keras.callbacks.Callback):
             for statistic, value in statistics.items():
                 self.add(epoch, layer.name, depth_of[layer.name], statistic, float(value))
         self.add(epoch, "model", 0, "probe_loss", float(loss))
+        self.record_batchnorm_lag(epoch, depth_of)
         self.seconds += time.perf_counter() - start
+
+    def record_batchnorm_lag(self, epoch: int, depth_of: dict[str, int]) -> None:
+        """How far each batch-norm layer's moving statistics lag its inputs' statistics on the probe batch (in
+        inference mode): the mean over channels of |batch mean - moving mean| / batch std, and of the moving
+        variance over the batch variance. Inference mode normalises with the moving statistics, so a large lag
+        is why a net that learns in training mode can sit at chance when evaluated."""
+        if self.batchnorm_inputs is None:
+            return
+        inputs = self.batchnorm_inputs(self.probe_images, training=False)
+        inputs = inputs if isinstance(inputs, list | tuple) else [inputs]
+        names = [layer.name for layer in self.model.layers]
+        for layer, x in zip(self.batchnorms, inputs, strict=True):
+            x = np.asarray(ops.convert_to_numpy(x), dtype=np.float64).reshape(-1, x.shape[-1])
+            mean, variance = x.mean(axis=0), x.var(axis=0)
+            moving_mean = np.asarray(layer.moving_mean, dtype=np.float64)
+            moving_variance = np.asarray(layer.moving_variance, dtype=np.float64)
+            std = np.sqrt(variance + layer.epsilon)
+            # the depth of the weighted layer it normalises: the nearest one before it in the model
+            before = [depth_of.get(name) for name in names[: names.index(layer.name)]]
+            depth = max((d for d in before if d is not None), default=0)
+            lag = float(np.mean(np.abs(mean - moving_mean) / std))
+            ratio = float(np.mean((moving_variance + layer.epsilon) / (variance + layer.epsilon)))
+            self.add(epoch, layer.name, depth, "batchnorm_mean_lag", lag)
+            self.add(epoch, layer.name, depth, "batchnorm_variance_ratio", ratio)
 
     def add(self, epoch, layer, depth, statistic, value):
         self.rows.append({"epoch": epoch, "layer": layer, "depth": depth, "statistic": statistic, "value": value})
