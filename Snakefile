@@ -1,6 +1,6 @@
 from snakemake.utils import min_version, validate
 
-from study.config import apply_extend
+from study.config import apply_extend, check_renamed_keys
 
 min_version("9.0")
 
@@ -9,6 +9,7 @@ configfile: "config/config.yaml"
 
 
 apply_extend(config)
+check_renamed_keys(config)
 validate(config, "workflow/schemas/config.schema.yaml")
 
 

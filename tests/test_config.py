@@ -8,7 +8,7 @@ from conftest import REPO, SNAKEMAKE, workflow_command
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from study.config import ConfigError, check_config
+from study.config import ConfigError, check_config, load_config
 
 SCHEMA = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
 
@@ -82,10 +82,13 @@ def test_schema_rejects_bad_config(default_config, edit, named):
         (lambda c: c.update(verdicts={"plateau_margin": 0.1}), "verdicts: this key is now called 'outcomes'"),
         (lambda c: c.update(subset={"test": 100}), "subset.test: this key is now called 'subset.val'"),
         (lambda c: c["variants"]["cifar_6conv_relu"].update(dataset="mnist"), "variants.cifar_6conv_relu.dataset"),
-        (lambda c: c["claims"].append({"claim": "x", "expect": "stuck", "variant": "nope"}), "claims[12].variant"),
+        (
+            lambda c: c["claims"].append({"claim": "x", "expect": "does_not_learn", "variant": "nope"}),
+            "claims[11].variant",
+        ),
         (
             lambda c: c["claims"].append({"claim": "x", "expect": "better_than", "variant": "cifar_6conv_relu"}),
-            "claims[12]: expect 'better_than' needs a baseline",
+            "claims[11]: expect 'better_than' needs a baseline",
         ),
         (
             lambda c: c["datasets"]["fashion_mnist"]["files"].pop("t10k-images-idx3-ubyte.gz"),
@@ -184,7 +187,7 @@ def test_a_bad_config_stops_the_run_before_any_job_and_names_the_problem(tmp_pat
 def test_config_loaded_outside_snakemake_equals_snakemakes(layers):
     from snakemake.utils import update_config
 
-    from study.config import apply_extend, load_config
+    from study.config import apply_extend
 
     paths = [REPO / "config" / name for name in layers]
     expected = {}
@@ -220,7 +223,7 @@ def test_a_layer_under_extend_adds_to_the_default_lists_where_a_plain_one_replac
     )
     config = load_config([REPO / "config" / "config.yaml", extending])
     assert config["claims"][:-1] == default["claims"] and config["claims"][-1]["claim"] == NEW_CLAIM["claim"]
-    assert len(config["claims"]) == len(default["claims"]) + 1 == 13
+    assert len(config["claims"]) == len(default["claims"]) + 1 == 12
     assert config["fix_ranking"]["variants"] == [*default["fix_ranking"]["variants"], "cifar_6conv_relu"]
     assert "extend" not in config
     replacing = tmp_path / "replacing.yaml"
@@ -234,3 +237,12 @@ def test_the_workflow_reads_extend_as_the_tools_do(tmp_path):
         workflow_command(tmp_path, tmp_path / "extending.yaml", "-n", "--cores", "1"), capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+def test_he_et_al_s_pair_is_a_claim_family_of_its_own_added_by_config_alone():
+    config = load_config([REPO / "config" / "config.yaml", REPO / "config" / "he2015.yaml"])
+    added = config["claims"][-2:]
+    assert {claim["family"] for claim in added} == {"he2015"} and len(config["claims"]) == 13
+    glorot, he = (config["variants"][f"cifar_30conv_plain_{init}"] for init in ("glorot", "he"))
+    assert sum(len(block) for block in glorot["blocks"]) == 30 and not glorot["batchnorm"] and not glorot["skip"]
+    assert (glorot["initializer"], he["initializer"]) == ("glorot_uniform", "he_normal")

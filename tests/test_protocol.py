@@ -1,12 +1,22 @@
 """The protocol: fixed once before the runs, hashed, and compared with the config's when the claims are judged."""
 
 import json
+import shutil
 
 import pytest
 from conftest import REPO
 
 from study.config import load_config
-from study.protocol import freeze, protocol_hash, protocol_of, protocol_status, recorded_hash
+from study.protocol import (
+    JUDGING_CODE,
+    freeze,
+    judging_code,
+    protocol_hash,
+    protocol_of,
+    protocol_status,
+    recorded_hash,
+)
+from study.provenance import git_commit
 from study.reporting.views import protocol_note
 
 
@@ -46,3 +56,37 @@ def test_the_hash_does_not_depend_on_key_order(config):
     protocol = protocol_of(config)
     reordered = dict(reversed(list(protocol.items())))
     assert protocol_hash(reordered) == protocol_hash(protocol)
+
+
+def test_the_protocol_fixes_the_rules_the_judging_code_the_commit_the_constants_the_looks_and_the_map(config):
+    protocol = protocol_of(config | {"sensitivity": SENSITIVITY})
+    assert set(protocol["judging_code"]) >= {"claims.py", "outcomes.py", "statistics.py", "sensitivity.py"}
+    assert protocol["commit"] == git_commit(REPO)
+    assert protocol["test_constants"]["CONFIDENCE"] == 0.95 and "POWER" in protocol["test_constants"]
+    assert "Bonferroni" in protocol["looks_rule"] and "Holm" in protocol["looks_rule"]
+    trend = protocol["map"]["trend_test"]
+    assert protocol["map"]["grid"] == SENSITIVITY["grid"] and trend["along"] == "learning_rate"
+    assert trend["claims"] == [f"fewer runs of {v} learn as the learning rate grows" for v in SENSITIVITY["variants"]]
+    assert protocol_of(config)["map"] == {}  # no map, none planned
+
+
+def test_a_change_to_the_judging_code_changes_the_protocols_hash(tmp_path):
+    analysis = tmp_path / "analysis"
+    shutil.copytree(JUDGING_CODE, analysis)
+    before = judging_code(analysis)
+    assert before == judging_code(JUDGING_CODE)
+    claims = analysis / "claims.py"
+    claims.write_text(claims.read_text().replace('DEFAULT_FAMILY = "lecture"', 'DEFAULT_FAMILY = "other"'))
+    after = judging_code(analysis)
+    assert after["claims.py"] != before["claims.py"] and after["outcomes.py"] == before["outcomes.py"]
+    protocol = {"judging_code": before}
+    assert protocol_hash(protocol) != protocol_hash({"judging_code": after})
+
+
+SENSITIVITY = {
+    "variants": ["cifar_12conv_relu", "cifar_12conv_relu_he"],
+    "grid": {"learning_rate": [0.001, 0.002], "width": [0.25, 0.5]},
+    "seeds": [301, 302],
+    "trend_along": "",
+    "lecture": {},
+}

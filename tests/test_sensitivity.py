@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from conftest import REPO
 
-from study.analysis.sensitivity import claims_by_cell, rates_table
-from study.analysis.statistics import clopper_pearson
+from study.analysis.sensitivity import claims_by_cell, rates_table, trend_claims
+from study.analysis.statistics import clopper_pearson, trend_test
 from study.config import ConfigError, check_config, load_config
 from study.grid import cells, sensitivity_runs, split_cell_variant, variant_spec
 from study.reporting.views import lecture_cell_text, sensitivity_text, sensitivity_view
@@ -109,3 +109,33 @@ def test_the_lecture_cell_is_marked_when_the_map_measures_it(config):
     )
     rates = rates_table(runs, lectured)
     assert rates["lecture_cell"].all() and "is a cell of the map, marked" in lecture_cell_text(rates, lectured)
+
+
+PUBLISHED_MAP = MAP | {"grid": {"learning_rate": [0.001, 0.002, 0.004], "width": [0.25, 0.5]}, "trend_along": ""}
+# learned out of 3 seeds per cell in the published map (docs/reproduction/sensitivity.csv, built at 9d8ef19)
+PUBLISHED_LEARNED = {
+    "cifar_12conv_relu": {0.25: [3, 1, 0], 0.5: [2, 0, 0]},
+    "cifar_12conv_relu_he": {0.25: [3, 3, 2], 0.5: [3, 3, 1]},
+}
+
+
+def test_the_map_tests_its_preregistered_trend_once_per_variant_holm_adjusted(config):
+    mapped = config | {"sensitivity": PUBLISHED_MAP}
+    learned = {}
+    for cell, values in cells(PUBLISHED_MAP):
+        for variant, by_width in PUBLISHED_LEARNED.items():
+            rank = PUBLISHED_MAP["grid"]["learning_rate"].index(values["learning_rate"])
+            learned[(variant, cell)] = by_width[values["width"]][rank]
+    rates = rates_table(map_runs(learned), mapped)
+    trends = trend_claims(rates, mapped).set_index("claim")
+    baseline = trends.loc["fewer runs of cifar_12conv_relu learn as the learning rate grows"]
+    he = trends.loc["fewer runs of cifar_12conv_relu_he learn as the learning rate grows"]
+    strata = [[(0, 3, 3), (1, 3, 1), (2, 3, 0)], [(0, 3, 2), (1, 3, 0), (2, 3, 0)]]
+    p_baseline = trend_test(strata, alternative="two-sided")
+    # the independent review's exact stratified trend test: p = 0.004 for the baseline, 0.056 for He init
+    assert p_baseline == pytest.approx(0.004, abs=5e-4)
+    assert baseline["p_adjusted"] == pytest.approx(min(1, 2 * p_baseline))  # Holm's first step over 2 variants
+    assert he["p_adjusted"] == pytest.approx(0.056, abs=5e-4)
+    assert baseline["verdict"] == "confirmed" and he["verdict"] == "undetermined"
+    assert baseline["evidence"] == "learned at learning rate 0.001: 5/6, 0.002: 1/6, 0.004: 0/6"
+    assert set(trends["cell"]) == {"all"}

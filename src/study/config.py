@@ -29,6 +29,12 @@ def check_renamed_keys(config: dict) -> None:
     for old, new in RENAMED_KEYS.items():
         if old in config:
             raise ConfigError(f"{old}: this key is now called {new!r}; rename it in your config file")
+    for i, claim in enumerate(config.get("claims") or []):
+        if isinstance(claim, dict) and claim.get("expect") == "stuck":
+            raise ConfigError(
+                f"claims[{i}].expect: 'stuck' is now 'does_not_learn' (any run that does not learn, stuck or not); "
+                "rename it in your config file"
+            )
     if "test" in config.get("subset", {}):
         raise ConfigError("subset.test: this key is now called 'subset.val' (the validation split); rename it")
 
@@ -60,6 +66,12 @@ def check_config(config: dict) -> None:
                 raise ConfigError(f"claims[{i}].{key}: {claim[key]!r} is not a variant")
         if claim["expect"] in ("better_than", "larger_gap") and not claim.get("baseline"):
             raise ConfigError(f"claims[{i}]: expect {claim['expect']!r} needs a baseline variant")
+        if claim.get("by") and claim["expect"] != "better_than":
+            raise ConfigError(f"claims[{i}].by: only a better_than claim states a least difference")
+    texts = [claim["claim"] for claim in config["claims"]]
+    for text in config["design"]["not_testable"]:
+        if text not in texts:
+            raise ConfigError(f"design.not_testable: {text!r} is not the text of a claim")
     ranking = config.get("fix_ranking") or {"variants": []}
     for i, name in enumerate([ranking.get("baseline"), *ranking["variants"]]):
         key = "fix_ranking.baseline" if i == 0 else f"fix_ranking.variants[{i - 1}]"
@@ -213,6 +225,7 @@ def load_config(paths: list[str | os.PathLike], schema: str | os.PathLike = DEFA
     for path in paths:
         config = merge_layers(config, yaml.safe_load(Path(path).read_text()) or {})
     apply_extend(config)
+    check_renamed_keys(config)
     validate_with_defaults(config, schema)
     check_config(config)
     return config

@@ -29,15 +29,71 @@ def recipe(config: dict, variant: str) -> dict:
     return run
 
 
+JUDGING_CODE = Path(__file__).resolve().parent / "analysis"
+LOOKS_RULE = (
+    "each claim's p over K planned looks is min(1, K x its smallest p at the looks taken so far) (Bonferroni), "
+    "then Holm-adjusted within its family; after each look the variants of the claims still undetermined get "
+    "the next look's seeds"
+)
+
+
+def judging_code(folder: Path = JUDGING_CODE) -> dict[str, str]:
+    """The sha256 of every Python file of the code that judges runs and claims (``study.analysis``), by path."""
+    return {
+        path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*.py"))
+    }
+
+
+def test_constants() -> dict[str, object]:
+    """The statistics module's named constants (levels, power, exact-test limits, Monte-Carlo draws and seed)."""
+    from study.analysis import statistics
+
+    return {
+        name: value
+        for name, value in sorted(vars(statistics).items())
+        if name.isupper() and isinstance(value, int | float | str)
+    }
+
+
+def map_protocol(config: dict) -> dict:
+    """The sensitivity map as it was planned: its variants, grid, seeds and its pre-registered trend test."""
+    from study.analysis.sensitivity import trend_hypothesis, trend_key
+
+    sensitivity = config["sensitivity"]
+    if not sensitivity["variants"]:
+        return {}
+    return {
+        "variants": sensitivity["variants"],
+        "grid": sensitivity["grid"],
+        "seeds": sensitivity["seeds"],
+        "trend_test": {
+            "along": trend_key(sensitivity),
+            "claims": trend_hypothesis(sensitivity),
+            "test": "exact Cochran-Armitage trend test on the ranks, stratified by the other keys' cells, "
+            "two-sided, confirmed when fewer learn as it grows, Holm over the variants",
+        },
+    }
+
+
 def protocol_of(config: dict) -> dict:
     """The protocol a config states: the seeds, the design (level, threshold, effects, looks, exploration
-    seeds), the claims, the outcome thresholds that judge runs, and the recipe of every claimed variant."""
+    seeds), the claims, the outcome thresholds that judge runs, the recipe of every claimed variant, and the
+    rules that turn them into verdicts: the judging code's hashes, the commit, the tests' constants, the looks
+    rule, and the sensitivity map with its trend test."""
+    from study.provenance import git_commit
+
     return {
         "seeds": list(config["seeds"]),
         "design": config["design"],
         "claims": config["claims"],
         "outcomes": config["outcomes"],
         "recipes": {name: recipe(config, name) for name in claimed_variants(config)},
+        "judging_code": judging_code(),
+        "commit": git_commit(JUDGING_CODE.parents[2]),
+        "test_constants": test_constants(),
+        "looks_rule": LOOKS_RULE,
+        "map": map_protocol(config),
     }
 
 

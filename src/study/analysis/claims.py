@@ -2,17 +2,24 @@
 
 Three kinds, by what the claim says (`study.analysis.statistics` has the tests):
 
-- *rate*: ``expect: learns`` or ``stuck`` without a baseline ("the 12-conv net does not learn"):
-  the share of seeds with that outcome against the design's ``rate_threshold`` ("in most runs").
-- *contrast*: ``expect: learns`` or ``stuck`` with a ``baseline`` ("batch norm makes the 12-conv
-  net learn"): the variant's rate of that outcome against the baseline's.
-- *paired*: ``better_than`` (a metric) and ``larger_gap`` (the train-validation accuracy gap),
-  seed by seed against a baseline.
+- *rate*: ``expect: learns`` or ``does_not_learn`` without a baseline ("the 12-conv net does not
+  learn"): the share of seeds with that outcome against the design's ``rate_threshold`` ("in most
+  runs"). A run learns when its outcome is *learns* or *overfits*; every other outcome (stuck,
+  undecided, diverged, learns in training mode only) does not learn.
+- *contrast*: ``expect: learns`` or ``does_not_learn`` with a ``baseline`` ("batch norm makes the
+  12-conv net learn"): an intersection-union test of both things the claim says, the variant has the
+  outcome in most runs *and* more often than the baseline; its p is the larger of the two parts' p.
+- *paired*: ``better_than`` (a metric, by at least the claim's ``by``) and ``larger_gap`` (the
+  train-validation accuracy gap), seed by seed against a baseline.
 
 Every p-value is Holm-adjusted within its family (one family, ``lecture``, unless a claim names
 another). A claim is *confirmed* when its adjusted p is at most the design's alpha and the estimate
 points the claimed way, *refuted* when it points the other way, and *undetermined* otherwise, with
-the seeds that would give 80% power at the design's minimal effect.
+the seeds that would give 80% power at the design's minimal effect and at the effect observed. Each
+interval is at the level Holm tests the claim at (its step's alpha / k), so that it agrees with the
+decision. A claim is *not testable* when its measure cannot reach its threshold at this profile (the
+design names it, or no run of it overfits for a gap claim), and *not run* when a variant it names did
+not train; both stay out of the family.
 """
 
 from __future__ import annotations
@@ -25,13 +32,16 @@ import pandas as pd
 from study.analysis import statistics
 from study.analysis.outcomes import LEARNING, NO_CAUSE
 
-OUTCOMES = {"learns": LEARNING, "stuck": {"stuck"}}
+EXPECTED_OUTCOMES = ("learns", "does_not_learn")
 DEFAULT_FAMILY = "lecture"
+NOT_TESTABLE, NOT_RUN = "not testable", "not run"
 TESTS = {
-    "rate": "exact binomial test against {threshold:g} (Clopper-Pearson 95% interval)",
-    "contrast": "Boschloo's exact test of two rates (exact 95% interval of the difference)",
-    "paired": "exact sign-flip test (Hartigan's 95% interval of the mean difference)",
-    "paired_t": "paired t-test (95% t-interval of the mean difference)",
+    "rate": "exact binomial test against {threshold:g} (Clopper-Pearson interval)",
+    "contrast": (
+        "intersection-union test: the exact binomial test against {threshold:g} and Boschloo's exact test "
+        "against the baseline, the larger p (exact interval of the difference)"
+    ),
+    "paired": "exact sign-flip test (interval: the values the test keeps)",
 }
 CLAIM_COLUMNS = [
     "claim",
@@ -48,9 +58,13 @@ CLAIM_COLUMNS = [
     "baseline_n_seeds",
     "baseline_n_outcome",
     "estimate",
+    "null",
+    "confidence",
     "ci_low",
     "ci_high",
     "sd",
+    "p_rate",
+    "p_contrast",
     "p_value",
     "p_looks",
     "p_adjusted",
@@ -59,13 +73,15 @@ CLAIM_COLUMNS = [
     "verdict",
     "seeds_needed",
     "power_at",
+    "seeds_needed_observed",
+    "power_at_observed",
     "per_seed",
     "reason",
 ]
 
 
 def claim_kind(claim: dict) -> str:
-    if claim["expect"] in OUTCOMES:
+    if claim["expect"] in EXPECTED_OUTCOMES:
         return "contrast" if claim.get("baseline") else "rate"
     return "paired"
 
@@ -78,36 +94,54 @@ def _describe(run: pd.Series) -> str:
     return f"{run['outcome']} (train loss {run['final_train_loss']:.3f}{when}{because})"
 
 
+def has_outcome(outcomes: pd.Series, expect: str) -> pd.Series:
+    """Whether each run has the claimed outcome: learned (learns or overfits), or did not."""
+    learned = outcomes.isin(LEARNING)
+    return learned if expect == "learns" else ~learned
+
+
 def outcome_counts(runs: pd.DataFrame, variant: str, expect: str) -> tuple[pd.DataFrame, int]:
     mine = runs[runs["variant"] == variant].set_index("seed").sort_index()
-    return mine, int(mine["outcome"].isin(OUTCOMES[expect]).sum())
+    return mine, int(has_outcome(mine["outcome"], expect).sum())
 
 
 def rate_claim(claim: dict, runs: pd.DataFrame, design: dict) -> dict:
     mine, k = outcome_counts(runs, claim["variant"], claim["expect"])
-    estimate = statistics.rate_test(k, len(mine), design["rate_threshold"])
+    threshold = design["rate_threshold"]
     return {
         "seeds": " ".join(str(s) for s in mine.index),
         "n_seeds": len(mine),
         "n_outcome": k,
-        **_estimate(estimate),
-        "null": design["rate_threshold"],
+        "estimate": k / len(mine),
+        "null": threshold,
+        "p_value": statistics.binomial_p(k, len(mine), threshold),
         "per_seed": "; ".join(f"seed {s}: {_describe(r)}" for s, r in mine.iterrows()),
     }
 
 
-def contrast_claim(claim: dict, runs: pd.DataFrame) -> dict:
+def contrast_claim(claim: dict, runs: pd.DataFrame, design: dict) -> dict:
+    """Both parts of "the variant has the outcome where the baseline does not": its rate against the threshold,
+    and against the baseline's rate. Confirmed only when both are (the larger p; both estimates the claimed
+    way), refuted only when both point the other way."""
     mine, k = outcome_counts(runs, claim["variant"], claim["expect"])
     base, k_base = outcome_counts(runs, claim["baseline"], claim["expect"])
-    estimate = statistics.contrast_test(k, len(mine), k_base, len(base))
+    threshold = design["rate_threshold"]
+    p_rate = statistics.binomial_p(k, len(mine), threshold)
+    p_contrast = statistics.contrast_test(k, len(mine), k_base, len(base)).p
+    rate, difference = k / len(mine), k / len(mine) - k_base / len(base)
+    sides = {np.sign(rate - threshold), np.sign(difference)}
     return {
         "seeds": " ".join(str(s) for s in mine.index),
         "n_seeds": len(mine),
         "n_outcome": k,
         "baseline_n_seeds": len(base),
         "baseline_n_outcome": k_base,
-        **_estimate(estimate),
+        "estimate": difference,
         "null": 0.0,
+        "p_rate": p_rate,
+        "p_contrast": p_contrast,
+        "p_value": max(p_rate, p_contrast),
+        "side": sides.pop() if len(sides) == 1 else 0.0,
         "per_seed": "; ".join(f"seed {s}: {_describe(r)}" for s, r in mine.iterrows())
         + f" | baseline {claim['baseline']}: "
         + "; ".join(f"seed {s}: {r['outcome']}" for s, r in base.iterrows()),
@@ -129,54 +163,66 @@ def compared_values(claim: dict, runs: pd.DataFrame) -> tuple[list, np.ndarray, 
     return seeds, a, b, "train-validation accuracy gap"
 
 
-def paired_claim(claim: dict, runs: pd.DataFrame) -> dict:
+def claimed_margin(claim: dict) -> float:
+    """The least difference a paired claim states: ``by`` for better_than ("raises accuracy by at least 0.05"),
+    none for larger_gap."""
+    return float(claim.get("by", 0.0)) if claim["expect"] == "better_than" else 0.0
+
+
+def paired_claim(claim: dict, runs: pd.DataFrame, thresholds: dict) -> dict:
     seeds, a, b, what = compared_values(claim, runs)
     differences = a - b
+    margin = claimed_margin(claim)
     row = {
-        "test": TESTS["paired_t" if len(seeds) >= statistics.EXACT_PAIRED_BELOW else "paired"],
         "seeds": " ".join(str(s) for s in seeds),
         "n_seeds": len(seeds),
-        **_estimate(statistics.paired_test(differences)),
+        "estimate": float(differences.mean()) if len(seeds) else math.nan,
+        "null": margin,
+        "p_value": statistics.paired_test(differences, null=margin).p,
         "sd": float(np.std(differences, ddof=1)) if len(differences) > 1 else math.nan,
-        "null": 0.0,
+        "differences": differences,
         "per_seed": "; ".join(f"seed {s}: {what} {x:.3f} vs {y:.3f}" for s, x, y in zip(seeds, a, b, strict=True)),
         "what": what,
     }
     if claim["expect"] == "larger_gap":
-        not_learning = [
-            v
-            for v in (claim["variant"], claim["baseline"])
-            if not runs[runs["variant"] == v]["outcome"].isin(LEARNING).any()
-        ]
-        if not_learning:
-            row["p_value"] = math.nan  # not a test of this claim: left out of the family
-            row["untestable"] = (
-                f"{', '.join(not_learning)} did not learn in any seed, so its gap says nothing about overfitting"
+        mine = runs[runs["variant"] == claim["variant"]]
+        largest = float((mine["final_train_accuracy"] - mine["final_val_accuracy"]).max())
+        if not (mine["outcome"] == "overfits").any():
+            row["not_testable"] = (
+                f"no run of {claim['variant']} overfits (its largest train-validation gap is {largest:.3f}, the "
+                f"overfit line {thresholds['overfit_gap']:g}): at this profile the gap cannot show overfitting"
             )
     return row
 
 
-def _estimate(estimate: statistics.Estimate) -> dict:
-    return {"estimate": estimate.value, "ci_low": estimate.low, "ci_high": estimate.high, "p_value": estimate.p}
-
-
-def verdict_of(row: dict, null: float, alpha: float) -> str:
-    """Confirmed when the adjusted p is at most alpha and the estimate lies on the claimed side of the null,
-    refuted when on the other side, undetermined otherwise."""
-    p, estimate = row.get("p_adjusted", math.nan), row.get("estimate", math.nan)
-    if math.isnan(p) or p > alpha or math.isnan(estimate) or estimate == null:
+def verdict_of(row: dict, alpha: float) -> str:
+    """Confirmed when the adjusted p is at most alpha and the estimate lies on the claimed side of the null (for
+    an intersection-union test, both parts' estimates), refuted when on the other side, undetermined otherwise."""
+    p = row.get("p_adjusted", math.nan)
+    side = row.get("side", np.sign(row.get("estimate", math.nan) - row.get("null", math.nan)))
+    if math.isnan(p) or p > alpha or math.isnan(side) or side == 0:
         return "undetermined"
-    return "confirmed" if estimate > null else "refuted"
+    return "confirmed" if side > 0 else "refuted"
 
 
-def seeds_needed(row: dict, design: dict) -> tuple[int | None, str]:
-    """Seeds (per variant) for 80% power at the design's minimal effect, at Holm's first-step level (with the
-    Bonferroni correction over the looks), and that effect in words."""
-    tests = max(int(row.get("family_tests") or 1), 1) * look_count(design)
-    effect, level = design["minimal_effect"], design["alpha"] / tests
+def interval(row: dict, confidence: float, design: dict) -> tuple[float, float]:
+    """The claim's interval at ``confidence``: of its rate (rate), of the difference of its rates (contrast),
+    or of its mean difference (paired, the values the sign-flip test keeps)."""
     if row["kind"] == "rate":
-        above = effect["rate_above_threshold"]
-        rate = min(1.0, design["rate_threshold"] + above)
+        return statistics.clopper_pearson(row["n_outcome"], row["n_seeds"], confidence=confidence)
+    if row["kind"] == "contrast":
+        return statistics.difference_interval(
+            row["n_outcome"], row["n_seeds"], row["baseline_n_outcome"], row["baseline_n_seeds"], confidence
+        )
+    estimate = statistics.paired_test(row["differences"], confidence=confidence)
+    return estimate.low, estimate.high
+
+
+def seeds_needed(row: dict, design: dict, level: float) -> tuple[int | None, str]:
+    """Seeds (per variant) for 80% power at the design's minimal effect, at the claim's Holm level."""
+    effect = design["minimal_effect"]
+    if row["kind"] == "rate":
+        rate = min(1.0, design["rate_threshold"] + effect["rate_above_threshold"])
         return statistics.seeds_for_rate(design["rate_threshold"], rate, level), f"a true rate of {rate:g}"
     if row["kind"] == "contrast":
         difference = effect["rate_difference"]
@@ -185,7 +231,35 @@ def seeds_needed(row: dict, design: dict) -> tuple[int | None, str]:
     difference = effect["accuracy_difference"]
     spread = row.get("sd", math.nan)
     needed = statistics.seeds_for_mean(difference, spread, level)
-    return needed, f"a difference of {difference:g} with the spread seen here, sd {spread:.3f}"
+    return (
+        needed,
+        f"a difference of {difference:g} beyond the claimed {row['null']:g}, with the spread seen, sd {spread:.3f}",
+    )
+
+
+def seeds_needed_observed(row: dict, design: dict, level: float) -> tuple[int | None, str]:
+    """Seeds (per variant) for 80% power if the effect is what this study observed."""
+    if row["kind"] == "rate":
+        rate = row["n_outcome"] / row["n_seeds"]
+        if rate <= design["rate_threshold"]:
+            return None, f"the rate observed, {rate:.2f}, which is not above {design['rate_threshold']:g}"
+        return statistics.seeds_for_rate(design["rate_threshold"], rate, level), f"the rate observed, {rate:.2f}"
+    if row["kind"] == "contrast":
+        first = row["n_outcome"] / row["n_seeds"]
+        second = row["baseline_n_outcome"] / row["baseline_n_seeds"]
+        at = f"the rates observed, {first:.2f} against {second:.2f}"
+        if first <= second or first <= design["rate_threshold"]:
+            return None, at + ", which do not point the claimed way"
+        needed = [
+            statistics.seeds_for_rate(design["rate_threshold"], first, level),
+            statistics.seeds_for_rates(first, second, level),
+        ]
+        return (None if None in needed else max(needed)), at
+    difference = row["estimate"] - row["null"]
+    at = f"the difference observed, {row['estimate']:+.3f}, sd {row.get('sd', math.nan):.3f}"
+    if not difference > 0:
+        return None, at + ", which does not point the claimed way"
+    return statistics.seeds_for_mean(difference, row.get("sd", math.nan), level), at
 
 
 def reason(row: dict, claim: dict, what: str, design: dict) -> str:
@@ -194,16 +268,21 @@ def reason(row: dict, claim: dict, what: str, design: dict) -> str:
     corrected = f", Bonferroni over {looks} looks," if looks > 1 else ","
     tested = f"{row['test']}{corrected} Holm-adjusted over {row['family_tests']} tests of family '{row['family']}'"
     if row["kind"] == "rate":
-        counted = f"{row['n_outcome']} of {row['n_seeds']} seeds {claim['expect']}"
+        counted = f"{row['n_outcome']} of {row['n_seeds']} seeds {outcome_words(claim['expect'])}"
     elif row["kind"] == "contrast":
         counted = (
-            f"{row['n_outcome']} of {row['n_seeds']} seeds {claim['expect']} against "
-            f"{row['baseline_n_outcome']} of {row['baseline_n_seeds']} for {claim['baseline']}"
+            f"{row['n_outcome']} of {row['n_seeds']} seeds {outcome_words(claim['expect'])} against "
+            f"{row['baseline_n_outcome']} of {row['baseline_n_seeds']} for {claim['baseline']} (p = "
+            f"{format_p(row['p_rate'])} against the threshold, {format_p(row['p_contrast'])} against the baseline)"
         )
     else:
         counted = f"{claim['variant']} - {claim['baseline']} on {what}"
     p = format_p(row["p_adjusted"]) or "not tested"
     return f"{counted}: {evidence(row)}; {tested}; p = {p} against alpha {design['alpha']:g}"
+
+
+def outcome_words(expect: str) -> str:
+    return "learned" if expect == "learns" else "did not learn"
 
 
 def format_p(p: float | None) -> str:
@@ -213,31 +292,38 @@ def format_p(p: float | None) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
+def format_confidence(confidence: float) -> str:
+    """'95%', '99.6%': a confidence level as few digits as say it."""
+    return f"{100 * confidence:.4g}%"
+
+
 def evidence(row) -> str:
-    """A claim's numbers in a few words: the estimate with its interval."""
+    """A claim's numbers in a few words: the estimate with its interval at the claim's level."""
     if row.get("kind") not in TESTS or pd.isna(row.get("estimate")):
         return ""
+    level = "" if pd.isna(row.get("confidence")) else f" ({format_confidence(row['confidence'])})"
     if row["kind"] == "rate":
         return (
             f"{int(row['n_outcome'])}/{int(row['n_seeds'])} seeds, rate {row['estimate']:.2f} "
-            f"[{row['ci_low']:.2f}, {row['ci_high']:.2f}]"
+            f"[{row['ci_low']:.2f}, {row['ci_high']:.2f}]{level}"
         )
     if row["kind"] == "contrast":
         return (
             f"{int(row['n_outcome'])}/{int(row['n_seeds'])} vs {int(row['baseline_n_outcome'])}/"
             f"{int(row['baseline_n_seeds'])}, difference {row['estimate']:+.2f} "
-            f"[{row['ci_low']:+.2f}, {row['ci_high']:+.2f}]"
+            f"[{row['ci_low']:+.2f}, {row['ci_high']:+.2f}]{level}"
         )
+    margin = "" if not row.get("null") else f" (claimed at least {row['null']:+.3f})"
     if pd.isna(row.get("ci_low")):
-        interval = ""
-    elif math.isinf(row["ci_low"]):
-        interval = f" (no 95% interval from {int(row['n_seeds'])} seeds without assuming normal differences)"
+        span = ""
+    elif math.isinf(row["ci_low"]) or math.isinf(row["ci_high"]):
+        span = f" (no{level} interval from {int(row['n_seeds'])} seeds)"
     else:
-        interval = f" [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]"
-    return f"mean difference {row['estimate']:+.3f}{interval}"
+        span = f" [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]{level}"
+    return f"mean difference {row['estimate']:+.3f}{span}{margin}"
 
 
-def claim_row(claim: dict, runs: pd.DataFrame, variants: dict, design: dict) -> dict:
+def claim_row(claim: dict, runs: pd.DataFrame, variants: dict, design: dict, thresholds: dict) -> dict:
     """One claim's test against the runs table (one row per variant x seed, with outcomes and final metrics);
     its verdict waits for the family's adjustment (`settle`)."""
     variant, baseline = claim["variant"], claim.get("baseline")
@@ -254,27 +340,46 @@ def claim_row(claim: dict, runs: pd.DataFrame, variants: dict, design: dict) -> 
     }
     missing = [name for name in (variant, baseline) if name and name not in set(runs["variant"])]
     if missing:
-        return row | {"n_seeds": 0, "p_value": math.nan, "untestable": f"not run: {', '.join(missing)}"}
+        return row | {"n_seeds": 0, "p_value": math.nan, "not_run": f"not run: {', '.join(missing)}"}
+    declared = (design.get("not_testable") or {}).get(claim["claim"])
     if kind == "rate":
-        return row | rate_claim(claim, runs, design)
-    if kind == "contrast":
-        return row | contrast_claim(claim, runs)
-    return row | paired_claim(claim, runs)
+        row |= rate_claim(claim, runs, design)
+    elif kind == "contrast":
+        row |= contrast_claim(claim, runs, design)
+    else:
+        row |= paired_claim(claim, runs, thresholds)
+    if declared:
+        row["not_testable"] = f"declared not testable at this profile: {declared}"
+    if row.get("not_testable"):
+        row["p_value"] = math.nan  # out of the family
+    return row
 
 
 def settle(row: dict, claim: dict, design: dict) -> dict:
-    """A claim's verdict, reason and seeds needed, once its family's p-values are adjusted."""
-    untestable, null, what = row.pop("untestable", None), row.pop("null", math.nan), row.pop("what", "")
-    if untestable:
-        return row | {"verdict": "undetermined", "reason": untestable}
-    row["verdict"] = verdict_of(row, null, design["alpha"])
+    """A claim's verdict, interval at its level, reason and seeds needed, once its family is adjusted."""
+    what = row.pop("what", "")
+    if row.get("not_run"):
+        return row | {"verdict": NOT_RUN, "reason": row.pop("not_run")}
+    if row.get("not_testable"):
+        low, high = interval(row, statistics.CONFIDENCE, design)
+        row |= {"confidence": statistics.CONFIDENCE, "ci_low": low, "ci_high": high}
+        return row | {"verdict": NOT_TESTABLE, "reason": row.pop("not_testable")}
+    level = row.get("holm_level", design["alpha"])
+    low, high = interval(row, 1 - level, design)
+    row |= {"confidence": 1 - level, "ci_low": low, "ci_high": high}
+    row["verdict"] = verdict_of(row, design["alpha"])
     row["reason"] = reason(row, claim, what, design)
     if row["verdict"] == "undetermined":
-        row["seeds_needed"], row["power_at"] = seeds_needed(row, design)
-        if row["seeds_needed"] is None:
-            row["reason"] += "; no number of seeds gives 80% power at " + row["power_at"]
-        else:
-            row["reason"] += f"; {row['seeds_needed']} seeds per variant give 80% power at {row['power_at']}"
+        row["seeds_needed"], row["power_at"] = seeds_needed(row, design, level)
+        row["seeds_needed_observed"], row["power_at_observed"] = seeds_needed_observed(row, design, level)
+        for needed, at in (
+            (row["seeds_needed"], row["power_at"]),
+            (row["seeds_needed_observed"], row["power_at_observed"]),
+        ):
+            if needed is None:
+                row["reason"] += f"; no number of seeds up to {statistics.MAX_SEEDS} gives 80% power at {at}"
+            else:
+                row["reason"] += f"; {needed} seeds per variant give 80% power at {at}"
     return row
 
 
@@ -283,26 +388,54 @@ def look_count(design: dict) -> int:
     return max(len(design.get("looks") or []), 1)
 
 
+def holm_levels(p_values: list[float], alpha: float) -> list[float]:
+    """The level Holm's step-down procedure tests each p at: alpha / (m - rank + 1), the smallest p first (NaN
+    for a p left out of the family). A claim's interval at 1 - this level agrees with its Holm decision."""
+    tested = sorted((p, i) for i, p in enumerate(p_values) if not math.isnan(p))
+    levels = [math.nan] * len(p_values)
+    for rank, (_, i) in enumerate(tested):
+        levels[i] = alpha / (len(tested) - rank)
+    return levels
+
+
 def claims_table(
-    claims: list[dict], runs: pd.DataFrame, variants: dict, design: dict, earlier_p: dict | None = None
+    claims: list[dict],
+    runs: pd.DataFrame,
+    variants: dict,
+    design: dict,
+    earlier_p: dict | None = None,
+    thresholds: dict | None = None,
 ) -> pd.DataFrame:
     """Every claim tested, corrected over the design's looks (``earlier_p``: each claim's smallest p at the
-    looks before this one), adjusted within its family, and settled."""
-    rows = [claim_row(c, runs, variants, design) for c in claims]
+    looks before this one), adjusted within its family, and settled. ``thresholds``: the config's outcomes
+    (the overfit line a gap claim needs some run to cross)."""
+    thresholds = thresholds or {"overfit_gap": 0.15}
+    rows = [claim_row(c, runs, variants, design, thresholds) for c in claims]
     earlier_p = earlier_p or {}
     for row in rows:
         seen = [row.get("p_value", math.nan), earlier_p.get(row["claim"], math.nan)]
         row["p_looks"] = statistics.over_looks([math.nan if p is None else p for p in seen], look_count(design))
     for family in {row["family"] for row in rows}:
         members = [i for i, row in enumerate(rows) if row["family"] == family]
-        adjusted = statistics.holm([rows[i]["p_looks"] for i in members], design["alpha"])
+        family_p = [rows[i]["p_looks"] for i in members]
+        adjusted = statistics.holm(family_p, design["alpha"])
+        levels = holm_levels(family_p, design["alpha"])
         tests = sum(not math.isnan(p) for p in adjusted)
-        for i, p in zip(members, adjusted, strict=True):
+        for i, p, level in zip(members, adjusted, levels, strict=True):
             rows[i] |= {"p_adjusted": p, "family_tests": tests}
+            if not math.isnan(level):
+                rows[i]["holm_level"] = level / look_count(design)
     rows = [settle(row, claim, design) for row, claim in zip(rows, claims, strict=True)]
     table = pd.DataFrame(rows)
     table["evidence"] = [evidence(row) for row in rows]
     table = table.reindex(columns=CLAIM_COLUMNS)
-    for column in ("seeds_needed", "n_outcome", "baseline_n_seeds", "baseline_n_outcome", "family_tests"):
+    for column in (
+        "seeds_needed",
+        "seeds_needed_observed",
+        "n_outcome",
+        "baseline_n_seeds",
+        "baseline_n_outcome",
+        "family_tests",
+    ):
         table[column] = table[column].astype("Int64")
     return table

@@ -2,8 +2,11 @@
 is, from its runs.
 
 Per cell and variant, the rate of learning with its Clopper-Pearson interval; per cell, the claims whose
-variants all ran there, tested and Holm-adjusted within the cell as the claims table does. The map is a
-description of where a claim holds, not a confirmation: its cells are many looks at one question.
+variants all ran there, tested and Holm-adjusted within the cell as the claims table does (one look: a cell
+is judged once). A cell's claims describe where a claim holds: three seeds a cell cannot confirm one. What
+the map can confirm is its pre-registered hypothesis, in the protocol: for each variant, fewer runs learn as
+``sensitivity.trend_along`` grows (an exact trend test stratified by the other keys, Holm over the variants),
+reported as the map's own claims, cell "all".
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import pandas as pd
 
 from study.analysis.claims import claims_table
 from study.analysis.outcomes import LEARNING
-from study.analysis.statistics import rate_test
+from study.analysis.statistics import holm, rate_test, trend_test
 from study.analysis.tables import read_runs, runs_table
 from study.grid import cells, split_cell_variant
 
@@ -58,11 +61,55 @@ def claims_by_cell(runs: pd.DataFrame, config: dict) -> pd.DataFrame:
     mapped = set(config["sensitivity"]["variants"])
     tested = [c for c in config["claims"] if {c["variant"], c.get("baseline") or c["variant"]} <= mapped]
     parts = []
+    one_look = config["design"] | {"looks": []}  # a cell is judged once, on all its seeds: no correction over looks
     for cell, values in cells(config["sensitivity"]):
-        judged = claims_table(tested, runs[runs["cell"] == cell], config["variants"], config["design"])
+        judged = claims_table(tested, runs[runs["cell"] == cell], config["variants"], one_look, config["outcomes"])
         parts.append(judged[CLAIM_COLUMNS].assign(cell=cell, **values))
     columns = ["cell", *config["sensitivity"]["grid"], *CLAIM_COLUMNS]
     return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+
+
+ALL_CELLS = "all"
+
+
+def trend_key(sensitivity: dict) -> str:
+    """The grid key the map's hypothesis is about: ``trend_along``, or the grid's first key."""
+    return sensitivity.get("trend_along") or next(iter(sensitivity["grid"]))
+
+
+def trend_hypothesis(sensitivity: dict) -> list[str]:
+    """The map's pre-registered claims, one per variant, in words (the protocol records them)."""
+    along = trend_key(sensitivity).replace("_", " ")
+    return [f"fewer runs of {variant} learn as the {along} grows" for variant in sensitivity["variants"]]
+
+
+def trend_claims(rates: pd.DataFrame, config: dict) -> pd.DataFrame:
+    """Per variant, the exact two-sided trend test of learning against the ranks of ``trend_along``'s values,
+    stratified by the cells of the other keys; Holm over the variants at the design's alpha. Confirmed when
+    fewer learn as the key grows, refuted when more do."""
+    sensitivity, alpha = config["sensitivity"], config["design"]["alpha"]
+    along = trend_key(sensitivity)
+    ranks = {value: rank for rank, value in enumerate(sorted(sensitivity["grid"][along]))}
+    others = [key for key in sensitivity["grid"] if key != along]
+    rows = []
+    for claim, variant in zip(trend_hypothesis(sensitivity), sensitivity["variants"], strict=True):
+        mine = rates[rates["variant"] == variant]
+        groups = mine.groupby(others, sort=True) if others else [((), mine)]
+        strata = [
+            [(ranks[row[along]], int(row["n_seeds"]), int(row["n_learned"])) for _, row in stratum.iterrows()]
+            for _, stratum in groups
+        ]
+        by_value = mine.groupby(along)[["n_learned", "n_seeds"]].sum()
+        evidence = ", ".join(f"{value:g}: {int(r.n_learned)}/{int(r.n_seeds)}" for value, r in by_value.iterrows())
+        fewer = trend_test(strata, alternative="less") < trend_test(strata, alternative="greater")
+        rows.append(
+            {"claim": claim, "evidence": f"learned at {along.replace('_', ' ')} {evidence}", "fewer": fewer}
+            | {"p_value": trend_test(strata, alternative="two-sided")}
+        )
+    for row, adjusted in zip(rows, holm([row["p_value"] for row in rows], alpha), strict=True):
+        row["p_adjusted"] = adjusted
+        row["verdict"] = "undetermined" if adjusted > alpha else "confirmed" if row["fewer"] else "refuted"
+    return pd.DataFrame(rows, columns=["claim", "evidence", "p_adjusted", "verdict"]).assign(cell=ALL_CELLS)
 
 
 def write_sensitivity(run_dirs: list[str], config: dict, out: dict) -> None:
@@ -70,7 +117,8 @@ def write_sensitivity(run_dirs: list[str], config: dict, out: dict) -> None:
     tables when the config draws no map."""
     if run_dirs:
         runs = runs_table(read_runs(run_dirs, config["outcomes"])[0])
-        rates, claims = rates_table(runs, config), claims_by_cell(runs, config)
+        rates = rates_table(runs, config)
+        claims = pd.concat([trend_claims(rates, config), claims_by_cell(runs, config)], ignore_index=True)
     else:
         rates = pd.DataFrame(columns=["cell", "variant", "n_seeds", "n_learned", "rate", "rate_low", "rate_high"])
         claims = pd.DataFrame(columns=["cell", *CLAIM_COLUMNS])
