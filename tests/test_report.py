@@ -8,6 +8,7 @@ OUTCOMES = {
     "windows": 3,
     "plateau_margin": 0.05,
     "overfit_gap": 0.15,
+    "evaluated_accuracy_margin": 0.02,
     "causes": {"vanishing_gradient_ratio": 0.01, "dead_fraction": 0.9, "saturated_fraction": 0.9},
 }
 
@@ -31,6 +32,7 @@ def test_the_batchnorm_note_uses_the_runs_steps():
 
 def test_the_method_notes_quote_the_configs_thresholds():
     causes = {"vanishing_gradient_ratio": 0.001, "dead_fraction": 0.8, "saturated_fraction": 0.7}
+    causes |= {"small_gradient_scale": 0.003}
     design = {"alpha": 0.01, "rate_threshold": 0.6, "minimal_effect": {"rate_above_threshold": 0.25}}
     design["minimal_effect"] |= {"rate_difference": 0.4, "accuracy_difference": 0.02}
     config = {"outcomes": OUTCOMES | {"plateau_margin": 0.1, "causes": causes}, "diagnostics": {"step_interval": 7}}
@@ -176,7 +178,7 @@ def test_the_ladder_gives_each_claim_its_verdict_as_a_symbol_and_a_word_in_the_c
     assert html.index("? undetermined</span> the 12-conv ReLU net does not learn") < html.index(
         "✓ confirmed (exploratory)</span> He initialization"
     )
-    assert html.count("<li>") == 2
+    assert html.count("<li value=") == 2 and '<li value="2">' in html
 
 
 def test_each_claim_folds_its_test_p_runs_seed_by_seed_and_reason():
@@ -243,3 +245,153 @@ def test_chromium_is_found_on_path_or_its_absence_is_said(tmp_path, monkeypatch)
     browser.write_text("#!/bin/sh\n")
     browser.chmod(0o755)
     assert find_chromium() == str(browser)
+
+
+def untested(claim: dict, verdict: str, reason: str) -> dict:
+    """A claim without a test: no seeds, estimate, interval or p."""
+    nothing = {"seeds": float("nan"), "estimate": float("nan"), "ci_low": float("nan"), "ci_high": float("nan")}
+    nothing |= {"evidence": None, "p_adjusted": float("nan"), "seeds_needed": float("nan"), "power_at": None}
+    return claim | nothing | {"verdict": verdict, "reason": reason}
+
+
+def study_with_families() -> pd.DataFrame:
+    """The lecture's 12 claims, 2 confirmed, 1 undetermined, 1 not testable and 8 not run, then 2 claims a
+    user's config adds in family he2015."""
+    rate, contrast = CLAIMS.to_dict("records")
+    lecture = [contrast | {"claim": "fix 1"}, contrast | {"claim": "fix 2"}, rate | {"claim": "deep stays stuck"}]
+    lecture.append(untested(rate | {"claim": "sigmoid saturates"}, "not testable", "2 seeds cannot reach p 0.05"))
+    lecture += [untested(rate | {"claim": f"lecture claim {i}"}, "not run", "not run: deep_bn") for i in range(5, 13)]
+    he2015 = [
+        rate | {"claim": "PReLU learns", "family": "he2015"},
+        contrast | {"claim": "PReLU beats ReLU", "family": "he2015", "verdict": "refuted"},
+    ]
+    return pd.DataFrame(lecture + he2015)
+
+
+def test_the_first_screen_counts_the_tested_claims_of_each_family_and_shows_the_untested_apart():
+    from study.reporting.views import ladder_html, story_sentences
+
+    claims = study_with_families()
+    lecture, he2015 = story_sentences(claims)
+    # "tested" is what got a test: confirmed, refuted or undetermined; not testable and not run are apart
+    assert lecture == (
+        "The lecture's story: 2 of the 3 claims tested are confirmed (1 undetermined), so this run does not "
+        "reproduce the story in full; each claim's details below say what it would take. Shown apart: 1 not "
+        "testable at this profile, 8 not run in this study."
+    )
+    assert he2015.startswith("Family he2015: 0 of the 2 claims tested are confirmed (1 undetermined, 1 refuted)")
+    assert "lecture" not in he2015 and "undetermined" not in lecture.replace("(1 undetermined)", "")
+    assert all("12 undetermined" not in text and "of 12" not in text for text in (lecture, he2015))
+    html = ladder_html(claims)
+    tested, rest = html.split("</ol>", 1)
+    assert tested.count("<li") == 3 and "not run" not in tested and "not testable" not in tested
+    assert "<details><summary>8 not run in this study</summary>" in rest
+    assert '<li value="4"><span class="verdict not-testable">⊘ not testable</span> sigmoid saturates' in rest
+    assert "(2 seeds cannot reach p 0.05)" in rest and rest.count("(not run: deep_bn)") == 8
+    assert rest.index("Family he2015") < rest.index('<li value="13">'), "the user's family under its own name"
+
+
+def test_a_family_whose_claims_are_all_confirmed_reproduces_and_one_left_untested_only_in_part():
+    from study.reporting.views import story_sentences
+
+    assert story_sentences(CLAIMS.assign(verdict="confirmed")) == [
+        "Both claims of the lecture's story are confirmed: the story reproduces here."
+    ]
+    assert story_sentences(CLAIMS.assign(verdict=["confirmed", "not run"])) == [
+        "The lecture's story: the one claim tested is confirmed, but not every claim could be tested, so this "
+        "run reproduces the story only in part. Shown apart: 1 not run in this study."
+    ]
+    assert story_sentences(CLAIMS.assign(verdict="not run")) == [
+        "None of the 2 claims of the lecture's story was tested here. Shown apart: 2 not run in this study."
+    ]
+
+
+def test_each_new_verdict_has_its_own_mark_class_and_colour_and_is_never_exploratory():
+    from study.reporting.views import REPORT_CSS, verdict_html
+
+    assert verdict_html("not run", "exploratory") == '<span class="verdict not-run">○ not run</span>'
+    assert verdict_html("not testable") == '<span class="verdict not-testable">⊘ not testable</span>'
+    assert ".verdict.not-run { color:" in REPORT_CSS and ".verdict.not-testable { color: #CC79A7; }" in REPORT_CSS
+
+
+def test_the_forest_plot_gives_untested_claims_no_point_and_names_them_in_words():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from study.reporting.figures import plot_claims_forest
+    from study.reporting.views import forest_alt
+
+    claims = study_with_families()
+    ax = plot_claims_forest(claims, {"rate_threshold": 0.5}).axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["1", "2", "3", "13", "14"]
+    points = [line for line in ax.lines if len(line.get_xdata()) == 1]
+    assert len(points) == 5, "one point for each tested claim, none for the 9 without an estimate"
+    assert "not plotted, without an estimate: 4 (not testable); 5–12 (not run)" in ax.get_xlabel()
+    alt = forest_alt(claims)
+    assert alt.startswith("Forest plot of the 5 tested claims (2 confirmed, 2 undetermined, 1 refuted). 1. fix 1:")
+    assert "lecture claim 5" not in alt and alt.endswith("claims 4 (not testable); 5–12 (not run).")
+    nothing = plot_claims_forest(CLAIMS.assign(verdict="not run", estimate=float("nan")), {"rate_threshold": 0.5})
+    assert [t.get_text() for t in nothing.axes[0].texts] == ["no claim was tested in this study"]
+
+
+def test_a_claim_not_run_folds_its_reason_without_an_empty_table_of_runs():
+    from study.reporting.views import claim_details
+
+    html = claim_details(study_with_families(), RUNS)
+    five = html[html.index("5. ") : html.index("6. ")]
+    assert "<b>family:</b> lecture (left out of its Holm family: not run)" in five
+    assert "<b>Holm-adjusted p:</b> not tested" in five and "<table" not in five
+    assert "<b>Why:</b> not run: deep_bn" in five
+
+
+def lecture_row(**values) -> dict:
+    row = {"dataset": "cifar10", "seeds": "11", "n_seeds": 1, "train_images": 10000, "width": 0.25}
+    row |= {"learning_rate": 0.002, "batch_size": 256, "epochs": 1, "lecture_width": 1.0}
+    row |= {"lecture_learning_rate": 0.001, "lecture_batch_size": 256, "lecture_epochs": 10}
+    return row | values
+
+
+def test_a_value_the_lecture_does_not_give_leaves_its_clause_out_and_counts_are_pluralised():
+    from study.reporting.views import run_sentence
+
+    provenance = {"training": [{"precision": "float32"}], "devices": ["CPU"]}
+    missing = dict.fromkeys(["lecture_width", "lecture_learning_rate", "lecture_batch_size", "lecture_epochs"])
+    text = run_sentence(pd.DataFrame([lecture_row(**missing)]), provenance)
+    assert "1 variant, 1 seed each (seed 11)" in text and "batch 256, 1 epoch;" in text
+    assert "<b>What the lecture ran:</b> one run of each model, the whole training set; its hardware" in text
+    assert "epochs" not in text and ", epoch" not in text and "width ," not in text and "lr ," not in text
+    text = run_sentence(pd.DataFrame([lecture_row(epochs=2, lecture_epochs=None), lecture_row()]), provenance)
+    assert "1–2 epochs;" in text and "the whole training set, 10 epochs; its hardware" in text
+
+
+def test_the_lecture_table_writes_no_recipe_the_lecture_does_not_give_and_one_epoch_singular():
+    row = summary(0.55, 1).iloc[0].to_dict() | lecture_row(n_seeds=5) | {"train_images": 1, "optimizer": "sgd"}
+    row |= {"lecture_says": None, "lecture_train_accuracy": None, "lecture_val_accuracy": None}
+    row |= {"final_train_accuracy_std": 0.0, "final_val_accuracy_std": 0.0, "final_val_accuracy_ci95": 0.0}
+    row |= {"best_val_accuracy_mean": 0.5, "params": 10, "seconds_per_epoch": 1.0}
+    missing = dict.fromkeys(["lecture_width", "lecture_learning_rate", "lecture_batch_size", "lecture_epochs"])
+    shown = lecture_table(pd.DataFrame([row, row | missing | {"lecture_epochs": 3}, row | missing]))
+    assert shown["our recipe"][0] == "width 0.25, SGD lr 0.002, batch 256, 1 image, 1 epoch (1 step)"
+    assert list(shown["lecture's recipe (one run)"]) == [
+        "width 1, Adam lr 0.001, batch 256, the whole training set, 10 epochs",
+        "the whole training set, 3 epochs",
+        "",
+    ]
+
+
+def test_the_design_notes_take_their_numbers_from_the_statistics_and_name_every_verdict(monkeypatch):
+    from study.reporting import views
+
+    design = {"alpha": 0.05, "rate_threshold": 0.5, "minimal_effect": {"rate_above_threshold": 0.3}}
+    design["minimal_effect"] |= {"rate_difference": 0.5, "accuracy_difference": 0.05}
+    text = views.design_notes(design)
+    assert "t-test" not in text and "20 seeds" not in text and "from 20" not in text
+    assert "sign-flip test at every number of seeds" in text and "(none exists below 6 seeds)" in text
+    assert "80% power" in text and "Clopper-Pearson 95% interval" in text
+    assert "undecided, diverged or learns in training mode only counts as not having the outcome" in text
+    assert "*not testable*" in text and "*not run*" in text
+    monkeypatch.setattr(views, "POWER", 0.9)
+    monkeypatch.setattr(views, "CONFIDENCE", 0.99)
+    text = views.design_notes(design)
+    assert "90% power" in text and "Clopper-Pearson 99% interval" in text and "below 8 seeds" in text
+    assert "80%" not in text and "95%" not in text

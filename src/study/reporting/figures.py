@@ -14,7 +14,7 @@ import pandas as pd
 import seaborn as sns
 
 from study.analysis.outcomes import chance_accuracy, chance_label, chance_loss, plateau_line
-from study.reporting.views import VERDICT_MARKS, cell_label
+from study.reporting.views import APART, VERDICT_MARKS, cell_label, numbered, untested_numbers
 
 # train_* and val_* are both measured in inference mode at each epoch's end (history.csv)
 CURVE_METRICS = {"train_accuracy": "train accuracy", "val_accuracy": "validation accuracy"}
@@ -229,10 +229,15 @@ VERDICT_MARKERS = {"confirmed": "o", "refuted": "X", "undetermined": "D"}
 
 
 def plot_claims_forest(claims: pd.DataFrame, design: dict) -> plt.Figure:
-    """Every claim's estimate with its 95% interval, numbered as in the ladder, against what it is tested
-    against: a rate claim's threshold, a contrast's or paired difference's 0; coloured by verdict."""
-    fig, ax = plt.subplots(figsize=(6.6, 0.34 * len(claims) + 1.3))
-    for row, claim in enumerate(claims.to_dict("records")):
+    """Every tested claim's estimate with its 95% interval, numbered as in the ladder, against what it is
+    tested against: a rate claim's threshold, a contrast's or paired difference's 0; coloured by verdict.
+    Claims not testable at this profile or not run have no estimate: they get no row, and the x label says
+    which they are."""
+    shown = [(number, claim) for number, claim in numbered(claims) if claim["verdict"] not in APART]
+    fig, ax = plt.subplots(figsize=(6.6, 0.34 * max(len(shown), 1) + 1.3), layout="constrained")
+    if not shown:
+        ax.text(0, 0, "no claim was tested in this study", va="center", ha="center", color="grey")
+    for row, (_, claim) in enumerate(shown):
         reference = design["rate_threshold"] if claim["kind"] == "rate" else 0.0
         ax.plot([reference, reference], [row - 0.35, row + 0.35], color="black", linewidth=1.2)
         verdict = claim["verdict"]
@@ -242,17 +247,20 @@ def plot_claims_forest(claims: pd.DataFrame, design: dict) -> plt.Figure:
         colour = VERDICT_COLOURS.get(verdict, "grey")
         ax.plot([claim["ci_low"], claim["ci_high"]], [row, row], color=colour, linewidth=2.2)
         ax.plot(claim["estimate"], row, marker=VERDICT_MARKERS.get(verdict, "o"), color=colour, markersize=7)
-    ax.set_yticks(range(len(claims)), [str(i) for i in range(1, len(claims) + 1)])
-    ax.set_ylim(len(claims) - 0.5, -0.5)
+    ax.set_yticks(range(len(shown)), [str(number) for number, _ in shown])
+    ax.set_ylim(max(len(shown), 1) - 0.5, -0.5)
     ax.set_xlim(-1.05, 1.05)
     ax.axvline(0, color="lightgrey", linewidth=0.8, zorder=0)
     ax.set_ylabel("claim (numbered as in the list)")
-    ax.set_xlabel("rate (claims without a baseline) or difference from the baseline, 95% interval")
+    left_out = untested_numbers(claims)
+    ax.set_xlabel(
+        "rate (claims without a baseline) or difference from the baseline, 95% interval"
+        + (f"\nnot plotted, without an estimate: {'; '.join(left_out)}" if left_out else "")
+    )
     ax.set_title(f"Black tick: a rate claim's threshold {design['rate_threshold']:g}, a difference's 0", fontsize=10)
     for verdict, colour in VERDICT_COLOURS.items():
         ax.plot([], [], marker=VERDICT_MARKERS[verdict], color=colour, label=f"{VERDICT_MARKS[verdict]} {verdict}")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, frameon=False, fontsize="small")
-    fig.tight_layout()
+    fig.legend(loc="outside lower center", ncol=3, frameon=False, fontsize="small")
     return fig
 
 

@@ -18,7 +18,9 @@ from nbconvert import HTMLExporter
 
 from study.analysis.claims import format_p
 from study.analysis.outcomes import chance_accuracy, outcome_rules
+from study.analysis.sensitivity import ALL_CELLS
 from study.analysis.stability import stability_summary
+from study.analysis.statistics import CONFIDENCE, POWER
 from study.specs import OPTIMIZER_NAMES
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -87,14 +89,28 @@ def params_view(params: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def plural(count, noun: str) -> str:
+    """'1 epoch', '2 epochs', '10,000 images'."""
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
+
+
+def clauses(*parts: str) -> str:
+    """The parts that say something, joined by commas: a missing value leaves its clause out."""
+    return ", ".join(part for part in parts if part)
+
+
 def recipe_text(width, learning_rate, batch_size, images: str, epochs, optimizer: str = "adam") -> str:
-    """'width 0.25, Adam lr 0.002, batch 256, 10,000 images, 8 epochs'; '' without epochs."""
-    if pd.isna(epochs):
+    """'width 0.25, Adam lr 0.002, batch 256, 10,000 images, 8 epochs', each clause only where its value is
+    given; '' when no number of the recipe is (a variant the lecture does not train)."""
+    if all(pd.isna(value) for value in (width, learning_rate, batch_size, epochs)):
         return ""
-    epochs = int(epochs)
-    name = OPTIMIZER_NAMES[optimizer]
-    return f"width {width:g}, {name} lr {learning_rate:g}, batch {int(batch_size)}, {images}, {epochs} epoch" + (
-        "s" if epochs != 1 else ""
+    name = OPTIMIZER_NAMES.get(optimizer if isinstance(optimizer, str) else "adam", str(optimizer))
+    return clauses(
+        "" if pd.isna(width) else f"width {width:g}",
+        "" if pd.isna(learning_rate) else f"{name} lr {learning_rate:g}",
+        "" if pd.isna(batch_size) else f"batch {int(batch_size)}",
+        images,
+        "" if pd.isna(epochs) else plural(int(epochs), "epoch"),
     )
 
 
@@ -111,11 +127,11 @@ def lecture_table(summary: pd.DataFrame) -> pd.DataFrame:
                     r["width"],
                     r["learning_rate"],
                     r["batch_size"],
-                    f"{int(r['train_images']):,} images",
+                    plural(int(r["train_images"]), "image"),
                     r["epochs"],
                     r.get("optimizer", "adam"),
                 )
-                + f" ({int(r['steps'])} steps)",
+                + f" ({plural(int(r['steps']), 'step')})",
                 "lecture's recipe (one run)": recipe_text(
                     r["lecture_width"],
                     r["lecture_learning_rate"],
@@ -274,17 +290,71 @@ def protocol_note(protocol: dict | None) -> str:
     return f"Protocol fixed before the runs in {fixed}; every run was trained under it: the verdicts are confirmatory."
 
 
-def story_sentence(claims: pd.DataFrame) -> str:
-    """Whether the lecture's story reproduces: only when every one of its claims is confirmed."""
-    confirmed = int((claims["verdict"] == "confirmed").sum())
+# Verdicts a claim gets without a test: shown apart from the tested ones, never counted among them.
+NOT_TESTABLE = "not testable"  # its measure cannot reach its threshold at this profile; outside the Holm family
+NOT_RUN = "not run"  # a variant it names was not trained in this study
+APART = {NOT_TESTABLE: "not testable at this profile", NOT_RUN: "not run in this study"}
+LECTURE_FAMILY = "lecture"
+
+
+def family_of(claims: pd.DataFrame) -> pd.Series:
+    """Each claim's family; the lecture's where the table names none."""
+    if "family" not in claims:
+        return pd.Series(LECTURE_FAMILY, index=claims.index)
+    return claims["family"].fillna(LECTURE_FAMILY).astype(str)
+
+
+def family_name(family: str) -> str:
+    """'the lecture's story' for the lecture's claims, 'family he2015' for a family a user's config adds."""
+    return "the lecture's story" if family == LECTURE_FAMILY else f"family {family}"
+
+
+def families(claims: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """The claims family by family, in the order the config first names each."""
+    return list(claims.groupby(family_of(claims), sort=False))
+
+
+def apart_text(claims: pd.DataFrame) -> str:
+    """'1 not testable at this profile, 8 not run in this study'; '' when every claim was tested."""
+    counts = claims["verdict"].value_counts()
+    return ", ".join(f"{counts[verdict]} {words}" for verdict, words in APART.items() if verdict in counts)
+
+
+def story_sentence(family: str, claims: pd.DataFrame) -> str:
+    """Whether one family of claims reproduces: only when every one of its claims is confirmed. Claims not
+    testable or not run are not counted among those tested, and are named apart."""
+    name = family_name(family)
+    subject = "the story" if family == LECTURE_FAMILY else "it"
+    tested = claims[~claims["verdict"].isin(APART)]
+    confirmed = int((tested["verdict"] == "confirmed").sum())
+    apart = apart_text(claims)
+    shown_apart = f" Shown apart: {apart}." if apart else ""
     if confirmed == len(claims):
-        return f"All {len(claims)} claims of the lecture's story are confirmed: the story reproduces here."
-    others = claims.loc[claims["verdict"] != "confirmed", "verdict"].value_counts()
+        every = {1: "The one claim", 2: "Both claims"}.get(confirmed, f"All {confirmed} claims")
+        verb = "is" if confirmed == 1 else "are"
+        return f"{every} of {name} {verb} confirmed: {subject} reproduces here."
+    if tested.empty:
+        none = "The one claim of {} was not" if len(claims) == 1 else f"None of the {len(claims)} claims of {{}} was"
+        return f"{none.format(name)} tested here.{shown_apart}"
+    title = name[0].upper() + name[1:]
+    if confirmed == len(tested):
+        every = "the one claim tested is" if confirmed == 1 else f"all {confirmed} claims tested are"
+        return (
+            f"{title}: {every} confirmed, but not every claim could be tested, so this run reproduces {subject} "
+            f"only in part.{shown_apart}"
+        )
+    others = tested.loc[tested["verdict"] != "confirmed", "verdict"].value_counts()
     rest = ", ".join(f"{count} {verdict}" for verdict, count in others.items())
+    verb = "is" if confirmed == 1 else "are"
     return (
-        f"{confirmed} of {len(claims)} claims of the lecture's story are confirmed ({rest}), so this run does "
-        "not reproduce the story in full; each claim's details below say what it would take."
+        f"{title}: {confirmed} of the {plural(len(tested), 'claim')} tested {verb} confirmed ({rest}), so this "
+        f"run does not reproduce {subject} in full; each claim's details below say what it would take.{shown_apart}"
     )
+
+
+def story_sentences(claims: pd.DataFrame) -> list[str]:
+    """One story sentence per family of claims, in the config's order."""
+    return [story_sentence(family, part) for family, part in families(claims)]
 
 
 def interval_text(mean: float, low: float, high: float, digits: int, sign: str = "") -> str:
@@ -360,8 +430,14 @@ def cell_label(row: dict, keys: list[str]) -> str:
     return ", ".join(f"{key} {row[key]:g}" for key in keys)
 
 
+def map_trends(claims: pd.DataFrame) -> pd.DataFrame:
+    """The map's own claims, its pre-registered trend tests (cell 'all'), apart from the claims by cell."""
+    return claims[claims["cell"] == ALL_CELLS]
+
+
 def sensitivity_view(claims: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Where each claim holds: one row per claim, one column per cell of the map, each its verdict there."""
+    claims = claims[claims["cell"] != ALL_CELLS]
     cell = [cell_label(row, keys) for row in claims.to_dict("records")]
     shown = claims.assign(
         cell=cell, shown=[f"{v} ({e})" for v, e in zip(claims["verdict"], claims["evidence"], strict=True)]
@@ -373,18 +449,30 @@ def sensitivity_text(rates: pd.DataFrame, claims: pd.DataFrame, keys: list[str])
     """How many cells each claim holds in, and where this profile lies on the map."""
     if rates.empty:
         return "This run draws no sensitivity map (`sensitivity` in the config)."
+    trends = map_trends(claims)
+    claims = claims[claims["cell"] != ALL_CELLS]
     cells = claims["cell"].nunique()
     held = claims.assign(held=claims["verdict"] == "confirmed").groupby("claim", sort=False)["held"].sum()
     counts = "; ".join(f"{claim}: confirmed in {int(n)} of {cells} cells" for claim, n in held.items())
+    tested = "; ".join(
+        f"{row['claim']}: {row['verdict']} ({row['evidence']}; Holm-adjusted p = {format_p(row['p_adjusted'])})"
+        for row in trends.to_dict("records")
+    )
     profile = sorted(set(rates.loc[rates["profile_cell"].astype(bool), "cell"]))
     where = (
         f"This run's own setting is the cell {', '.join(profile)}, one cell of the map."
         if profile
         else "This run's own setting is not a cell of the map."
     )
+    hypothesis = (
+        f" What the map can confirm is its pre-registered hypothesis, one exact trend test per variant, Holm-adjusted "
+        f"over the variants: {tested}."
+        if tested
+        else ""
+    )
     return (
-        f"{counts}. {where} Each cell's claims are tested and Holm-adjusted within the cell: the map describes "
-        "where a claim holds, it does not confirm it."
+        f"{counts}. {where} Each cell's claims are tested and Holm-adjusted within the cell, on a few seeds: they "
+        f"describe where a claim holds, they do not confirm it.{hypothesis}"
     )
 
 
@@ -432,8 +520,10 @@ def batchnorm_notes(summary: pd.DataFrame, config: dict) -> str:
                 f"accuracy {r['final_val_accuracy_mean']:.3f}. Validation runs the net in inference mode, on the "
                 f"moving averages of the batch statistics; with Keras' momentum of {KERAS_BATCHNORM_MOMENTUM} those "
                 f"move only about {moved:.0%} of the way in this run's {steps} steps, so they still largely "
-                "describe the untrained net. The outcomes judge such runs on training metrics, so this is not "
-                "counted as 'stuck'."
+                "describe the untrained net. A run whose training loss left the plateau is not counted as "
+                "'stuck'; where its net in inference mode stays at chance, it counts as 'learns in training mode "
+                "only', which is not learning."
+                + (f" Its outcomes across seeds: {r['outcomes']}." if isinstance(r.get("outcomes"), str) else "")
             )
     return "\n".join(notes)
 
@@ -454,24 +544,38 @@ def method_notes(config: dict, summary: pd.DataFrame) -> str:
     )
 
 
+def fewest_seeds_for_an_interval() -> int:
+    """The fewest seeds whose 2^n sign patterns can leave out one at each end of a CONFIDENCE interval."""
+    n = 1
+    while int(2**n * (1 - CONFIDENCE) / 2) < 1:
+        n += 1
+    return n
+
+
 def design_notes(design: dict) -> str:
     """How the claims are tested, in words, with the design's level, threshold and minimal effects."""
     effect = design["minimal_effect"]
+    level = f"{CONFIDENCE:.0%}"
     return (
         f"*Rate claims* (`learns` or `stuck`, no baseline) test whether the share of seeds with the outcome is above "
-        f'{design["rate_threshold"]:g} ("in most runs"): exact binomial test, Clopper-Pearson 95% interval; an '
-        "undecided or diverged run counts as not having the outcome. "
+        f'{design["rate_threshold"]:g} ("in most runs"): exact binomial test, Clopper-Pearson {level} interval; a '
+        "run that is undecided, diverged or learns in training mode only counts as not having the outcome. "
         "*Contrast claims* (`learns` or `stuck` with a baseline: a fix against the net it fixes) test whether the "
         "variant's rate of the outcome exceeds the baseline's: Boschloo's exact test, with the exact unconditional "
-        "95% interval of the difference beside it (Santner and Snell's tail method, more cautious than the test: "
-        "the verdict is the test's). *Paired claims* (`better_than`, `larger_gap`) pair the two variants seed "
-        "by seed: below 20 seeds the exact sign-flip test with Hartigan's subset-means interval (none exists "
-        "below 6 seeds), from 20 the paired t-test and its t-interval. All p-values are two-sided and "
-        f"Holm-adjusted within their family; a claim is *confirmed* when its adjusted p is at most "
-        f"{design['alpha']:g} and the estimate points the claimed way, *refuted* when it points the other way, "
-        "*undetermined* otherwise. An undetermined claim gives the seeds per variant that would give 80% power, at "
-        f"Holm's first-step level, for a true rate {design['rate_threshold'] + effect['rate_above_threshold']:g} "
-        f"(rate claims), two rates {effect['rate_difference']:g} apart (contrasts), or a mean difference of "
+        f"{level} interval of the difference beside it (Santner and Snell's tail method, more cautious than the "
+        "test: the verdict is the test's). *Paired claims* (`better_than`, `larger_gap`) pair the two variants "
+        "seed by seed and test their mean difference with the sign-flip test at every number of seeds (exact "
+        "over every sign pattern where they are few enough, Monte-Carlo beyond), with the "
+        f"{level} interval of the mean difference the sign flips give (none exists below "
+        f"{fewest_seeds_for_an_interval()} seeds). All p-values are two-sided and Holm-adjusted within their "
+        "family (the lecture's claims are one family; a config can add others); a claim is *confirmed* when its "
+        f"adjusted p is at most {design['alpha']:g} and the estimate points the claimed way, *refuted* when it "
+        "points the other way, *undetermined* otherwise. A claim is *not testable* when its measure cannot reach "
+        "its threshold at this profile (its reason says why); it is left out of its family's Holm adjustment. A "
+        "claim is *not run* when a variant it names was not trained in this study. An undetermined claim gives "
+        f"the seeds per variant that would give {POWER:.0%} power, at Holm's first-step level, for a true rate "
+        f"{design['rate_threshold'] + effect['rate_above_threshold']:g} (rate claims), two rates "
+        f"{effect['rate_difference']:g} apart (contrasts), or a mean difference of "
         f"{effect['accuracy_difference']:g} with the spread seen here (paired claims)." + looks_note(design)
     )
 
@@ -507,14 +611,19 @@ def saturation_note(config: dict) -> str:
 
 
 # The first screen and the claims' evidence, as HTML the notebook displays.
-VERDICT_MARKS = {"confirmed": "✓", "refuted": "✗", "undetermined": "?"}
+VERDICT_MARKS = {"confirmed": "✓", "refuted": "✗", "undetermined": "?", NOT_TESTABLE: "⊘", NOT_RUN: "○"}
+# Okabe-Ito blue, vermillion and reddish purple; greys for the undetermined and the claims not run.
 REPORT_CSS = """<style>
 .study-first { display: flex; gap: 1.5em; align-items: flex-start; }
-.study-first ol { flex: 1 1 45%; margin: 0; padding-left: 1.6em; }
+.study-first .ladders { flex: 1 1 45%; }
+.study-first ol { margin: 0; padding-left: 1.6em; }
 .study-first li { margin: 0.15em 0; }
 .study-first figure { flex: 1 1 55%; margin: 0; }
+.study-first .family { font-weight: bold; margin: 0.6em 0 0.2em 0; }
+.study-first .reason { color: #333; font-size: smaller; }
 .verdict { font-weight: bold; white-space: nowrap; }
 .verdict.confirmed { color: #0072B2; } .verdict.refuted { color: #D55E00; } .verdict.undetermined { color: #555; }
+.verdict.not-testable { color: #CC79A7; } .verdict.not-run { color: #888; font-weight: normal; }
 details { margin: 0.4em 0; } details > summary { cursor: pointer; }
 details > div, details > pre { margin: 0.4em 0 0.8em 1.4em; }
 figcaption { font-style: italic; color: #333; }
@@ -534,62 +643,153 @@ def value_range(values, fmt: str = "g") -> str:
     return low if low == high else f"{low}–{high}"
 
 
+def counted_range(values, noun: str, fmt: str = "g") -> str:
+    """'1 epoch', '2 epochs', '2–3 epochs' over the distinct values; '' when there are none."""
+    text = value_range(values, fmt)
+    return f"{text} {noun}" + ("" if text in ("", "1") else "s") if text else ""
+
+
+def labelled_range(label: str, values) -> str:
+    """'width 0.25-1'; '' when no value is given."""
+    text = value_range(values)
+    return f"{label} {text}" if text else ""
+
+
 def run_sentence(summary: pd.DataFrame, provenance: dict) -> str:
-    """What ran here beside what the lecture ran, in one sentence each (HTML)."""
-    seeds = sorted({int(s) for text in summary["seeds"] for s in str(text).split()})
+    """What ran here beside what the lecture ran, in one sentence each (HTML); a value missing for every
+    variant leaves its clause out."""
+    seeds = sorted({int(float(s)) for text in summary["seeds"] for s in str(text).split()})
     precisions = sorted({t["precision"] for t in provenance["training"]})
-    images = value_range(summary["train_images"], ",.0f")
     names = summary["optimizer"] if "optimizer" in summary else pd.Series(["adam"])
-    optimizers = "/".join(OPTIMIZER_NAMES[name] for name in dict.fromkeys(names))
-    ours = (
-        f"{', '.join(dict.fromkeys(summary['dataset']))}, {images} training images a dataset; "
-        f"{len(summary)} variants, {value_range(summary['n_seeds'])} seeds each (seeds {seeds[0]}–{seeds[-1]}); "
-        f"width {value_range(summary['width'])}, {optimizers} lr {value_range(summary['learning_rate'])}, "
-        f"batch {value_range(summary['batch_size'])}, {value_range(summary['epochs'])} epochs; "
-        f"{', '.join(precisions)} on {'; '.join(provenance['devices'])}"
+    optimizers = "/".join(OPTIMIZER_NAMES.get(name, str(name)) for name in dict.fromkeys(names.fillna("adam")))
+    images = counted_range(summary["train_images"], "training image", ",.0f")
+    seed_list = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}–{seeds[-1]}" if seeds else ""
+    ours = "; ".join(
+        [
+            clauses(", ".join(dict.fromkeys(summary["dataset"])), images and f"{images} a dataset"),
+            clauses(
+                plural(len(summary), "variant"),
+                counted_range(summary["n_seeds"], "seed") + (f" each ({seed_list})" if seed_list else ""),
+            ),
+            clauses(
+                labelled_range("width", summary["width"]),
+                labelled_range(f"{optimizers} lr", summary["learning_rate"]),
+                labelled_range("batch", summary["batch_size"]),
+                counted_range(summary["epochs"], "epoch"),
+            ),
+            f"{', '.join(precisions)} on {'; '.join(provenance['devices'])}",
+        ]
     )
-    lecture = (
-        f"one run of each model, width {value_range(summary['lecture_width'])}, Adam lr "
-        f"{value_range(summary['lecture_learning_rate'])}, batch {value_range(summary['lecture_batch_size'])}, the "
-        f"whole training set, {value_range(summary['lecture_epochs'])} epochs; its hardware is not stated"
+    lecture = clauses(
+        "one run of each model",
+        labelled_range("width", summary["lecture_width"]),
+        labelled_range("Adam lr", summary["lecture_learning_rate"]),
+        labelled_range("batch", summary["lecture_batch_size"]),
+        "the whole training set",
+        counted_range(summary["lecture_epochs"], "epoch"),
     )
-    return f"<p><b>What ran here:</b> {html.escape(ours)}.<br><b>What the lecture ran:</b> {html.escape(lecture)}.</p>"
+    return (
+        f"<p><b>What ran here:</b> {html.escape(ours)}.<br><b>What the lecture ran:</b> {html.escape(lecture)}; "
+        "its hardware is not stated.</p>"
+    )
 
 
 def verdict_html(verdict: str, protocol: str = "") -> str:
-    label = f"{VERDICT_MARKS.get(verdict, '')} {verdict}" + (" (exploratory)" if protocol == "exploratory" else "")
-    return f'<span class="verdict {html.escape(verdict)}">{html.escape(label)}</span>'
+    """The verdict as a symbol and a word; a tested one marked '(exploratory)' when its protocol was."""
+    exploratory = protocol == "exploratory" and verdict not in APART
+    label = f"{VERDICT_MARKS.get(verdict, '')} {verdict}" + (" (exploratory)" if exploratory else "")
+    return f'<span class="verdict {html.escape(verdict.replace(" ", "-"))}">{html.escape(label)}</span>'
+
+
+def ladder_item(number: int, claim: dict) -> str:
+    """One claim of the ladder, numbered as in the forest plot and the details; with its reason when it was
+    not tested."""
+    reason = claim.get("reason")
+    why = (
+        f' <span class="reason">({html.escape(reason)})</span>'
+        if claim["verdict"] in APART and isinstance(reason, str) and reason
+        else ""
+    )
+    return (
+        f'<li value="{number}">{verdict_html(claim["verdict"], claim.get("protocol", ""))} '
+        f"{html.escape(claim['claim'])}{why}</li>"
+    )
 
 
 def ladder_html(claims: pd.DataFrame) -> str:
-    """The lecture's ladder, one numbered line per claim in the config's order: its verdict as a symbol and a
-    word, then the claim (its evidence is in the forest plot beside it and under its <details>)."""
-    items = [
-        f"<li>{verdict_html(r['verdict'], r.get('protocol', ''))} {html.escape(r['claim'])}</li>"
-        for r in claims.to_dict("records")
-    ]
-    return '<ol class="ladder">' + "".join(items) + "</ol>"
+    """The ladder, family by family, one numbered line per claim in the config's order: its verdict as a symbol
+    and a word, then the claim (its evidence is in the forest plot beside it and under its <details>). The
+    claims not testable at this profile and those not run are listed apart, folded, with their reasons."""
+    items = list(numbered(claims))
+    family = family_of(claims).tolist()
+    several = len(set(family)) > 1
+    blocks = []
+    for name in dict.fromkeys(family):
+        mine = [(i, r) for i, r in items if family[i - 1] == name]
+        title = family_name(name)
+        if several:
+            blocks.append(f'<p class="family">{html.escape(title[0].upper() + title[1:])}</p>')
+        tested = [ladder_item(i, r) for i, r in mine if r["verdict"] not in APART]
+        if tested:
+            blocks.append('<ol class="ladder">' + "".join(tested) + "</ol>")
+        for verdict, words in APART.items():
+            apart = [ladder_item(i, r) for i, r in mine if r["verdict"] == verdict]
+            if apart:
+                blocks.append(
+                    f"<details><summary>{len(apart)} {html.escape(words)}</summary>"
+                    f'<ol class="apart">{"".join(apart)}</ol></details>'
+                )
+    return '<div class="ladders">' + "".join(blocks) + "</div>"
 
 
 def forest_alt(claims: pd.DataFrame) -> str:
-    """The forest plot in words, for a reader who cannot see it."""
-    counts = ", ".join(f"{n} {verdict}" for verdict, n in claims["verdict"].value_counts().items())
-    lines = [f"{i}. {r['claim']}: {r['evidence'] or 'no estimate'}, {r['verdict']}" for i, r in numbered(claims)]
-    return f"Forest plot of the {len(claims)} claims ({counts}). " + "; ".join(lines) + "."
+    """The forest plot in words, for a reader who cannot see it: the claims it plots, and those it leaves out
+    as untested."""
+    shown = [(i, r) for i, r in numbered(claims) if r["verdict"] not in APART]
+    counts = ", ".join(
+        f"{n} {verdict}" for verdict, n in pd.Series([r["verdict"] for _, r in shown]).value_counts().items()
+    )
+    lines = [f"{i}. {r['claim']}: {r['evidence'] or 'no estimate'}, {r['verdict']}" for i, r in shown]
+    text = f"Forest plot of the {plural(len(shown), 'tested claim')}" + (f" ({counts}). " if shown else ".")
+    text += "; ".join(lines) + ("." if lines else "")
+    left_out = untested_numbers(claims)
+    return text + (f" Not plotted, without an estimate: claims {'; '.join(left_out)}." if left_out else "")
+
+
+def number_ranges(numbers: list[int]) -> str:
+    """'3, 5–12': runs of consecutive numbers as ranges."""
+    runs: list[list[int]] = []
+    for number in sorted(numbers):
+        if runs and number == runs[-1][-1] + 1:
+            runs[-1].append(number)
+        else:
+            runs.append([number])
+    return ", ".join(str(run[0]) if len(run) == 1 else f"{run[0]}–{run[-1]}" for run in runs)
+
+
+def untested_numbers(claims: pd.DataFrame) -> list[str]:
+    """'3 (not testable)', '5–12 (not run)': the numbers of the claims without a test, by verdict."""
+    return [
+        f"{number_ranges([i for i, r in numbered(claims) if r['verdict'] == verdict])} ({verdict})"
+        for verdict in APART
+        if (claims["verdict"] == verdict).any()
+    ]
 
 
 def numbered(claims: pd.DataFrame):
+    """The claims as records numbered from 1 in the config's order: the numbers of the ladder, the forest plot
+    and the details."""
     return enumerate(claims.fillna({"evidence": ""}).to_dict("records"), start=1)
 
 
 def first_screen(summary: pd.DataFrame, claims: pd.DataFrame, provenance: dict, forest_html: str) -> str:
-    """What a reader sees first: what ran beside what the lecture ran, whether the protocol held, the story's
+    """What a reader sees first: what ran beside what the lecture ran, whether the protocol held, each family's
     verdict, and the ladder of claims beside their forest plot."""
     return (
         REPORT_CSS
         + run_sentence(summary, provenance)
         + markdown_html(protocol_note(provenance.get("protocol")))
-        + f"<p><b>{html.escape(story_sentence(claims))}</b></p>"
+        + "".join(f"<p><b>{html.escape(sentence)}</b></p>" for sentence in story_sentences(claims))
         + f'<div class="study-first">{ladder_html(claims)}{forest_html}</div>'
     )
 
@@ -626,9 +826,15 @@ def claim_details(claims: pd.DataFrame, runs: pd.DataFrame) -> str:
     table of its runs seed by seed and the reason in one sentence inside."""
     blocks = []
     for i, r in numbered(claims):
+        family = r.get("family") if isinstance(r.get("family"), str) else LECTURE_FAMILY
+        holm = (
+            f"left out of its Holm family: {r['verdict']}"
+            if r["verdict"] in APART
+            else f"Holm over {cell_text(r.get('family_tests'))} tests"
+        )
         facts = [
             ("test", r["test"]),
-            ("family", f"{r['family']} (Holm over {cell_text(r.get('family_tests'))} tests)"),
+            ("family", f"{family} ({holm})"),
             ("Holm-adjusted p", format_p(r["p_adjusted"]) or "not tested"),
             ("evidence (95% interval)", r["evidence"]),
             ("lecture reports", r["lecture"]),
@@ -636,12 +842,13 @@ def claim_details(claims: pd.DataFrame, runs: pd.DataFrame) -> str:
         if "settled_at_look" in r:
             facts.append(("settled at", settled_text(r)))
         if not pd.isna(r.get("seeds_needed")):
-            facts.append(("seeds for 80% power", f"{int(r['seeds_needed'])} per variant, at {r['power_at']}"))
+            facts.append((f"seeds for {POWER:.0%} power", f"{int(r['seeds_needed'])} per variant, at {r['power_at']}"))
         rows = "".join(f"<li><b>{name}:</b> {escape(value)}</li>" for name, value in facts if cell_text(value))
+        seeds = seed_table(r, runs)
         blocks.append(
             f"<details><summary>{i}. {verdict_html(r['verdict'], r.get('protocol', ''))} "
             f"{html.escape(r['claim'])}</summary><div><ul>{rows}</ul>"
-            f"{styled(seed_table(r, runs)).to_html()}<p><b>Why:</b> {escape(r['reason'])}</p></div></details>"
+            f"{styled(seeds).to_html() if len(seeds) else ''}<p><b>Why:</b> {escape(r['reason'])}</p></div></details>"
         )
     return "".join(blocks)
 
