@@ -1,9 +1,20 @@
+import json
+import os
+import tarfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from study.reporting.publish import END, START, replace_results_block, reproduction_readme, results_block
+from study.rejudge import unpack_facts
+from study.reporting.publish import (
+    END,
+    START,
+    replace_results_block,
+    reproduction_readme,
+    results_block,
+    write_facts,
+)
 
 PROVENANCE = {
     "git_commit": "abc123",
@@ -135,8 +146,18 @@ def test_the_sensitivity_map_is_published_with_its_wall_time(tmp_path):
         ]
     )
     rates.to_csv(tmp_path / "tables" / "sensitivity.csv", index=False)
+    trend = {
+        "claim": "fewer runs of a learn as learning_rate increases",
+        "evidence": "learned at learning rate 0.001: 2/3",
+    }
+    trend |= {"p_adjusted": 1.0, "verdict": "undetermined", "cell": "all"}
+    pd.DataFrame([trend]).to_csv(tmp_path / "tables" / "sensitivity_claims.csv", index=False)
     config = {"sensitivity": {"variants": ["a"], "grid": {"learning_rate": [0.001]}, "seeds": [31, 32, 33]}}
     assert "took" not in sensitivity_section(tmp_path, config)
+    assert (
+        "- fewer runs of a learn as learning_rate increases: **undetermined** (learned at learning rate 0.001: 2/3;"
+        in (sensitivity_section(tmp_path, config))
+    )
     (tmp_path / "sensitivity-wall-seconds").write_text("1800\n")
     text = sensitivity_section(tmp_path, config)
     assert text.startswith("## Sensitivity map") and "3 training runs. It took 30.0 minutes of wall time" in text
@@ -144,3 +165,95 @@ def test_the_sensitivity_map_is_published_with_its_wall_time(tmp_path):
     assert "| a | 0.001 | 2/3 | [0.09, 0.99] | yes |" in text, "a learning rate keeps its digits"
     pd.DataFrame(columns=rates.columns).to_csv(tmp_path / "tables" / "sensitivity.csv", index=False)
     assert sensitivity_section(tmp_path, config) == ""
+
+
+# A results folder's facts: two variants on seeds 1 and 2, a stability run, a 2-cell sensitivity map, two looks
+FACTS_CONFIG = {
+    "variants_to_train": ["b", "a"],
+    "variants": {"a": {"dataset": "cifar10"}, "b": {"dataset": "fashion_mnist"}, "unused": {"dataset": "mnist"}},
+    "stability": {"variants": ["a"], "seeds": [3]},
+    "sensitivity": {"variants": ["a"], "grid": {"learning_rate": [0.001, 0.003]}, "seeds": [1]},
+}
+STUDY_RUNS = [("b", 1), ("b", 2), ("a", 1), ("a", 2)]
+OTHER_RUNS = [("a", 3), ("a.learning_rate-0.001", 1), ("a.learning_rate-0.003", 1)]
+RECORDED = ["history.csv", "steps.csv", "diagnostics.csv", "metrics.json"]
+NEVER_PUBLISHED = ["model.keras", "tensorboard/events.out.tfevents", "train.log"]
+
+
+def write_results(results, protocol: bool = True):
+    """A finished study's results folder, every file holding its own name, with what must not be published
+    beside what must: models, logs, checkpoints, benchmarks, a stale third look and an untrained variant's
+    pre-flight check."""
+    files = [f"runs/{v}/seed_{s}/{name}" for v, s in STUDY_RUNS + OTHER_RUNS for name in RECORDED + NEVER_PUBLISHED]
+    files += ["preflight/a.json", "preflight/b.json", "preflight/unused.json", "tables/params.csv"]
+    files += ["stats/cifar10.json", "stats/fashion_mnist.json", "looks/look_3.json", "report.html"]
+    files += ["checkpoints/a/seed_1/ckpt.weights.h5", "benchmarks/train/a/seed_1.tsv", "logs/aggregate.log"]
+    files += ["protocol.json"] if protocol else []
+    for name in files:
+        (results / name).parent.mkdir(parents=True, exist_ok=True)
+        (results / name).write_text(name)
+    for look, stop in ((1, False), (2, True)):
+        (results / "looks" / f"look_{look}.json").write_text(json.dumps({"look": look, "stop": stop}))
+    pd.DataFrame(STUDY_RUNS, columns=["variant", "seed"]).to_csv(results / "tables" / "runs.csv", index=False)
+    (results / "tables" / "provenance.json").write_text(json.dumps({"config": FACTS_CONFIG}))
+    return results
+
+
+def members(archive) -> list[str]:
+    with tarfile.open(archive) as facts:
+        return facts.getnames()
+
+
+def test_the_facts_hold_every_runs_records_the_looks_taken_the_preflight_checks_and_the_protocol(tmp_path):
+    results = write_results(tmp_path / "results")
+    manifest = write_facts(results, tmp_path / "facts.tar.xz")
+    runs = [f"runs/{v}/seed_{s}" for v, s in STUDY_RUNS + OTHER_RUNS]
+    expected = [f"{run}/{name}" for run in runs for name in RECORDED] + ["looks/look_1.json", "looks/look_2.json"]
+    expected += ["preflight/a.json", "preflight/b.json", "protocol.json", "tables/params.csv"]
+    expected += ["stats/cifar10.json", "stats/fashion_mnist.json"]
+    assert members(tmp_path / "facts.tar.xz") == ["facts.json", *sorted(expected)]
+    assert manifest["run_dirs"] == ["runs/b/seed_1", "runs/b/seed_2", "runs/a/seed_1", "runs/a/seed_2"]
+    assert manifest["stability_run_dirs"] == ["runs/a/seed_3"]
+    assert manifest["sensitivity_run_dirs"] == [
+        "runs/a.learning_rate-0.001/seed_1",
+        "runs/a.learning_rate-0.003/seed_1",
+    ]
+    assert manifest["look_jsons"] == ["looks/look_1.json", "looks/look_2.json"], "the stale third look is left out"
+    assert manifest["preflight_jsons"] == ["preflight/b.json", "preflight/a.json"], "in the order trained"
+    with tarfile.open(tmp_path / "facts.tar.xz") as facts:
+        assert json.load(facts.extractfile("facts.json")) == manifest
+        for name in expected:
+            assert facts.extractfile(name).read().decode() == (results / name).read_text()
+
+
+def test_the_facts_never_hold_a_model_a_checkpoint_a_log_or_a_benchmark(tmp_path):
+    write_facts(write_results(tmp_path / "results"), tmp_path / "facts.tar.xz")
+    published = members(tmp_path / "facts.tar.xz")
+    for name in published:
+        assert not name.endswith((".keras", ".h5", ".log", ".tsv", ".html")) and "tfevents" not in name, name
+        assert name.split("/")[0] in {"facts.json", "runs", "looks", "preflight", "protocol.json", "tables", "stats"}
+
+
+def test_identical_facts_give_identical_bytes_whenever_and_wherever_they_are_published(tmp_path):
+    results = write_results(tmp_path / "results")
+    write_facts(results, tmp_path / "first.tar.xz")
+    for path in results.rglob("*"):
+        os.utime(path, (1_000_000_000, 1_000_000_000))
+    moved = results.rename(tmp_path / "elsewhere")
+    write_facts(moved, tmp_path / "second.tar.xz")
+    assert (tmp_path / "first.tar.xz").read_bytes() == (tmp_path / "second.tar.xz").read_bytes()
+    with tarfile.open(tmp_path / "first.tar.xz") as facts:
+        assert {(m.mtime, m.uid, m.gid, m.uname, m.gname, m.mode) for m in facts.getmembers()} == {
+            (0, 0, 0, "", "", 0o644)
+        }
+
+
+def test_a_study_without_a_protocol_publishes_its_facts_without_one(tmp_path):
+    write_facts(write_results(tmp_path / "results", protocol=False), tmp_path / "facts.tar.xz")
+    assert "protocol.json" not in members(tmp_path / "facts.tar.xz")
+
+
+def test_rejudging_a_study_published_before_its_facts_says_so(tmp_path):
+    (tmp_path / "published").mkdir()
+    with pytest.raises(SystemExit, match="published before the facts were"):
+        unpack_facts(tmp_path / "published", tmp_path / "out")

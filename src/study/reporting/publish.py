@@ -2,26 +2,33 @@
 
     python -m study.reporting.publish --results results --out docs/reproduction --command "..."
 
-Writes OUT/report.html, the key tables (PUBLISHED_TABLES) and OUT/README.md
-(command, config layers, commit, device, timing, data provenance), and rewrites
-the block between the results markers in the project README with the claims
-table and the machine. Everything it states comes from the run's tables and
-provenance, and the wall time (in OUT/README.md only) from --wall-seconds.
+Writes OUT/report.html, the key tables (PUBLISHED_TABLES), OUT/facts.tar.xz (the
+recorded facts every table is computed from, which ``python -m study.rejudge``
+judges again without retraining) and OUT/README.md (command, config layers,
+commit, device, timing, data provenance), and rewrites the block between the
+results markers in the project README with the claims table and the machine.
+Everything it states comes from the run's tables and provenance, and the wall
+time (in OUT/README.md only) from --wall-seconds.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import shutil
+import tarfile
 from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 
 from study.analysis.claims import format_p
+from study.analysis.sensitivity import ALL_CELLS
 from study.analysis.stability import stability_summary
-from study.config import REPOSITORY, stability_runs
+from study.analysis.tables import RUN_TABLES
+from study.config import REPOSITORY, stability_runs, trained_variants
+from study.grid import sensitivity_runs
 from study.reporting.browser import find_chromium, missing_chromium, screenshot
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
@@ -39,6 +46,12 @@ PUBLISHED_TABLES = (
 )
 QUICK_PROFILE = "quick.yaml"  # config/quick.yaml: published results made with it are labelled "quick profile"
 FIRST_SCREEN = "first-screen.png"
+# The recorded facts of a study, in one archive: xz, unlike gzip, writes no timestamp, so identical facts give
+# identical bytes. Its members keep the results folder's layout; FACTS_MANIFEST says which files are which.
+FACTS_ARCHIVE = "facts.tar.xz"
+FACTS_MANIFEST = "facts.json"
+# What a training run records that the tables are read from; never its model, checkpoints or logs.
+RUN_FACTS = (*RUN_TABLES, "metrics.json")
 
 
 def run_timing(results: Path) -> dict:
@@ -57,6 +70,70 @@ def run_timing(results: Path) -> dict:
         "training_jobs": len(metrics),
         "training_job_minutes": sum(benchmarks) / 60,
     }
+
+
+def run_folder(variant: str, seed: int) -> str:
+    """A run's folder in a results folder, as the workflow names it."""
+    return f"runs/{variant}/seed_{seed}"
+
+
+def taken_looks(results: Path) -> list[str]:
+    """The looks the study took, in order: look 1 up to the one that stopped it, as the workflow reads them."""
+    looks, look = [], 1
+    while True:
+        path = f"looks/look_{look}.json"
+        looks.append(path)
+        if json.loads((results / path).read_text())["stop"]:
+            return looks
+        look += 1
+
+
+def facts_manifest(results: Path) -> dict:
+    """Which files of ``results`` the tables are computed from, as paths relative to it, in the order the
+    workflow's aggregate and sensitivity rules read them: the study's runs (tables/runs.csv), its stability and
+    sensitivity-map runs, the looks taken, the pre-flight checks and the protocol; and for the report, the
+    parameter counts and channel statistics."""
+    runs = pd.read_csv(results / "tables" / "runs.csv")
+    config = json.loads((results / "tables" / "provenance.json").read_text())["config"]
+    variants = trained_variants(config)
+    return {
+        "run_dirs": [run_folder(v, s) for v, s in zip(runs["variant"], runs["seed"], strict=True)],
+        "stability_run_dirs": [run_folder(v, s) for v, s in stability_runs(config)],
+        "sensitivity_run_dirs": [run_folder(v, s) for v, s in sensitivity_runs(config)],
+        "look_jsons": taken_looks(results),
+        "preflight_jsons": [f"preflight/{variant}.json" for variant in variants],
+        "protocol_json": "protocol.json",
+        "params_csv": "tables/params.csv",
+        "stats_jsons": [f"stats/{d}.json" for d in sorted({config["variants"][v]["dataset"] for v in variants})],
+    }
+
+
+def fact_files(manifest: dict) -> list[str]:
+    """Every file the manifest names, each run folder as its RUN_FACTS, sorted."""
+    run_dirs = manifest["run_dirs"] + manifest["stability_run_dirs"] + manifest["sensitivity_run_dirs"]
+    names = {f"{run_dir}/{name}" for run_dir in run_dirs for name in RUN_FACTS}
+    names |= {*manifest["look_jsons"], *manifest["preflight_jsons"], manifest["params_csv"], *manifest["stats_jsons"]}
+    return sorted(names | {manifest["protocol_json"]})
+
+
+def add_file(archive: tarfile.TarFile, name: str, data: bytes) -> None:
+    """``data`` as the member ``name``, with nothing of this machine or this moment in its header."""
+    member = tarfile.TarInfo(name)
+    member.size, member.mode, member.mtime = len(data), 0o644, 0
+    archive.addfile(member, io.BytesIO(data))
+
+
+def write_facts(results: Path, path: Path) -> dict:
+    """Write the recorded facts of the study in ``results`` to the archive ``path`` (FACTS_ARCHIVE): the
+    manifest first, then every file it names, sorted, so identical facts give identical bytes. A study run
+    outside the workflow, with no protocol written, is archived without one. Returns the manifest."""
+    manifest = facts_manifest(results)
+    names = [name for name in fact_files(manifest) if name != manifest["protocol_json"] or (results / name).exists()]
+    with tarfile.open(path, "w:xz", format=tarfile.PAX_FORMAT) as archive:
+        add_file(archive, FACTS_MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
+        for name in names:
+            add_file(archive, name, (results / name).read_bytes())
+    return manifest
 
 
 def markdown_table(table: pd.DataFrame, decimals: int | None = None) -> str:
@@ -192,9 +269,12 @@ def reproduction_readme(command: str, provenance: dict, timing: dict, claims: pd
             "pre-flight check can be trusted), `stability.csv` (the claims on a second, disjoint set of seeds,",
             "when the config names one), `sensitivity.csv`, `sensitivity_claims.csv` and `sensitivity.png` (the",
             "sensitivity map, when the config draws one), `looks.csv` (each claim at each look), `protocol.json`",
-            "(the protocol fixed before the first run; every run recorded its sha256), `provenance.json` and",
+            "(the protocol fixed before the first run; every run recorded its sha256), `provenance.json`,",
+            f"`{FACTS_ARCHIVE}` (every run's recorded history, steps, diagnostics and metrics, the looks, the",
+            "pre-flight checks and the protocol: what the tables are computed from) and",
             f"`{FIRST_SCREEN}` (the report's first screen, 1400 × 900, in headless Chromium). Compare two runs with",
-            "`python -m study.analysis.diff A B`.",
+            "`python -m study.analysis.diff A B`; judge this one again, with corrected code or config and no",
+            "retraining, with `python -m study.rejudge docs/reproduction OUT`.",
             "",
         ]
     )
@@ -284,13 +364,26 @@ def sensitivity_section(results: Path, config: dict) -> str:
             "",
             f"{', '.join(drawn['variants'])} in every cell of the grid {drawn['grid']}, on seeds "
             f"{', '.join(map(str, drawn['seeds']))}: {int(rates['n_seeds'].sum())} training runs.{took} The figure is "
-            "`sensitivity.png`, where each claim holds is `sensitivity_claims.csv`. The map describes; it confirms "
-            "nothing.",
+            "`sensitivity.png`, where each claim holds is `sensitivity_claims.csv`. A cell's claims describe (a few "
+            "seeds a cell confirm nothing); the map's own claims, its pre-registered trend tests, are below the "
+            "table.",
             "",
             markdown_table(shown.rename(columns=lambda c: c.replace("_", " "))),
             "",
+            *trend_lines(results),
         ]
     )
+
+
+def trend_lines(results: Path) -> list[str]:
+    """The map's pre-registered trend tests (cell 'all' of sensitivity_claims.csv), a line each."""
+    claims = pd.read_csv(results / "tables" / "sensitivity_claims.csv")
+    trends = claims[claims["cell"] == ALL_CELLS]
+    return [
+        f"- {row['claim']}: **{row['verdict']}** ({row['evidence']}; exact stratified trend test, Holm-adjusted "
+        f"p = {format_p(row['p_adjusted'])})"
+        for row in trends.to_dict("records")
+    ] + ([""] if len(trends) else [])
 
 
 def publish(results: Path, out: Path, command: str, project_readme: Path, wall_seconds: float | None = None) -> None:
@@ -300,6 +393,7 @@ def publish(results: Path, out: Path, command: str, project_readme: Path, wall_s
         shutil.copyfile(results / "tables" / name, out / name)
     if (results / "protocol.json").exists():
         shutil.copyfile(results / "protocol.json", out / "protocol.json")
+    write_facts(results, out / FACTS_ARCHIVE)
     provenance = json.loads((results / "tables" / "provenance.json").read_text())
     claims = pd.read_csv(results / "tables" / "claims.csv")
     timing = run_timing(results) | {"wall_seconds": wall_seconds}

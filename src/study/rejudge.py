@@ -1,0 +1,200 @@
+"""Judge a published study again from its recorded facts, without retraining.
+
+    python -m study.rejudge PUBLISHED OUT [--configfile FILE ...] [--report]
+
+PUBLISHED is a folder written by ``python -m study.reporting.publish`` (docs/reproduction/): its
+facts.tar.xz holds every run's history, steps, diagnostics and metrics, the looks taken, the pre-flight
+checks and the protocol. OUT becomes a results folder rebuilt from them: the facts unpacked in the results
+folder's layout, and OUT/tables/ recomputed by the code the workflow's aggregate and sensitivity rules call,
+in seconds. Compare it with the published run: ``python -m study.analysis.diff PUBLISHED OUT``.
+
+Each look the study took is judged again first, on the runs it judged, as the workflow's look checkpoint
+does (OUT/looks/): the claims' correction over the looks reads every look's p-values. Which runs each look
+judged is a fact, decided when the study ran: where the config judged with would have stopped the study at
+another look or given a look's seeds to other variants, a warning says so, and the runs there are are the
+runs judged.
+
+The config is the one the study was judged with (PUBLISHED/provenance.json), with defaults the schema added
+since filled in; --configfile judges with config files instead, layered over config/config.yaml as the
+workflow layers them. A config whose protocol differs from the one fixed before the runs makes the claims
+exploratory, as in the workflow.
+
+--report also runs the report notebook on the new tables (OUT/report.html, OUT/figures/): it is
+optional because it takes tens of seconds rather than seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import tarfile
+from pathlib import Path
+
+from study.analysis.looks import judge_look
+from study.analysis.sensitivity import write_sensitivity
+from study.analysis.tables import StudyFiles, read_runs, runs_table, write_tables
+from study.config import DEFAULT_CONFIG, DEFAULT_SCHEMA, REPOSITORY, check_config, load_config, validate_with_defaults
+from study.provenance import git_commit
+from study.reporting.publish import FACTS_ARCHIVE, FACTS_MANIFEST, run_folder
+
+# The tables write_tables writes, by its ``out`` key, as the aggregate rule names them in results/tables/.
+STUDY_TABLES = {
+    name: f"{name}.csv"
+    for name in (
+        "summary",
+        "runs",
+        "claims",
+        "epochs",
+        "steps",
+        "diagnostics",
+        "fixes",
+        "preflight",
+        "preflight_calibration",
+        "stability",
+        "looks",
+    )
+} | {"provenance": "provenance.json"}
+SENSITIVITY_TABLES = {"rates": "sensitivity.csv", "claims": "sensitivity_claims.csv"}
+# The tables the report notebook reads, each a parameter NAME_csv; params.csv comes with the facts.
+REPORT_TABLES = [
+    "summary",
+    "claims",
+    "runs",
+    "epochs",
+    "steps",
+    "fixes",
+    "diagnostics",
+    "preflight",
+    "preflight_calibration",
+    "params",
+    "stability",
+    "sensitivity",
+    "sensitivity_claims",
+]
+REPORT_NOTEBOOK = REPOSITORY / "workflow" / "notebooks" / "report.ipynb"
+
+
+def unpack_facts(published: Path, out: Path) -> dict:
+    """Unpack PUBLISHED/facts.tar.xz into ``out``; return its manifest (which files are which)."""
+    archive = published / FACTS_ARCHIVE
+    if not archive.exists():
+        raise SystemExit(f"{archive} does not exist: {published} was published before the facts were")
+    out.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive) as facts:
+        facts.extractall(out, filter="data")
+    return json.loads((out / FACTS_MANIFEST).read_text())
+
+
+def judging_config(published: Path, configfiles: list[Path] | None) -> tuple[dict, list[str]]:
+    """The config to judge with and its layers: the published study's (validated, defaults added since filled
+    in), or ``configfiles`` over config/config.yaml, read by the project's loader."""
+    if configfiles:
+        return load_config([DEFAULT_CONFIG, *configfiles]), [str(path) for path in configfiles]
+    provenance = json.loads((published / "provenance.json").read_text())
+    config = copy.deepcopy(provenance["config"])
+    validate_with_defaults(config, DEFAULT_SCHEMA)
+    check_config(config)
+    return config, provenance["configfiles"]
+
+
+def decision(look: dict) -> str:
+    """What a look decided: 'stop' or 'give the next look's seeds to a, b'."""
+    return "stop" if look["stop"] else f"give the next look's seeds to {', '.join(look['next_variants'])}"
+
+
+def rejudge_looks(out: Path, look_jsons: list[str], config: dict) -> None:
+    """Judge each look in ``look_jsons`` (under ``out``, in order) again on the runs it judged, as
+    workflow/scripts/look.py does, and write it in place of the recorded one; warn where the study would have
+    gone on otherwise under ``config``."""
+    previous = None
+    for name in look_jsons:
+        recorded = json.loads((out / name).read_text())
+        run_dirs = [str(out / run_folder(variant, seed)) for variant, seed in recorded["runs"]]
+        look = judge_look(runs_table(read_runs(run_dirs, config["outcomes"])[0]), previous, config)
+        if decision(look) != decision(recorded):
+            print(
+                f"warning: judged again, look {look['look']} would {decision(look)}, where the study chose to "
+                f"{decision(recorded)}; the runs judged are those the study trained"
+            )
+        (out / name).write_text(json.dumps(look, indent=2) + "\n")
+        previous = look
+
+
+def study_files(root: Path, manifest: dict) -> StudyFiles:
+    """The manifest's files, found under ``root``."""
+
+    def paths(key: str) -> list[str]:
+        return [str(root / name) for name in manifest[key]]
+
+    return StudyFiles(
+        run_dirs=paths("run_dirs"),
+        stability_run_dirs=paths("stability_run_dirs"),
+        look_jsons=paths("look_jsons"),
+        preflight_jsons=paths("preflight_jsons"),
+        protocol_json=str(root / manifest["protocol_json"]),
+    )
+
+
+def write_report(out: Path, manifest: dict) -> None:
+    """OUT/report.html and OUT/figures/ from OUT/tables/, as workflow/scripts/report.py makes them."""
+    import papermill
+
+    from study.reporting.views import export_html
+
+    tables = (out / "tables").resolve()
+    parameters = {f"{name}_csv": str(tables / f"{name}.csv") for name in REPORT_TABLES} | {
+        "provenance_json": str(tables / "provenance.json"),
+        "stats_jsons": [str((out / name).resolve()) for name in manifest["stats_jsons"]],
+        "figures_dir": str((out / "figures").resolve()),
+    }
+    papermill.execute_notebook(
+        str(REPORT_NOTEBOOK),
+        str(out / "report.ipynb"),
+        parameters=parameters,
+        kernel_name="python3",
+        cwd=str(out.resolve()),
+    )
+    export_html(str(out / "report.ipynb"), str(out / "report.html"))
+
+
+def rejudge(published: Path, out: Path, configfiles: list[Path] | None = None, report: bool = False) -> None:
+    """Rebuild OUT/tables/ (and with ``report`` the report) from the facts published in ``published``."""
+    config, layers = judging_config(published, configfiles)
+    manifest = unpack_facts(published, out)
+    rejudge_looks(out, manifest["look_jsons"], config)
+    (out / "tables").mkdir(exist_ok=True)
+    write_tables(
+        study_files(out, manifest),
+        config=config,
+        configfiles=layers,
+        commit=git_commit(REPOSITORY),
+        out={name: str(out / "tables" / file) for name, file in STUDY_TABLES.items()},
+    )
+    write_sensitivity(
+        [str(out / name) for name in manifest["sensitivity_run_dirs"]],
+        config,
+        {name: str(out / "tables" / file) for name, file in SENSITIVITY_TABLES.items()},
+    )
+    if report:
+        write_report(out, manifest)
+    print(f"Tables judged again in {out / 'tables'}; compare: python -m study.analysis.diff {published} {out}")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("published", type=Path, help="a published study's folder (docs/reproduction)")
+    parser.add_argument("out", type=Path, help="where to rebuild its results folder: facts, tables[, report]")
+    parser.add_argument(
+        "--configfile",
+        type=Path,
+        nargs="+",
+        help="judge with these config layers over config/config.yaml instead of the published config",
+    )
+    parser.add_argument("--report", action="store_true", help="also run the report notebook (tens of seconds)")
+    args = parser.parse_args(argv)
+    rejudge(args.published, args.out, args.configfile, args.report)
+
+
+if __name__ == "__main__":
+    main()
