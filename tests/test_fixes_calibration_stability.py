@@ -113,7 +113,6 @@ STABILITY_CONFIG = {
     ],
     "variants": {},
     "design": DESIGN,
-    "outcomes": {"overfit_gap": 0.15},
 }
 
 

@@ -23,7 +23,6 @@ CONFIG = {
     "variants_to_train": [],
     "variants": {"deep": {}, "fixed": {}, "other": {}},
     "design": DESIGN,
-    "outcomes": {"overfit_gap": 0.15},
     "claims": [
         {"claim": "deep is stuck", "expect": "does_not_learn", "variant": "deep"},
         {"claim": "other learns", "expect": "learns", "variant": "other"},

@@ -66,7 +66,7 @@ def test_the_protocol_fixes_the_rules_the_judging_code_the_commit_the_constants_
     assert "Bonferroni" in protocol["looks_rule"] and "Holm" in protocol["looks_rule"]
     trend = protocol["map"]["trend_test"]
     assert protocol["map"]["grid"] == SENSITIVITY["grid"] and trend["along"] == "learning_rate"
-    assert trend["claims"] == [f"fewer runs of {v} learn as the learning rate grows" for v in SENSITIVITY["variants"]]
+    assert trend["claims"] == [f"fewer runs of {v} learn as learning_rate increases" for v in SENSITIVITY["variants"]]
     assert protocol_of(config)["map"] == {}  # no map, none planned
 
 

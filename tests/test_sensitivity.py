@@ -128,8 +128,8 @@ def test_the_map_tests_its_preregistered_trend_once_per_variant_holm_adjusted(co
             learned[(variant, cell)] = by_width[values["width"]][rank]
     rates = rates_table(map_runs(learned), mapped)
     trends = trend_claims(rates, mapped).set_index("claim")
-    baseline = trends.loc["fewer runs of cifar_12conv_relu learn as the learning rate grows"]
-    he = trends.loc["fewer runs of cifar_12conv_relu_he learn as the learning rate grows"]
+    baseline = trends.loc["fewer runs of cifar_12conv_relu learn as learning_rate increases"]
+    he = trends.loc["fewer runs of cifar_12conv_relu_he learn as learning_rate increases"]
     strata = [[(0, 3, 3), (1, 3, 1), (2, 3, 0)], [(0, 3, 2), (1, 3, 0), (2, 3, 0)]]
     p_baseline = trend_test(strata, alternative="two-sided")
     # the independent review's exact stratified trend test: p = 0.004 for the baseline, 0.056 for He init

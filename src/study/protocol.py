@@ -128,18 +128,28 @@ def recorded_hash(path: str | os.PathLike) -> str | None:
     return json.loads(path.read_text())["sha256"] if path.exists() else None
 
 
+def rules_of(protocol: dict) -> dict:
+    """What a protocol fixes, without the commit it was written at: a later commit that leaves the claims, the
+    thresholds, the recipes and every line of the judging code as they were changes no rule."""
+    return {key: value for key, value in protocol.items() if key != "commit"}
+
+
 def protocol_status(frozen: dict | None, config: dict, run_hashes: list[str | None]) -> dict:
-    """Whether the claims are judged under the protocol fixed before the runs: the config's protocol against
-    the one written first, and the runs' recorded hashes against it."""
-    current = protocol_hash(protocol_of(config))
+    """Whether the claims are judged under the protocol fixed before the runs: the config's protocol and the
+    judging code now against the ones written first (their rules: the commit is recorded, not compared), and
+    the runs' recorded hashes against it."""
+    protocol = protocol_of(config)
+    current = protocol_hash(protocol)
     if frozen is None:
         return {"sha256": None, "current_sha256": current, "changed": False, "runs_under_other": 0, "fixed": False}
     others = sum(recorded != frozen["sha256"] for recorded in run_hashes)
+    changed = protocol_hash(rules_of(protocol)) != protocol_hash(rules_of(frozen["protocol"]))
     return {
         "sha256": frozen["sha256"],
         "written_at": frozen["written_at"],
+        "commit": frozen["protocol"].get("commit"),
         "current_sha256": current,
-        "changed": current != frozen["sha256"],
+        "changed": changed,
         "runs_under_other": others,
-        "fixed": current == frozen["sha256"] and others == 0,
+        "fixed": not changed and others == 0,
     }

@@ -17,9 +17,9 @@ another). A claim is *confirmed* when its adjusted p is at most the design's alp
 points the claimed way, *refuted* when it points the other way, and *undetermined* otherwise, with
 the seeds that would give 80% power at the design's minimal effect and at the effect observed. Each
 interval is at the level Holm tests the claim at (its step's alpha / k), so that it agrees with the
-decision. A claim is *not testable* when its measure cannot reach its threshold at this profile (the
-design names it, or no run of it overfits for a gap claim), and *not run* when a variant it names did
-not train; both stay out of the family.
+decision. A claim is *not testable* when its measure cannot reach its threshold at this profile, which
+the profile declares before the runs (``design.not_testable``, in the protocol), and *not run* when a
+variant it names did not train; both stay out of the family.
 """
 
 from __future__ import annotations
@@ -169,7 +169,7 @@ def claimed_margin(claim: dict) -> float:
     return float(claim.get("by", 0.0)) if claim["expect"] == "better_than" else 0.0
 
 
-def paired_claim(claim: dict, runs: pd.DataFrame, thresholds: dict) -> dict:
+def paired_claim(claim: dict, runs: pd.DataFrame) -> dict:
     seeds, a, b, what = compared_values(claim, runs)
     differences = a - b
     margin = claimed_margin(claim)
@@ -184,14 +184,6 @@ def paired_claim(claim: dict, runs: pd.DataFrame, thresholds: dict) -> dict:
         "per_seed": "; ".join(f"seed {s}: {what} {x:.3f} vs {y:.3f}" for s, x, y in zip(seeds, a, b, strict=True)),
         "what": what,
     }
-    if claim["expect"] == "larger_gap":
-        mine = runs[runs["variant"] == claim["variant"]]
-        largest = float((mine["final_train_accuracy"] - mine["final_val_accuracy"]).max())
-        if not (mine["outcome"] == "overfits").any():
-            row["not_testable"] = (
-                f"no run of {claim['variant']} overfits (its largest train-validation gap is {largest:.3f}, the "
-                f"overfit line {thresholds['overfit_gap']:g}): at this profile the gap cannot show overfitting"
-            )
     return row
 
 
@@ -224,10 +216,14 @@ def seeds_needed(row: dict, design: dict, level: float) -> tuple[int | None, str
     if row["kind"] == "rate":
         rate = min(1.0, design["rate_threshold"] + effect["rate_above_threshold"])
         return statistics.seeds_for_rate(design["rate_threshold"], rate, level), f"a true rate of {rate:g}"
-    if row["kind"] == "contrast":
-        difference = effect["rate_difference"]
+    if row["kind"] == "contrast":  # both parts of the intersection-union test, each with 80% power
+        difference, threshold = effect["rate_difference"], design["rate_threshold"]
         low, high = 0.5 - difference / 2, 0.5 + difference / 2
-        return statistics.seeds_for_contrast(difference, level), f"rates {high:g} against {low:g}"
+        at = f"rates {high:g} against {low:g}"
+        if high <= threshold:
+            return None, at + f", the first not above the threshold {threshold:g}"
+        needed = [statistics.seeds_for_contrast(difference, level), statistics.seeds_for_rate(threshold, high, level)]
+        return (None if None in needed else max(needed)), at
     difference = effect["accuracy_difference"]
     spread = row.get("sd", math.nan)
     needed = statistics.seeds_for_mean(difference, spread, level)
@@ -278,7 +274,17 @@ def reason(row: dict, claim: dict, what: str, design: dict) -> str:
     else:
         counted = f"{claim['variant']} - {claim['baseline']} on {what}"
     p = format_p(row["p_adjusted"]) or "not tested"
-    return f"{counted}: {evidence(row)}; {tested}; p = {p} against alpha {design['alpha']:g}"
+    said = f"{counted}: {evidence(row)}; {tested}; p = {p} against alpha {design['alpha']:g}"
+    if (
+        row["kind"] == "contrast"
+        and not (row["ci_low"] > 0 or row["ci_high"] < 0)
+        and row["p_adjusted"] <= design["alpha"]
+    ):
+        said += (
+            "; the interval of the difference (Santner and Snell's, exact) is more cautious than Boschloo's test and "
+            "reaches 0, but the verdict is the test's"
+        )
+    return said
 
 
 def outcome_words(expect: str) -> str:
@@ -323,7 +329,7 @@ def evidence(row) -> str:
     return f"mean difference {row['estimate']:+.3f}{span}{margin}"
 
 
-def claim_row(claim: dict, runs: pd.DataFrame, variants: dict, design: dict, thresholds: dict) -> dict:
+def claim_row(claim: dict, runs: pd.DataFrame, variants: dict, design: dict) -> dict:
     """One claim's test against the runs table (one row per variant x seed, with outcomes and final metrics);
     its verdict waits for the family's adjustment (`settle`)."""
     variant, baseline = claim["variant"], claim.get("baseline")
@@ -347,7 +353,7 @@ def claim_row(claim: dict, runs: pd.DataFrame, variants: dict, design: dict, thr
     elif kind == "contrast":
         row |= contrast_claim(claim, runs, design)
     else:
-        row |= paired_claim(claim, runs, thresholds)
+        row |= paired_claim(claim, runs)
     if declared:
         row["not_testable"] = f"declared not testable at this profile: {declared}"
     if row.get("not_testable"):
@@ -355,8 +361,9 @@ def claim_row(claim: dict, runs: pd.DataFrame, variants: dict, design: dict, thr
     return row
 
 
-def settle(row: dict, claim: dict, design: dict) -> dict:
-    """A claim's verdict, interval at its level, reason and seeds needed, once its family is adjusted."""
+def settle(row: dict, claim: dict, design: dict, with_power: bool = True) -> dict:
+    """A claim's verdict, interval at its level, reason and (``with_power``) seeds needed, once its family is
+    adjusted."""
     what = row.pop("what", "")
     if row.get("not_run"):
         return row | {"verdict": NOT_RUN, "reason": row.pop("not_run")}
@@ -369,7 +376,7 @@ def settle(row: dict, claim: dict, design: dict) -> dict:
     row |= {"confidence": 1 - level, "ci_low": low, "ci_high": high}
     row["verdict"] = verdict_of(row, design["alpha"])
     row["reason"] = reason(row, claim, what, design)
-    if row["verdict"] == "undetermined":
+    if row["verdict"] == "undetermined" and with_power:
         row["seeds_needed"], row["power_at"] = seeds_needed(row, design, level)
         row["seeds_needed_observed"], row["power_at_observed"] = seeds_needed_observed(row, design, level)
         for needed, at in (
@@ -389,12 +396,17 @@ def look_count(design: dict) -> int:
 
 
 def holm_levels(p_values: list[float], alpha: float) -> list[float]:
-    """The level Holm's step-down procedure tests each p at: alpha / (m - rank + 1), the smallest p first (NaN
-    for a p left out of the family). A claim's interval at 1 - this level agrees with its Holm decision."""
+    """The level Holm's step-down procedure tests each p at: alpha / (m - rank), the smallest p first (rank 0),
+    until the first p it does not reject; that step's level holds for every p after it, since Holm stops there
+    (NaN for a p left out of the family). A claim's interval at 1 - this level agrees with its Holm decision."""
     tested = sorted((p, i) for i, p in enumerate(p_values) if not math.isnan(p))
     levels = [math.nan] * len(p_values)
-    for rank, (_, i) in enumerate(tested):
-        levels[i] = alpha / (len(tested) - rank)
+    stopped = None
+    for rank, (p, i) in enumerate(tested):
+        level = alpha / (len(tested) - rank) if stopped is None else stopped
+        if stopped is None and p > level:
+            stopped = level
+        levels[i] = level
     return levels
 
 
@@ -404,13 +416,12 @@ def claims_table(
     variants: dict,
     design: dict,
     earlier_p: dict | None = None,
-    thresholds: dict | None = None,
+    with_power: bool = True,
 ) -> pd.DataFrame:
     """Every claim tested, corrected over the design's looks (``earlier_p``: each claim's smallest p at the
-    looks before this one), adjusted within its family, and settled. ``thresholds``: the config's outcomes
-    (the overfit line a gap claim needs some run to cross)."""
-    thresholds = thresholds or {"overfit_gap": 0.15}
-    rows = [claim_row(c, runs, variants, design, thresholds) for c in claims]
+    looks before this one), adjusted within its family, and settled; ``with_power``: with the seeds an
+    undetermined claim needs (slow where they are many; the map's cells and the stability check skip them)."""
+    rows = [claim_row(c, runs, variants, design) for c in claims]
     earlier_p = earlier_p or {}
     for row in rows:
         seen = [row.get("p_value", math.nan), earlier_p.get(row["claim"], math.nan)]
@@ -425,7 +436,7 @@ def claims_table(
             rows[i] |= {"p_adjusted": p, "family_tests": tests}
             if not math.isnan(level):
                 rows[i]["holm_level"] = level / look_count(design)
-    rows = [settle(row, claim, design) for row, claim in zip(rows, claims, strict=True)]
+    rows = [settle(row, claim, design, with_power) for row, claim in zip(rows, claims, strict=True)]
     table = pd.DataFrame(rows)
     table["evidence"] = [evidence(row) for row in rows]
     table = table.reindex(columns=CLAIM_COLUMNS)

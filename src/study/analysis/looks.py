@@ -58,7 +58,7 @@ def judge_look(runs: pd.DataFrame, previous: dict | None, config: dict) -> dict:
     look = 1 if previous is None else previous["look"] + 1
     looks = planned_looks(config)
     earlier = smallest_p(previous)
-    claims = claims_table(config["claims"], runs, config["variants"], config["design"], earlier, config["outcomes"])
+    claims = claims_table(config["claims"], runs, config["variants"], config["design"], earlier)
     records, still_open = [], set()
     for claim, row in zip(config["claims"], claims.to_dict("records"), strict=True):
         p_min = min((p for p in (row["p_value"], earlier.get(row["claim"], math.nan)) if not pd.isna(p)), default=None)
@@ -103,6 +103,6 @@ def settled_at(looks: list[dict]) -> dict[str, int]:
     settled: dict[str, int] = {}
     for look in looks:
         for claim in look["claims"]:
-            if claim["verdict"] != "undetermined":
+            if claim["verdict"] in ("confirmed", "refuted"):
                 settled.setdefault(claim["claim"], look["look"])
     return settled

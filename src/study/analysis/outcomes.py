@@ -216,10 +216,10 @@ def run_cause(signs: dict, thresholds: dict, activation: str = "relu") -> str:
         return "dead units (first-layer gradient zero)" if zero else "dead units (and vanishing gradients)"
     if vanishing:
         return "vanishing gradients"
+    if signs["saturated_fraction"] > causes["saturated_fraction"]:
+        return "saturation"  # saturated units make every gradient small: they come first
     if signs.get("gradient_scale", math.nan) < causes["small_gradient_scale"]:
         return "vanishing gradients (uniformly small at every layer)"
-    if signs["saturated_fraction"] > causes["saturated_fraction"]:
-        return "saturation"
     if activation not in UNIT_HEALTH:
         return f"not measured (no dead or saturated count for {activation} units; gradients not vanishing)"
     return "none"

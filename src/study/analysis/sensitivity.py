@@ -63,7 +63,7 @@ def claims_by_cell(runs: pd.DataFrame, config: dict) -> pd.DataFrame:
     parts = []
     one_look = config["design"] | {"looks": []}  # a cell is judged once, on all its seeds: no correction over looks
     for cell, values in cells(config["sensitivity"]):
-        judged = claims_table(tested, runs[runs["cell"] == cell], config["variants"], one_look, config["outcomes"])
+        judged = claims_table(tested, runs[runs["cell"] == cell], config["variants"], one_look, with_power=False)
         parts.append(judged[CLAIM_COLUMNS].assign(cell=cell, **values))
     columns = ["cell", *config["sensitivity"]["grid"], *CLAIM_COLUMNS]
     return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
@@ -79,8 +79,8 @@ def trend_key(sensitivity: dict) -> str:
 
 def trend_hypothesis(sensitivity: dict) -> list[str]:
     """The map's pre-registered claims, one per variant, in words (the protocol records them)."""
-    along = trend_key(sensitivity).replace("_", " ")
-    return [f"fewer runs of {variant} learn as the {along} grows" for variant in sensitivity["variants"]]
+    along = trend_key(sensitivity)
+    return [f"fewer runs of {variant} learn as {along} increases" for variant in sensitivity["variants"]]
 
 
 def trend_claims(rates: pd.DataFrame, config: dict) -> pd.DataFrame:

@@ -28,10 +28,7 @@ def stability_table(first: pd.DataFrame, second: pd.DataFrame, config: dict) -> 
     run_twice = set(second["variant"])
     tested = [c["claim"] for c in claims if {c["variant"], c.get("baseline") or c["variant"]} <= run_twice]
     a, b, pooled = (
-        claims_table(claims, runs, variants, design, thresholds=config["outcomes"])
-        .set_index("claim")
-        .loc[tested]
-        .reset_index()
+        claims_table(claims, runs, variants, design, with_power=False).set_index("claim").loc[tested].reset_index()
         for runs in (first, second, pd.concat([first, second], ignore_index=True))
     )
     table = compare_claims(a, b, design["alpha"]).rename(columns=RENAMED)

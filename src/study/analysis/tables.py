@@ -202,9 +202,7 @@ def write_tables(files: StudyFiles, config: dict, configfiles: list[str], commit
     runs = runs_table(metrics)
     runs.to_csv(out["runs"], index=False)
     looks = [json.loads(Path(path).read_text()) for path in files.look_jsons]
-    claims = claims_table(
-        config["claims"], runs, variants, config["design"], smallest_p(looks[-1] if looks else None), config["outcomes"]
-    )
+    claims = claims_table(config["claims"], runs, variants, config["design"], smallest_p(looks[-1] if looks else None))
     claims["settled_at_look"] = claims["claim"].map(settled_at(looks)).astype("Int64")
     seeds_at = {look["look"]: look["seeds_per_variant"] for look in looks}
     claims["settled_with_seeds"] = claims["settled_at_look"].map(seeds_at).astype("Int64")
