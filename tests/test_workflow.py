@@ -200,7 +200,10 @@ def test_claims_are_computed(study):
     not_run = claims.loc["the 6-conv sigmoid net does not learn"]
     assert not_run["verdict"] == "not run" and "not run" in not_run["reason"] and pd.isna(not_run["p_adjusted"])
     html = (study / "report.html").read_text()
-    assert "Fashion-MNIST: the 2-conv sigmoid net learns" in html and "evidence (95% interval)" in html
+    assert (
+        "Fashion-MNIST: the 2-conv sigmoid net learns" in html
+        and "evidence (interval at the level Holm tests it at)" in html
+    )
 
 
 def test_steps_outcomes_causes_and_the_fix_ranking_reach_the_tables_and_the_report(study):

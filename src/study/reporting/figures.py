@@ -229,8 +229,9 @@ VERDICT_MARKERS = {"confirmed": "o", "refuted": "X", "undetermined": "D"}
 
 
 def plot_claims_forest(claims: pd.DataFrame, design: dict) -> plt.Figure:
-    """Every tested claim's estimate with its 95% interval, numbered as in the ladder, against what it is
-    tested against: a rate claim's threshold, a contrast's or paired difference's 0; coloured by verdict.
+    """Every tested claim's estimate with its interval at the level Holm tests it at, numbered as in the ladder,
+    against what it is tested against (its null: a rate claim's threshold, a contrast's 0, a paired claim's
+    least difference); coloured by verdict.
     Claims not testable at this profile or not run have no estimate: they get no row, and the x label says
     which they are."""
     shown = [(number, claim) for number, claim in numbered(claims) if claim["verdict"] not in APART]
@@ -238,7 +239,9 @@ def plot_claims_forest(claims: pd.DataFrame, design: dict) -> plt.Figure:
     if not shown:
         ax.text(0, 0, "no claim was tested in this study", va="center", ha="center", color="grey")
     for row, (_, claim) in enumerate(shown):
-        reference = design["rate_threshold"] if claim["kind"] == "rate" else 0.0
+        reference = claim.get("null")
+        if pd.isna(reference):  # a claims table written before the null was recorded
+            reference = design["rate_threshold"] if claim["kind"] == "rate" else 0.0
         ax.plot([reference, reference], [row - 0.35, row + 0.35], color="black", linewidth=1.2)
         verdict = claim["verdict"]
         if pd.isna(claim["estimate"]):
@@ -254,10 +257,14 @@ def plot_claims_forest(claims: pd.DataFrame, design: dict) -> plt.Figure:
     ax.set_ylabel("claim (numbered as in the list)")
     left_out = untested_numbers(claims)
     ax.set_xlabel(
-        "rate (claims without a baseline) or difference from the baseline, 95% interval"
+        "rate (claims without a baseline) or difference from the baseline, interval at the claim's Holm level"
         + (f"\nnot plotted, without an estimate: {'; '.join(left_out)}" if left_out else "")
     )
-    ax.set_title(f"Black tick: a rate claim's threshold {design['rate_threshold']:g}, a difference's 0", fontsize=10)
+    ax.set_title(
+        f"Black tick: what the claim is tested against (a rate's threshold {design['rate_threshold']:g}, "
+        "a difference's 0 or its stated least difference)",
+        fontsize=9,
+    )
     for verdict, colour in VERDICT_COLOURS.items():
         ax.plot([], [], marker=VERDICT_MARKERS[verdict], color=colour, label=f"{VERDICT_MARKS[verdict]} {verdict}")
     fig.legend(loc="outside lower center", ncol=3, frameon=False, fontsize="small")

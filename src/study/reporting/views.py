@@ -836,7 +836,7 @@ def claim_details(claims: pd.DataFrame, runs: pd.DataFrame) -> str:
             ("test", r["test"]),
             ("family", f"{family} ({holm})"),
             ("Holm-adjusted p", format_p(r["p_adjusted"]) or "not tested"),
-            ("evidence (95% interval)", r["evidence"]),
+            ("evidence (interval at the level Holm tests it at)", r["evidence"]),
             ("lecture reports", r["lecture"]),
         ]
         if "settled_at_look" in r:
