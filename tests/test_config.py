@@ -81,6 +81,14 @@ def test_schema_rejects_bad_config(default_config, edit, named):
         (lambda c: c.update(run=["cifar_6conv_relu"]), "run: this key is now called 'variants_to_train'"),
         (lambda c: c.update(verdicts={"plateau_margin": 0.1}), "verdicts: this key is now called 'outcomes'"),
         (lambda c: c.update(subset={"test": 100}), "subset.test: this key is now called 'subset.val'"),
+        (
+            lambda c: c["claims"].append({"claim": "x", "expect": "learns", "variant": "cifar_6conv_relu", "by": 0.1}),
+            "claims[11].by: only a better_than claim states a least difference",
+        ),
+        (
+            lambda c: c.setdefault("design", {}).update(not_testable={"no such claim": "why"}),
+            "design.not_testable: 'no such claim' is not the text of a claim",
+        ),
         (lambda c: c["variants"]["cifar_6conv_relu"].update(dataset="mnist"), "variants.cifar_6conv_relu.dataset"),
         (
             lambda c: c["claims"].append({"claim": "x", "expect": "does_not_learn", "variant": "nope"}),
@@ -246,3 +254,19 @@ def test_he_et_al_s_pair_is_a_claim_family_of_its_own_added_by_config_alone():
     glorot, he = (config["variants"][f"cifar_30conv_plain_{init}"] for init in ("glorot", "he"))
     assert sum(len(block) for block in glorot["blocks"]) == 30 and not glorot["batchnorm"] and not glorot["skip"]
     assert (glorot["initializer"], he["initializer"]) == ("glorot_uniform", "he_normal")
+
+
+def test_a_claim_expecting_stuck_is_refused_with_its_new_name_before_the_schema_lists_its_enum(tmp_path):
+    layer = tmp_path / "old.yaml"
+    layer.write_text(yaml.safe_dump({"claims": [{"claim": "x", "expect": "stuck", "variant": "cifar_6conv_relu"}]}))
+    with pytest.raises(ConfigError, match=re.escape("claims[0].expect: 'stuck' is now 'does_not_learn'")):
+        load_config([REPO / "config" / "config.yaml", layer])
+
+
+def test_a_subset_smaller_than_a_datasets_classes_is_refused(tmp_path):
+    layer = tmp_path / "small.yaml"
+    layer.write_text(yaml.safe_dump({"subset": {"train": 50}}))
+    layers = [REPO / "config" / "config.yaml", REPO / "config" / "cifar100.yaml", layer]
+    with pytest.raises(ConfigError, match=re.escape("subset.train: 50 images cannot hold every one of cifar100's 100")):
+        load_config(layers)
+    assert load_config([REPO / "config" / "config.yaml", layer])["subset"] == {"train": 50}  # 10 classes each

@@ -80,9 +80,23 @@ def check_config(config: dict) -> None:
     unknown = [name for name in config["variants_to_train"] if name not in config["variants"]]
     if unknown:
         raise ConfigError(f"variants_to_train: {unknown} not among variants {sorted(config['variants'])}")
+    check_subset(config)
     check_stability(config)
     check_design(config)
     check_sensitivity(config)
+
+
+def check_subset(config: dict) -> None:
+    """A class-stratified subset has at least one image of every class of every dataset a variant trains on."""
+    used = {config["variants"][name]["dataset"] for name in trained_variants(config)}
+    for split, cap in config["subset"].items():
+        for dataset in sorted(used):
+            classes = FORMATS[config["datasets"][dataset]["format"]].classes
+            if cap < classes:
+                raise ConfigError(
+                    f"subset.{split}: {cap} images cannot hold every one of {dataset}'s {classes} classes; "
+                    f"give at least {classes}"
+                )
 
 
 def check_sensitivity(config: dict) -> None:
