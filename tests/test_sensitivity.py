@@ -54,6 +54,7 @@ def test_the_grid_is_expanded_into_cell_variants_as_paramspace_does(config):
         (MAP | {"variants": ["nope"]}, "sensitivity.variants: ['nope'] are not variants"),
         (MAP | {"grid": {"epochs": [1, 2.5]}}, "sensitivity.grid.epochs: [2.5] are not whole numbers"),
         (MAP | {"seeds": []}, "sensitivity: a map of variants needs a grid and seeds"),
+        (MAP | {"trend_along": "epochs"}, "sensitivity.trend_along: 'epochs' is not a key of the grid"),
     ],
 )
 def test_a_bad_map_is_refused_with_its_key(config, sensitivity, named):

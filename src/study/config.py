@@ -107,6 +107,9 @@ def check_sensitivity(config: dict) -> None:
         raise ConfigError(f"sensitivity.variants: {unknown} are not variants")
     if sensitivity["variants"] and not (sensitivity["grid"] and sensitivity["seeds"]):
         raise ConfigError("sensitivity: a map of variants needs a grid and seeds")
+    along = sensitivity.get("trend_along")
+    if along and along not in sensitivity["grid"]:
+        raise ConfigError(f"sensitivity.trend_along: {along!r} is not a key of the grid {sorted(sensitivity['grid'])}")
     for key in ("epochs", "batch_size"):
         fractional = [value for value in sensitivity["grid"].get(key, []) if value != int(value)]
         if fractional:
