@@ -4,6 +4,7 @@ import math
 
 import pandas as pd
 import pytest
+from conftest import OUTCOME_THRESHOLDS
 
 from study.analysis.outcomes import (
     LEARNING,
@@ -19,18 +20,7 @@ from study.analysis.outcomes import (
     run_outcome,
 )
 
-THRESHOLDS = {
-    "plateau_margin": 0.05,
-    "windows": 1,
-    "overfit_gap": 0.15,
-    "evaluated_accuracy_margin": 0.05,
-    "causes": {
-        "vanishing_gradient_ratio": 0.01,
-        "small_gradient_scale": 0.001,
-        "dead_fraction": 0.9,
-        "saturated_fraction": 0.9,
-    },
-}
+THRESHOLDS = OUTCOME_THRESHOLDS | {"windows": 1}  # judged one window at a time, unless a test says otherwise
 
 
 def history(acc=0.5, val_acc=0.45, loss=1.5):

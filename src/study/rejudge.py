@@ -56,22 +56,6 @@ STUDY_TABLES = {
     )
 } | {"provenance": "provenance.json"}
 SENSITIVITY_TABLES = {"rates": "sensitivity.csv", "claims": "sensitivity_claims.csv"}
-# The tables the report notebook reads, each a parameter NAME_csv; params.csv comes with the facts.
-REPORT_TABLES = [
-    "summary",
-    "claims",
-    "runs",
-    "epochs",
-    "steps",
-    "fixes",
-    "diagnostics",
-    "preflight",
-    "preflight_calibration",
-    "params",
-    "stability",
-    "sensitivity",
-    "sensitivity_claims",
-]
 REPORT_NOTEBOOK = REPOSITORY / "workflow" / "notebooks" / "report.ipynb"
 
 
@@ -138,24 +122,17 @@ def study_files(root: Path, manifest: dict) -> StudyFiles:
 
 def write_report(out: Path, manifest: dict) -> None:
     """OUT/report.html and OUT/figures/ from OUT/tables/, as workflow/scripts/report.py makes them."""
-    import papermill
+    from study.reporting.views import REPORT_TABLES, render_report
 
-    from study.reporting.views import export_html
-
-    tables = (out / "tables").resolve()
-    parameters = {f"{name}_csv": str(tables / f"{name}.csv") for name in REPORT_TABLES} | {
-        "provenance_json": str(tables / "provenance.json"),
-        "stats_jsons": [str((out / name).resolve()) for name in manifest["stats_jsons"]],
-        "figures_dir": str((out / "figures").resolve()),
-    }
-    papermill.execute_notebook(
-        str(REPORT_NOTEBOOK),
-        str(out / "report.ipynb"),
-        parameters=parameters,
-        kernel_name="python3",
-        cwd=str(out.resolve()),
+    render_report(
+        REPORT_NOTEBOOK,
+        out / "report.ipynb",
+        out / "report.html",
+        tables={name: out / "tables" / f"{name}.csv" for name in REPORT_TABLES},
+        provenance_json=out / "tables" / "provenance.json",
+        stats_jsons=[out / name for name in manifest["stats_jsons"]],
+        figures_dir=out / "figures",
     )
-    export_html(str(out / "report.ipynb"), str(out / "report.html"))
 
 
 def rejudge(published: Path, out: Path, configfiles: list[Path] | None = None, report: bool = False) -> None:

@@ -127,7 +127,7 @@ def contrast_claim(claim: dict, runs: pd.DataFrame, design: dict) -> dict:
     base, k_base = outcome_counts(runs, claim["baseline"], claim["expect"])
     threshold = design["rate_threshold"]
     p_rate = statistics.binomial_p(k, len(mine), threshold)
-    p_contrast = statistics.contrast_test(k, len(mine), k_base, len(base)).p
+    p_contrast = statistics.boschloo_p(k, len(mine), k_base, len(base))
     rate, difference = k / len(mine), k / len(mine) - k_base / len(base)
     sides = {np.sign(rate - threshold), np.sign(difference)}
     return {
@@ -197,7 +197,7 @@ def verdict_of(row: dict, alpha: float) -> str:
     return "confirmed" if side > 0 else "refuted"
 
 
-def interval(row: dict, confidence: float, design: dict) -> tuple[float, float]:
+def interval(row: dict, confidence: float) -> tuple[float, float]:
     """The claim's interval at ``confidence``: of its rate (rate), of the difference of its rates (contrast),
     or of its mean difference (paired, the values the sign-flip test keeps)."""
     if row["kind"] == "rate":
@@ -368,11 +368,11 @@ def settle(row: dict, claim: dict, design: dict, with_power: bool = True) -> dic
     if row.get("not_run"):
         return row | {"verdict": NOT_RUN, "reason": row.pop("not_run")}
     if row.get("not_testable"):
-        low, high = interval(row, statistics.CONFIDENCE, design)
+        low, high = interval(row, statistics.CONFIDENCE)
         row |= {"confidence": statistics.CONFIDENCE, "ci_low": low, "ci_high": high}
         return row | {"verdict": NOT_TESTABLE, "reason": row.pop("not_testable")}
     level = row.get("holm_level", design["alpha"])
-    low, high = interval(row, 1 - level, design)
+    low, high = interval(row, 1 - level)
     row |= {"confidence": 1 - level, "ci_low": low, "ci_high": high}
     row["verdict"] = verdict_of(row, design["alpha"])
     row["reason"] = reason(row, claim, what, design)

@@ -184,6 +184,57 @@ def export_html(notebook: str | os.PathLike, html: str | os.PathLike) -> None:
     Path(html).write_text(body, encoding="utf-8")
 
 
+# The tables the report notebook reads, each its parameter NAME_csv.
+REPORT_TABLES = (
+    "summary",
+    "claims",
+    "runs",
+    "epochs",
+    "steps",
+    "fixes",
+    "diagnostics",
+    "preflight",
+    "preflight_calibration",
+    "params",
+    "stability",
+    "sensitivity",
+    "sensitivity_claims",
+)
+
+
+def render_report(
+    notebook: str | os.PathLike,
+    executed: str | os.PathLike,
+    html: str | os.PathLike,
+    tables: dict[str, str | os.PathLike],
+    provenance_json: str | os.PathLike,
+    stats_jsons: list[str | os.PathLike],
+    figures_dir: str | os.PathLike,
+    log_output: bool = False,
+) -> None:
+    """Run the report ``notebook`` with papermill on ``tables`` (a path per name of REPORT_TABLES), saving it as
+    ``executed`` (figures to ``figures_dir``), and export it as ``html``."""
+    import papermill
+
+    def resolved(path) -> str:
+        return str(Path(path).resolve())
+
+    parameters = {f"{name}_csv": resolved(tables[name]) for name in REPORT_TABLES} | {
+        "provenance_json": resolved(provenance_json),
+        "stats_jsons": [resolved(path) for path in stats_jsons],
+        "figures_dir": resolved(figures_dir),
+    }
+    papermill.execute_notebook(
+        str(notebook),
+        str(executed),
+        parameters=parameters,
+        kernel_name="python3",
+        cwd=str(Path(executed).parent.resolve()),
+        log_output=log_output,
+    )
+    export_html(executed, html)
+
+
 def outcome_table(summary: pd.DataFrame) -> pd.DataFrame:
     """Each variant's outcomes across seeds beside what the lecture says of it."""
     return pd.DataFrame(
