@@ -25,7 +25,7 @@ test: setup
 
 # Real data without internet, for config/offline-mirror.yaml, a folder per dataset: Fashion-MNIST
 # from Debian's dataset-fashion-mnist, CIFAR-10 rebuilt from ../shared/datasets.
-MIRROR_DIR ?= results/mirror
+MIRROR_DIR ?= mirror
 FASHION_MNIST_DIR ?= /usr/share/datasets/fashion-mnist
 CIFAR10_BUILDER ?= ../shared/datasets/make_cifar10_mirror.py
 mirror: setup
@@ -42,7 +42,8 @@ mirror: setup
 REPRODUCTION_CONFIGS := config/offline-mirror.yaml config/quick.yaml config/sensitivity.yaml
 reproduction: mirror
 	start=$$(date +%s) && $(BIN)/snakemake --configfile $(REPRODUCTION_CONFIGS) && \
-	$(BIN)/python -m study.reporting.publish --command "make reproduction" --wall-seconds $$(( $$(date +%s) - start ))
+	$(BIN)/python -m study.reporting.publish --command "make reproduction" --configfile $(REPRODUCTION_CONFIGS) \
+		--wall-seconds $$(( $$(date +%s) - start ))
 
 # The sensitivity map alone (its cells' training jobs and its tables), timed into
 # results/sensitivity-wall-seconds; run it before make reproduction.

@@ -119,3 +119,26 @@ def test_the_benchmark_reads_its_models_from_the_config():
     assert set(specs) == set(MODELS)
     for name, spec in specs.items():
         assert spec == config["variants"][MODELS[name]["variant"]]
+
+
+def test_analysis_imports_nothing_from_reporting_and_no_reporting_module_is_over_300_lines():
+    importers = [
+        str(path.relative_to(SRC))
+        for path in (SRC / "analysis").rglob("*.py")
+        if any(name.startswith("study.reporting") for name in imported_modules(path))
+    ]
+    assert importers == []
+    long = {
+        path.name: n for path in (SRC / "reporting").glob("*.py") if (n := len(path.read_text().splitlines())) > 300
+    }
+    assert long == {}
+
+
+def test_a_runs_folder_is_spelled_out_in_one_place():
+    spelled = [
+        f"{path.relative_to(REPO)}:{number}"
+        for path in [*SRC.rglob("*.py"), *(REPO / "workflow").rglob("*.smk"), *(REPO / "workflow").rglob("*.py")]
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if "runs/{variant}/seed_{seed}" in line or "results/runs/" in line
+    ]
+    assert spelled == ["src/study/layout.py:20", "src/study/layout.py:21"], "the comment and RUN_DIR"

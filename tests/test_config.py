@@ -167,7 +167,12 @@ def test_dry_run_plans_one_train_job_per_variant_and_seed(default_config, tmp_pa
 @pytest.mark.parametrize(
     ("layer", "named"),
     [
-        ("variants:\n  cifar_6conv_relu:\n    epochz: 3\n", "'epochz' was unexpected"),
+        (
+            "variants:\n  cifar_6conv_relu:\n    epochz: 3\n",
+            "variants.cifar_6conv_relu.epochz: 'epochz' was unexpected (did you mean 'epochs'?)",
+        ),
+        ("subsett: {train: 100}\n", "subsett: 'subsett' was unexpected (did you mean 'subset'?)"),
+        ("seeds: [1, 1]\n", "seeds: [1, 1] has non-unique elements"),
         # an exploration seed listed for confirmation
         ("seeds: [4, 11]\ndesign: {exploration_seeds: [1, 2, 3, 4, 5]}\n", "seeds: [4] are design.exploration_seeds"),
         ("extend: {claimz: [{claim: x}]}\n", "extend.claimz: the config has no list 'claimz' to add to"),
@@ -179,7 +184,9 @@ def test_a_bad_config_stops_the_run_before_any_job_and_names_the_problem(tmp_pat
         workflow_command(tmp_path, tmp_path / "bad.yaml", "-n", "--cores", "1"), capture_output=True, text=True
     )
     assert result.returncode != 0
-    assert named in result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert named in output
+    assert "Failed validating" not in output and output.count("\n") < 15, "one line, not the schema"
     assert not (tmp_path / "results").exists()
 
 
@@ -195,13 +202,14 @@ def test_a_bad_config_stops_the_run_before_any_job_and_names_the_problem(tmp_pat
 def test_config_loaded_outside_snakemake_equals_snakemakes(layers):
     from snakemake.utils import update_config
 
-    from study.config import apply_extend
+    from study.config import apply_extend, extend_of_layers
 
     paths = [REPO / "config" / name for name in layers]
     expected = {}
     for path in paths:
         update_config(expected, yaml.safe_load(path.read_text()))
-    assert load_config(paths) == validated(apply_extend(expected))  # as the Snakefile reads it
+    expected["extend"] = extend_of_layers(expected, paths)  # as the Snakefile reads it
+    assert load_config(paths) == validated(apply_extend(expected))
 
 
 def test_a_bad_config_loaded_outside_snakemake_names_the_key():
@@ -270,3 +278,16 @@ def test_a_subset_smaller_than_a_datasets_classes_is_refused(tmp_path):
     with pytest.raises(ConfigError, match=re.escape("subset.train: 50 images cannot hold every one of cifar100's 100")):
         load_config(layers)
     assert load_config([REPO / "config" / "config.yaml", layer])["subset"] == {"train": 50}  # 10 classes each
+
+
+def test_two_layers_that_extend_the_same_list_add_up_in_their_order(tmp_path):
+    from study.config import load_config
+
+    default = load_config([REPO / "config" / "config.yaml"])
+    layers = []
+    for name, claim in (("first", NEW_CLAIM), ("second", NEW_CLAIM | {"claim": "a second new claim"})):
+        layers.append(tmp_path / f"{name}.yaml")
+        layers[-1].write_text(yaml.safe_dump({"extend": {"claims": [claim]}}))
+    config = load_config([REPO / "config" / "config.yaml", *layers])
+    added = [claim["claim"] for claim in config["claims"][len(default["claims"]) :]]
+    assert added == [NEW_CLAIM["claim"], "a second new claim"]

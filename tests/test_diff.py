@@ -2,7 +2,7 @@ import json
 
 import pandas as pd
 
-from study.analysis.diff import diff_markdown, main
+from study.reporting.diff import diff_markdown, main
 
 CLAIMS = [
     {"claim": "deep is stuck", "evidence": "5/5 seeds, rate in [0.57, 1.00]", "verdict": "confirmed"},

@@ -39,11 +39,11 @@ def test_a_partial_file_left_by_a_killed_download_is_cleared_by_the_next_one(tmp
     (tmp_path / "srv").mkdir()
     (tmp_path / "srv" / "f.bin").write_bytes(b"payload")
     (tmp_path / "out").mkdir()
-    (tmp_path / "out" / ".f.bin.abc123.part").write_bytes(b"pay")  # SIGKILL mid-transfer: no cleanup ran
-    (tmp_path / "out" / ".g.bin.abc123.part").write_bytes(b"another file's")
+    (tmp_path / "out" / ".f.bin.abc123.partial.bin").write_bytes(b"pay")  # SIGKILL mid-transfer: no cleanup ran
+    (tmp_path / "out" / ".g.bin.abc123.partial.bin").write_bytes(b"another file's")
     with serve(tmp_path / "srv") as url:
         fetch(f"{url}/f.bin", tmp_path / "out" / "f.bin", checksum(b"payload", "md5"))
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".g.bin.abc123.part", "f.bin"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".g.bin.abc123.partial.bin", "f.bin"]
 
 
 def test_fetch_http_error_leaves_nothing(tmp_path):
@@ -120,13 +120,33 @@ def test_a_file_missing_from_a_directory_mirror_says_so(tmp_path):
         fetch(source_url(str(tmp_path), "absent.gz"), tmp_path / "out" / "absent.gz", checksum(b""))
 
 
-def test_an_offline_first_run_explains_itself_in_the_download_log(tmp_path):
+def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        return probe.getsockname()[1]
+
+
+def test_an_offline_first_run_stops_before_any_job_in_one_message_naming_the_mirror_and_the_quick_profile(
+    tmp_path,
+):
+    (tmp_path / "offline.yaml").write_text(f"mirror: http://127.0.0.1:{closed_port()}\n")
+    result = subprocess.run(
+        workflow_command(tmp_path, tmp_path / "offline.yaml", "--cores", "1"), capture_output=True, text=True
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    message = output[output.index("The study cannot start: its datasets cannot be fetched from here.") :]
+    assert "cannot be reached" in message and "make mirror" in message and "config/quick.yaml" in message
+    assert "Traceback" not in output and len(message.splitlines()) <= 8
+    assert not (tmp_path / "results").exists(), "no job ran: nothing written, no protocol fixed"
+
+
+def test_a_download_whose_server_went_away_explains_itself_in_its_log(tmp_path):
+    port = closed_port()
     (tmp_path / "offline.yaml").write_text(f"mirror: http://127.0.0.1:{port}\n")
     target = "results/downloads/fashion_mnist/train-labels-idx1-ubyte.gz"
-    command = workflow_command(tmp_path, tmp_path / "offline.yaml", "--cores", "1", target)
+    # --no-hooks skips the check before the first job, as if the server had gone away after it
+    command = workflow_command(tmp_path, tmp_path / "offline.yaml", "--cores", "1", "--no-hooks", target)
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode != 0
     log = (tmp_path / "results/logs/download/fashion_mnist/train-labels-idx1-ubyte.gz.log").read_text()

@@ -8,8 +8,8 @@ from study.analysis.calibration import calibration_table
 from study.analysis.claims import claims_table
 from study.analysis.fixes import fixes_table
 from study.analysis.stability import STABILITY_COLUMNS, stability_summary, stability_table
-from study.reporting import views
-from study.reporting.publish import stability_section
+from study.reporting import notes, table_views
+from study.reporting.published_text import stability_section
 
 RANKING = {"baseline": "deep", "variants": ["bn", "he", "skip"]}
 
@@ -155,7 +155,7 @@ def test_the_first_seed_sets_verdicts_in_the_stability_check_are_the_studys():
 def test_the_stability_check_reads_in_words_in_the_report_and_the_published_readme():
     table = stability_table(seed_set(range(1, 6), 5), seed_set(range(6, 11), 4), STABILITY_CONFIG)
     assert table.columns.tolist() == STABILITY_COLUMNS
-    shown = views.stability_view(table)
+    shown = table_views.stability_view(table)
     row = shown.set_index("claim").loc["deep is stuck"]
     assert row["first seeds: evidence, verdict"].endswith(": undetermined")  # 5/5: p = 0.0625 before Holm
     assert row["second minus first [95% CI]"].startswith("-0.20 [") and row["Holm-adjusted p"] == "1.000"
@@ -163,8 +163,8 @@ def test_the_stability_check_reads_in_words_in_the_report_and_the_published_read
     cells = " ".join(shown.astype(str).to_numpy().ravel())
     assert not re.search(r"\b(nan|None|True|False)\b", cells), cells
     config = {"stability": {"seeds": [6, 7, 8, 9, 10], "variants": []}}
-    assert "also trained on seeds 6, 7, 8, 9, 10" in views.stability_text(table, config)
-    assert "names no second seed set" in views.stability_text(table.iloc[0:0], config)
+    assert "also trained on seeds 6, 7, 8, 9, 10" in notes.stability_text(table, config)
+    assert "names no second seed set" in notes.stability_text(table.iloc[0:0], config)
     section = stability_section(table, config)
     assert section.startswith("## Stability on a second set of seeds") and "seeds 6 7 8 9 10" in section
     assert stability_section(table.iloc[0:0], config) == ""

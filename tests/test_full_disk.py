@@ -76,7 +76,7 @@ def test_a_full_disk_fails_the_job_plainly_and_a_rerun_completes_once_space_is_f
         assert "No space left on device" in output, output[-3000:]
         runs = list((results / "runs").glob("*/seed_*"))
         assert not [run for run in runs if (run / "metrics.json").exists() or (run / "model.keras").exists()]
-        assert not [p for p in results.rglob("*") if p.name.endswith((".partial", ".part"))]
+        assert not [p for p in results.rglob("*") if ".partial" in p.name]
         # the study's tables wait for its runs (a config without a map writes its empty map table up front)
         study_tables = ("summary.csv", "runs.csv", "claims.csv", "provenance.json")
         assert not any((results / "tables" / name).exists() for name in study_tables)

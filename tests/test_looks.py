@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from study.analysis import statistics
-from study.analysis.looks import first_look_runs, judge_look, next_look_runs, settled_at
+from study.analysis.looks import judge_look, settled_at
+from study.layout import first_look_runs, next_look_runs
 
 ALPHA = 0.05
 DESIGN = {

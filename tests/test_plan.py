@@ -6,6 +6,7 @@ from conftest import REPO
 
 from study import plan
 from study.config import load_config
+from study.layout import Layout
 from study.specs import training_flops
 
 SPEEDS = pd.DataFrame(
@@ -18,17 +19,22 @@ SPEEDS = pd.DataFrame(
 )
 
 
+def only(config: dict, variant: str) -> dict:
+    return config | {"variants_to_train": [variant]}
+
+
 @pytest.fixture
 def config():
     return load_config([REPO / "config" / "config.yaml"])
 
 
 def test_the_plan_counts_the_jobs_of_every_rule(config):
-    counts = plan.job_counts(config, list(config["variants"]))
+    counts = plan.job_counts(config)
     assert counts == {
         "download": 5,
         "prepare": 2,
         "channel_stats": 2,
+        "protocol": 1,
         "preflight": 10,
         "train": 30,
         "look": 1,
@@ -36,15 +42,16 @@ def test_the_plan_counts_the_jobs_of_every_rule(config):
         "sensitivity": 1,
         "params": 1,
         "report": 1,
+        "report_pdf": 1,
     }
     checked = config | {"stability": {"seeds": [7, 8], "variants": ["cifar_12conv_relu"]}}
-    assert plan.job_counts(checked, list(config["variants"]))["train"] == 32
+    assert plan.job_counts(checked)["train"] == 32
     looked = config | {"seeds": list(range(11, 31)), "design": config["design"] | {"looks": [5, 10, 20]}}
-    assert plan.job_counts(looked, list(config["variants"]))["train"] == 200  # at most: every look taken
-    assert plan.job_counts(looked, list(config["variants"]))["look"] == 3
+    assert plan.job_counts(looked)["train"] == 200  # at most: every look taken
+    assert plan.job_counts(looked)["look"] == 3
     grid = {"variants": ["cifar_12conv_relu"], "grid": {"learning_rate": [0.001, 0.002], "width": [0.25, 0.5]}}
     mapped = config | {"sensitivity": grid | {"seeds": [1, 2, 3], "lecture": {}}}
-    counts = plan.job_counts(mapped, list(config["variants"]))
+    counts = plan.job_counts(mapped)
     assert (counts["train"], counts["preflight"]) == (30 + 4 * 3, 10 + 4)  # every cell x seed, a preflight a cell
 
 
@@ -53,38 +60,42 @@ def test_training_hours_use_the_nearest_measured_rate_and_skip_finished_runs(con
     variant = "cifar_12conv_relu"  # about 0.6 GFLOP forward per image: nearest to "big"
     spec = config["variants"][variant]
     one_run = training_flops(spec, (32, 32, 3), 10, 50000) / (100e9 / 2 * 4) / 3600
-    assert plan.training_hours(config, [variant], SPEEDS, None) == pytest.approx(3 * one_run)
+    assert plan.training_hours(only(config, variant), SPEEDS, None) == pytest.approx(3 * one_run)
     (tmp_path / "runs" / variant / "seed_2").mkdir(parents=True)
     (tmp_path / "runs" / variant / "seed_2" / "metrics.json").write_text("{}")
-    assert plan.training_hours(config, [variant], SPEEDS, tmp_path) == pytest.approx(2 * one_run)
+    assert plan.training_hours(only(config, variant), SPEEDS, Layout(str(tmp_path))) == pytest.approx(2 * one_run)
     checked = config | {"stability": {"seeds": [7, 8], "variants": [variant]}}
-    assert plan.training_hours(checked, [variant], SPEEDS, tmp_path) == pytest.approx(4 * one_run)
+    assert plan.training_hours(only(checked, variant), SPEEDS, Layout(str(tmp_path))) == pytest.approx(4 * one_run)
     subset = config | {"subset": {"train": 5000}}
-    assert plan.training_hours(subset, [variant], SPEEDS, None) == pytest.approx(3 * one_run / 10)
+    assert plan.training_hours(only(subset, variant), SPEEDS, None) == pytest.approx(3 * one_run / 10)
 
 
 def test_a_long_cpu_study_points_to_the_quick_profile(config, monkeypatch):
     monkeypatch.setattr(plan, "has_gpu", lambda: False)
     monkeypatch.setattr(plan, "speeds_for_this_cpu", lambda training, flags: SPEEDS.assign(measured_on="a test CPU"))
     quick = load_config([REPO / "config" / "config.yaml", REPO / "config" / "quick.yaml"])
-    text = plan.plan_text(config, REPO / "no-results", quick, "make study QUICK")
-    assert text.startswith("Study plan: 54 jobs (download 5, prepare 2, channel_stats 2, preflight 10, train 30")
+    text = plan.plan_text(config, Layout(str(REPO / "no-results")), quick, "make study QUICK")
+    assert text.startswith(
+        "Study plan: 56 jobs (download 5, prepare 2, channel_stats 2, protocol 1, preflight 10, train 30"
+    )
     hours = float(text.split("about ")[1].split(" hours")[0])
     assert hours > plan.LONG_ON_A_CPU_HOURS and "make study QUICK" in text
     quick_hours = float(text.split("about ")[2].split(" hours")[0])
     assert quick_hours < hours / 10
-    assert "QUICK" not in plan.plan_text(quick, REPO / "no-results", None, "make study QUICK")
+    assert "QUICK" not in plan.plan_text(quick, Layout(str(REPO / "no-results")), None, "make study QUICK")
 
 
 def test_on_a_cluster_or_under_jax_there_is_no_estimate_from_this_cpu(config):
-    assert "Jobs run on the cluster's nodes: no estimate" in plan.plan_text(config, REPO, None, "", local=False)
+    assert "Jobs run on the cluster's nodes: no estimate" in plan.plan_text(
+        config, Layout(str(REPO)), None, "", local=False
+    )
     jax = config | {"training": config["training"] | {"backend": "jax"}}
     assert plan.speeds_for_this_cpu(jax["training"], {"avx2"}).empty
 
 
 def test_with_a_gpu_there_is_no_estimate(config, monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
-    text = plan.plan_text(config, REPO / "no-results", None, "")
+    text = plan.plan_text(config, Layout(str(REPO / "no-results")), None, "")
     assert "no speed has been measured on GPUs yet" in text and "hours" not in text
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     assert not plan.has_gpu()
@@ -97,3 +108,18 @@ def test_the_measured_speeds_cover_both_kinds_of_cpu():
         ("no_amx", "float32"),
     }
     assert (speeds["gflops"] > 0).all() and not math.isnan(speeds["forward_flops"].sum())
+
+
+def test_the_plan_counts_a_job_for_every_rule_of_the_workflow_that_makes_files(config, tmp_path):
+    import subprocess
+
+    from conftest import SNAKEMAKE
+
+    listed = subprocess.run(
+        [SNAKEMAKE, "--list-rules", "--snakefile", str(REPO / "workflow" / "Snakefile")]
+        + ["--directory", str(tmp_path), "--configfile", str(REPO / "config" / "config.yaml")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert set(plan.job_counts(config)) == set(listed) - {"all"}, "'all' only asks for the report"

@@ -9,6 +9,7 @@ from conftest import REPO
 from study.config import load_config
 from study.protocol import (
     JUDGING_CODE,
+    MissingProtocolError,
     freeze,
     judging_code,
     protocol_hash,
@@ -17,7 +18,7 @@ from study.protocol import (
     recorded_hash,
 )
 from study.provenance import git_commit
-from study.reporting.views import protocol_note
+from study.reporting.first_screen import protocol_note
 
 
 @pytest.fixture
@@ -49,7 +50,8 @@ def test_the_protocol_is_written_once_and_a_later_change_is_seen(config, tmp_pat
     late = protocol_status(first, config, [first["sha256"], None])
     assert late["runs_under_other"] == 1 and "1 runs were not trained under the protocol" in protocol_note(late)
     assert "No protocol was fixed" in protocol_note(protocol_status(None, config, []))
-    assert recorded_hash(tmp_path / "none.json") is None
+    with pytest.raises(MissingProtocolError, match="none.json: no protocol"):
+        recorded_hash(tmp_path / "none.json")
 
 
 def test_the_hash_does_not_depend_on_key_order(config):

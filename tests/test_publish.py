@@ -6,14 +6,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from study.rejudge import unpack_facts
-from study.reporting.publish import (
+from study.facts import unpack_facts, write_facts
+from study.reporting.published_text import (
     END,
     START,
     replace_results_block,
     reproduction_readme,
     results_block,
-    write_facts,
 )
 
 PROVENANCE = {
@@ -99,7 +98,10 @@ def test_a_run_on_the_default_config_and_full_data_says_so():
 def test_the_results_block_has_the_claims_and_points_to_the_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # a folder with no picture in it
     block = results_block(PROVENANCE, CLAIMS, Path("docs/reproduction"))
-    header = "| claim | lecture reports | evidence (95% intervals) | Holm-adjusted p | verdict | seeds for 80% power |"
+    header = (
+        "| claim | lecture reports | evidence (intervals at each claim's Holm level) | Holm-adjusted p | verdict "
+        "| seeds for 80% power |"
+    )
     assert header in block
     assert "| does not learn | 7/7 seeds, rate 1.00 [0.59, 1.00] | 0.016 | confirmed |  |" in block
     assert "| 0.124 | undetermined | 26 (at rates 0.75 against 0.25) |" in block
@@ -136,7 +138,7 @@ def test_only_the_results_block_of_the_readme_is_replaced():
 
 
 def test_the_sensitivity_map_is_published_with_its_wall_time(tmp_path):
-    from study.reporting.publish import sensitivity_section
+    from study.reporting.published_text import sensitivity_section
 
     (tmp_path / "tables").mkdir()
     rates = pd.DataFrame(
@@ -195,7 +197,6 @@ def write_results(results, protocol: bool = True):
     for look, stop in ((1, False), (2, True)):
         (results / "looks" / f"look_{look}.json").write_text(json.dumps({"look": look, "stop": stop}))
     pd.DataFrame(STUDY_RUNS, columns=["variant", "seed"]).to_csv(results / "tables" / "runs.csv", index=False)
-    (results / "tables" / "provenance.json").write_text(json.dumps({"config": FACTS_CONFIG}))
     return results
 
 
@@ -206,7 +207,7 @@ def members(archive) -> list[str]:
 
 def test_the_facts_hold_every_runs_records_the_looks_taken_the_preflight_checks_and_the_protocol(tmp_path):
     results = write_results(tmp_path / "results")
-    manifest = write_facts(results, tmp_path / "facts.tar.xz")
+    manifest = write_facts(results, tmp_path / "facts.tar.xz", FACTS_CONFIG)
     runs = [f"runs/{v}/seed_{s}" for v, s in STUDY_RUNS + OTHER_RUNS]
     expected = [f"{run}/{name}" for run in runs for name in RECORDED] + ["looks/look_1.json", "looks/look_2.json"]
     expected += ["preflight/a.json", "preflight/b.json", "protocol.json", "tables/params.csv"]
@@ -227,7 +228,7 @@ def test_the_facts_hold_every_runs_records_the_looks_taken_the_preflight_checks_
 
 
 def test_the_facts_never_hold_a_model_a_checkpoint_a_log_or_a_benchmark(tmp_path):
-    write_facts(write_results(tmp_path / "results"), tmp_path / "facts.tar.xz")
+    write_facts(write_results(tmp_path / "results"), tmp_path / "facts.tar.xz", FACTS_CONFIG)
     published = members(tmp_path / "facts.tar.xz")
     for name in published:
         assert not name.endswith((".keras", ".h5", ".log", ".tsv", ".html")) and "tfevents" not in name, name
@@ -236,11 +237,11 @@ def test_the_facts_never_hold_a_model_a_checkpoint_a_log_or_a_benchmark(tmp_path
 
 def test_identical_facts_give_identical_bytes_whenever_and_wherever_they_are_published(tmp_path):
     results = write_results(tmp_path / "results")
-    write_facts(results, tmp_path / "first.tar.xz")
+    write_facts(results, tmp_path / "first.tar.xz", FACTS_CONFIG)
     for path in results.rglob("*"):
         os.utime(path, (1_000_000_000, 1_000_000_000))
     moved = results.rename(tmp_path / "elsewhere")
-    write_facts(moved, tmp_path / "second.tar.xz")
+    write_facts(moved, tmp_path / "second.tar.xz", FACTS_CONFIG)
     assert (tmp_path / "first.tar.xz").read_bytes() == (tmp_path / "second.tar.xz").read_bytes()
     with tarfile.open(tmp_path / "first.tar.xz") as facts:
         assert {(m.mtime, m.uid, m.gid, m.uname, m.gname, m.mode) for m in facts.getmembers()} == {
@@ -249,7 +250,7 @@ def test_identical_facts_give_identical_bytes_whenever_and_wherever_they_are_pub
 
 
 def test_a_study_without_a_protocol_publishes_its_facts_without_one(tmp_path):
-    write_facts(write_results(tmp_path / "results", protocol=False), tmp_path / "facts.tar.xz")
+    write_facts(write_results(tmp_path / "results", protocol=False), tmp_path / "facts.tar.xz", FACTS_CONFIG)
     assert "protocol.json" not in members(tmp_path / "facts.tar.xz")
 
 

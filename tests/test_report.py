@@ -2,7 +2,8 @@
 
 import pandas as pd
 
-from study.reporting.views import batchnorm_notes, lecture_table, method_notes, saturation_note
+from study.reporting.notes import batchnorm_notes, method_notes, saturation_note
+from study.reporting.table_views import lecture_table
 
 OUTCOMES = {
     "windows": 3,
@@ -47,7 +48,8 @@ def test_the_method_notes_quote_the_configs_thresholds():
 
 
 def test_tables_print_counts_with_separators_numbers_with_3_decimals_and_headers_as_words():
-    from study.reporting.views import params_view, styled
+    from study.reporting.cells import styled
+    from study.reporting.table_views import params_view
 
     params = pd.DataFrame(
         {
@@ -157,14 +159,14 @@ RUNS = pd.DataFrame(
 
 
 def test_values_are_written_as_a_reader_writes_them():
-    from study.reporting.views import cell_text
+    from study.reporting.cells import cell_text
 
     assert [cell_text(v) for v in (None, float("nan"), pd.NA, True, False)] == ["", "", "", "yes", "no"]
     assert [cell_text(v) for v in (134301514, 0.12345, "text")] == ["134,301,514", "0.123", "text"]
 
 
 def test_headers_are_aligned_with_their_columns():
-    from study.reporting.views import styled
+    from study.reporting.cells import styled
 
     html = styled(pd.DataFrame({"variant": ["a"], "final_loss": [2.3]})).to_html()
     assert "th.col0 {\n  text-align: left;" in html and "td.col0 {\n  text-align: left;" in html
@@ -172,7 +174,7 @@ def test_headers_are_aligned_with_their_columns():
 
 
 def test_the_ladder_gives_each_claim_its_verdict_as_a_symbol_and_a_word_in_the_configs_order():
-    from study.reporting.views import ladder_html
+    from study.reporting.first_screen import ladder_html
 
     html = ladder_html(CLAIMS)
     assert html.index("? undetermined</span> the 12-conv ReLU net does not learn") < html.index(
@@ -182,7 +184,7 @@ def test_the_ladder_gives_each_claim_its_verdict_as_a_symbol_and_a_word_in_the_c
 
 
 def test_each_claim_folds_its_test_p_runs_seed_by_seed_and_reason():
-    from study.reporting.views import claim_details
+    from study.reporting.claim_details import claim_details
 
     html = claim_details(CLAIMS, RUNS)
     assert html.count("<details>") == 2
@@ -198,7 +200,7 @@ def test_each_claim_folds_its_test_p_runs_seed_by_seed_and_reason():
 
 
 def test_the_configuration_is_folded_as_yaml_with_short_lists_on_one_line():
-    from study.reporting.views import config_yaml
+    from study.reporting.cells import config_yaml
 
     html = config_yaml({"variants": {"a": {"blocks": [[64, 64], [128]], "he_init": True, "note": None}}})
     assert html.startswith("<details><summary>")
@@ -209,7 +211,7 @@ def test_the_forest_plot_sets_each_claim_against_its_own_reference():
     import matplotlib
 
     matplotlib.use("Agg")
-    from study.reporting.figures import plot_claims_forest
+    from study.reporting.forest import plot_claims_forest
 
     figure = plot_claims_forest(CLAIMS, {"rate_threshold": 0.5})
     lines = [line.get_xydata().tolist() for line in figure.axes[0].lines if len(line.get_xdata()) == 2]
@@ -220,7 +222,7 @@ def test_the_forest_plot_sets_each_claim_against_its_own_reference():
 
 
 def test_a_run_sentence_stands_beside_the_lectures_recipe():
-    from study.reporting.views import run_sentence
+    from study.reporting.first_screen import run_sentence
 
     row = {"dataset": "cifar10", "seeds": "11 12", "n_seeds": 2, "train_images": 10000, "width": 0.25}
     row |= {"learning_rate": 0.002, "batch_size": 256, "epochs": 3, "lecture_width": 1.0}
@@ -269,7 +271,7 @@ def study_with_families() -> pd.DataFrame:
 
 
 def test_the_first_screen_counts_the_tested_claims_of_each_family_and_shows_the_untested_apart():
-    from study.reporting.views import ladder_html, story_sentences
+    from study.reporting.first_screen import ladder_html, story_sentences
 
     claims = study_with_families()
     lecture, he2015 = story_sentences(claims)
@@ -292,7 +294,7 @@ def test_the_first_screen_counts_the_tested_claims_of_each_family_and_shows_the_
 
 
 def test_a_family_whose_claims_are_all_confirmed_reproduces_and_one_left_untested_only_in_part():
-    from study.reporting.views import story_sentences
+    from study.reporting.first_screen import story_sentences
 
     assert story_sentences(CLAIMS.assign(verdict="confirmed")) == [
         "Both claims of the lecture's story are confirmed: the story reproduces here."
@@ -307,7 +309,7 @@ def test_a_family_whose_claims_are_all_confirmed_reproduces_and_one_left_unteste
 
 
 def test_each_new_verdict_has_its_own_mark_class_and_colour_and_is_never_exploratory():
-    from study.reporting.views import REPORT_CSS, verdict_html
+    from study.reporting.first_screen import REPORT_CSS, verdict_html
 
     assert verdict_html("not run", "exploratory") == '<span class="verdict not-run">○ not run</span>'
     assert verdict_html("not testable") == '<span class="verdict not-testable">⊘ not testable</span>'
@@ -318,8 +320,8 @@ def test_the_forest_plot_gives_untested_claims_no_point_and_names_them_in_words(
     import matplotlib
 
     matplotlib.use("Agg")
-    from study.reporting.figures import plot_claims_forest
-    from study.reporting.views import forest_alt
+    from study.reporting.first_screen import forest_alt
+    from study.reporting.forest import plot_claims_forest
 
     claims = study_with_families()
     ax = plot_claims_forest(claims, {"rate_threshold": 0.5}).axes[0]
@@ -335,7 +337,7 @@ def test_the_forest_plot_gives_untested_claims_no_point_and_names_them_in_words(
 
 
 def test_a_claim_not_run_folds_its_reason_without_an_empty_table_of_runs():
-    from study.reporting.views import claim_details
+    from study.reporting.claim_details import claim_details
 
     html = claim_details(study_with_families(), RUNS)
     five = html[html.index("5. ") : html.index("6. ")]
@@ -352,7 +354,7 @@ def lecture_row(**values) -> dict:
 
 
 def test_a_value_the_lecture_does_not_give_leaves_its_clause_out_and_counts_are_pluralised():
-    from study.reporting.views import run_sentence
+    from study.reporting.first_screen import run_sentence
 
     provenance = {"training": [{"precision": "float32"}], "devices": ["CPU"]}
     missing = dict.fromkeys(["lecture_width", "lecture_learning_rate", "lecture_batch_size", "lecture_epochs"])
@@ -380,18 +382,18 @@ def test_the_lecture_table_writes_no_recipe_the_lecture_does_not_give_and_one_ep
 
 
 def test_the_design_notes_take_their_numbers_from_the_statistics_and_name_every_verdict(monkeypatch):
-    from study.reporting import views
+    from study.reporting import notes
 
     design = {"alpha": 0.05, "rate_threshold": 0.5, "minimal_effect": {"rate_above_threshold": 0.3}}
     design["minimal_effect"] |= {"rate_difference": 0.5, "accuracy_difference": 0.05}
-    text = views.design_notes(design)
+    text = notes.design_notes(design)
     assert "t-test" not in text and "20 seeds" not in text and "from 20" not in text
     assert "sign-flip test at every number of seeds" in text and "(none exists below 6 seeds)" in text
     assert "80% power" in text and "Clopper-Pearson 95% interval" in text
     assert "undecided, diverged or learns in training mode only counts as not having the outcome" in text
     assert "*not testable*" in text and "*not run*" in text
-    monkeypatch.setattr(views, "POWER", 0.9)
-    monkeypatch.setattr(views, "CONFIDENCE", 0.99)
-    text = views.design_notes(design)
+    monkeypatch.setattr(notes, "POWER", 0.9)
+    monkeypatch.setattr(notes, "CONFIDENCE", 0.99)
+    text = notes.design_notes(design)
     assert "90% power" in text and "Clopper-Pearson 99% interval" in text and "below 8 seeds" in text
     assert "80%" not in text and "95%" not in text

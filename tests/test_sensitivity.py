@@ -10,8 +10,9 @@ from conftest import REPO
 from study.analysis.sensitivity import claims_by_cell, rates_table, trend_claims
 from study.analysis.statistics import clopper_pearson, trend_test
 from study.config import ConfigError, check_config, load_config
-from study.grid import cells, sensitivity_runs, split_cell_variant, variant_spec
-from study.reporting.views import lecture_cell_text, sensitivity_text, sensitivity_view
+from study.layout import cells, sensitivity_runs, split_cell_variant, variant_spec
+from study.reporting.notes import lecture_cell_text, sensitivity_text
+from study.reporting.table_views import sensitivity_view
 from study.training.run import Run
 
 MAP = {

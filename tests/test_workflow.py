@@ -14,6 +14,7 @@ from conftest import REPO, run_locally, workflow_command
 from fakedata import serve, write_cifar10, write_cifar100, write_fashion_mnist
 
 from study.config import merge_layers
+from study.layout import tables
 
 LECTURE_VARIANTS = ["fmnist_2conv_sigmoid", "cifar_12conv_relu_standardize"]
 # A variant added by config alone, with a learning rate that makes it diverge.
@@ -93,19 +94,7 @@ def test_every_output_exists(study):
         preflight = json.loads((study / "preflight" / f"{variant}.json").read_text())
         assert preflight["overfit"]["steps"] == 15 and len(preflight["overfit"]["loss"]) == 15
         assert preflight["initial_loss"] > 0
-    for name in [
-        "summary.csv",
-        "runs.csv",
-        "claims.csv",
-        "epochs.csv",
-        "steps.csv",
-        "diagnostics.csv",
-        "fixes.csv",
-        "preflight.csv",
-        "preflight_calibration.csv",
-        "params.csv",
-        "provenance.json",
-    ]:
+    for name in [table.file for table in tables()]:
         assert (study / "tables" / name).is_file()
     assert (study / "report.ipynb").is_file()
     assert (study / "report.pdf").read_bytes()[:5] == b"%PDF-", "Chromium is installed here, so the PDF is printed"
@@ -549,30 +538,17 @@ def files_of(results):
 
 
 # Every table the aggregate and sensitivity rules write from the runs' recorded facts.
-JUDGED_TABLES = [
-    "summary.csv",
-    "runs.csv",
-    "claims.csv",
-    "epochs.csv",
-    "steps.csv",
-    "diagnostics.csv",
-    "fixes.csv",
-    "preflight.csv",
-    "preflight_calibration.csv",
-    "stability.csv",
-    "looks.csv",
-    "sensitivity.csv",
-    "sensitivity_claims.csv",
-]
+JUDGED_TABLES = [table.file for rule in ("aggregate", "sensitivity") for table in tables(rule) if table.suffix == "csv"]
 
 
 def published_elsewhere(results, tmp_path):
     """``results`` published as make reproduction publishes it, then moved: the folder a reader downloads."""
-    from study.reporting.publish import END, START, publish
+    from study.reporting.publish import publish
+    from study.reporting.published_text import END, START
 
     readme = tmp_path / "README.md"
     readme.write_text(f"{START}\n{END}\n")
-    publish(results, tmp_path / "published", "make study", readme)
+    publish(results, tmp_path / "published", "make study", readme, [results.parent / "test.yaml"])
     return (tmp_path / "published").rename(tmp_path / "downloaded")
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from study.data.formats import FORMATS
+from study.layout import trained_variants
 from study.specs import conv_count
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -133,17 +134,6 @@ def check_design(config: dict) -> None:
         )
 
 
-def trained_variants(config: dict) -> list[str]:
-    """The variants a study trains: ``variants_to_train``, or all of them."""
-    return config["variants_to_train"] or list(config["variants"])
-
-
-def stability_runs(config: dict) -> list[tuple[str, int]]:
-    """The stability check's (variant, seed) runs: its variants, or every trained one, on its own seeds."""
-    variants = config["stability"]["variants"] or trained_variants(config)
-    return [(variant, seed) for variant in variants for seed in config["stability"]["seeds"]]
-
-
 def check_stability(config: dict) -> None:
     """A stability check needs seeds of its own, and variants the study trains."""
     stability = config["stability"]
@@ -194,6 +184,40 @@ def merge_layers(base: dict, layer: dict) -> dict:
     return merged
 
 
+def schema_defaults(section: str, schema: str | os.PathLike = DEFAULT_SCHEMA) -> dict:
+    """The defaults the schema gives a section's keys: the one place a default is written."""
+    properties = yaml.safe_load(Path(schema).read_text())["properties"][section]["properties"]
+    return {key: spec["default"] for key, spec in properties.items() if "default" in spec}
+
+
+def schema_problem(config: dict, schema: str | os.PathLike = DEFAULT_SCHEMA) -> str | None:
+    """The config's most relevant schema error in one line, naming its key, with the closest known key for a
+    misspelled one; None when the config is valid."""
+    import difflib
+
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(yaml.safe_load(Path(schema).read_text()))
+    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
+    if error is None:
+        return None
+    where = ".".join(str(part) for part in error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = list(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(known))[0]
+        close = difflib.get_close_matches(unknown, known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
+        return f"{where + '.' if where else ''}{unknown}: {unknown!r} was unexpected{hint}"
+    return f"{where or 'config'}: {error.message}"
+
+
+def check_schema(config: dict, schema: str | os.PathLike = DEFAULT_SCHEMA) -> None:
+    """Raise ConfigError in one line, naming the key, when the config breaks the schema."""
+    problem = schema_problem(config, schema)
+    if problem:
+        raise ConfigError(problem)
+
+
 def validate_with_defaults(config: dict, schema: str | os.PathLike) -> None:
     """Validate ``config`` against the JSON schema, filling in its defaults, as Snakemake's
     validate(set_default=True) does; for tools that run without Snakemake, such as the GPU check."""
@@ -217,8 +241,8 @@ def apply_extend(config: dict) -> dict:
 
     A config layer replaces every list it sets, as Snakemake layers --configfile files; under ``extend`` it
     adds to one instead: ``extend: {claims: [...]}`` keeps the claims beneath it and appends its own, and a
-    dotted key names a nested list (``fix_ranking.variants``). When two layers extend the same list, the
-    later one's items are the ones added, as with any other key.
+    dotted key names a nested list (``fix_ranking.variants``). When several layers extend the same list, their
+    items add up in the layers' order (``extend_of_layers``).
     """
     for path, items in (config.pop("extend", None) or {}).items():
         *parents, key = path.split(".")
@@ -233,6 +257,21 @@ def apply_extend(config: dict) -> dict:
     return config
 
 
+def extend_of_layers(config: dict, paths: list[str | os.PathLike]) -> dict:
+    """``config``'s ``extend``, made of every layer's in order where the layer files at ``paths`` have one: merged
+    as Snakemake merges layers, a later layer's list under ``extend`` would replace an earlier one's."""
+    layers = [yaml.safe_load(Path(path).read_text()) or {} for path in paths]
+    if not any(layer.get("extend") for layer in layers):
+        return config.get("extend") or {}
+    extend: dict = {}
+    for layer in layers:
+        for path, items in (layer.get("extend") or {}).items():
+            if not isinstance(items, list):
+                raise ConfigError(f"extend.{path}: give a list of the items to add")
+            extend[path] = [*extend.get(path, []), *items]
+    return extend
+
+
 def load_config(paths: list[str | os.PathLike], schema: str | os.PathLike = DEFAULT_SCHEMA) -> dict:
     """Config files layered in order, validated with the schema's defaults filled in and cross-checked.
 
@@ -241,6 +280,7 @@ def load_config(paths: list[str | os.PathLike], schema: str | os.PathLike = DEFA
     config: dict = {}
     for path in paths:
         config = merge_layers(config, yaml.safe_load(Path(path).read_text()) or {})
+    config["extend"] = extend_of_layers(config, paths)
     apply_extend(config)
     check_renamed_keys(config)
     validate_with_defaults(config, schema)

@@ -15,22 +15,31 @@ from pathlib import Path
 
 import pandas as pd
 
-from study.analysis.looks import planned_looks
-from study.config import stability_runs, trained_variants
 from study.data.formats import dataset_format
-from study.grid import sensitivity_runs, variant_spec
+from study.layout import (
+    Layout,
+    planned_datasets,
+    planned_looks,
+    planned_runs,
+    planned_variants,
+    stability_runs,
+    table_rules,
+    tables,
+    trained_variants,
+    variant_spec,
+)
 from study.specs import forward_flops, training_flops
 from study.training.gpus import gpu_pool
-from study.training.runtime import cpu_flags, cpu_name
+from study.training.runtime import choose_precision, cpu_flags, cpu_name
 
 MEASURED_SPEEDS = Path(__file__).parent / "measured_speeds.csv"
 LONG_ON_A_CPU_HOURS = 3
 
 
-def dataset_facts(config: dict, dataset: str, results: Path | None) -> tuple[tuple[int, ...], int, int]:
+def dataset_facts(config: dict, dataset: str, layout: Layout | None) -> tuple[tuple[int, ...], int, int]:
     """Image shape, training images and classes of a dataset: from its prepared meta.json, else its format's
     usual."""
-    meta = results / "data" / dataset / "meta.json" if results else None
+    meta = Path(layout.meta(dataset)) if layout else None
     if meta and meta.exists():
         facts = json.loads(meta.read_text())
         if "classes" in facts:
@@ -39,29 +48,21 @@ def dataset_facts(config: dict, dataset: str, results: Path | None) -> tuple[tup
     return typical.shape, typical.train_images, typical.classes
 
 
-def planned_runs(config: dict, variants: list[str]) -> list[tuple[str, int]]:
-    """Every (variant, seed) the study may train: ``variants`` on every seed (all looks taken), its stability
-    check's runs of them, and the sensitivity map's cells."""
-    runs = [(variant, seed) for variant in variants for seed in config["seeds"]]
-    runs += [(variant, seed) for variant, seed in stability_runs(config) if variant in variants]
-    return runs + sensitivity_runs(config)
-
-
-def job_counts(config: dict, variants: list[str]) -> dict[str, int]:
-    runs = planned_runs(config, variants)
-    trained = {variant for variant, _ in runs} | set(variants)
-    datasets = sorted({variant_spec(config, variant)["dataset"] for variant in trained})
+def job_counts(config: dict, pdf: bool = True) -> dict[str, int]:
+    """The most jobs of every rule of the workflow (every look taken): the rules before the tables, one job of
+    each rule that writes tables (study.layout.TABLES), and the report (printed to PDF where ``pdf``)."""
+    datasets = planned_datasets(config)
     return {
         "download": sum(len(config["datasets"][d]["files"]) for d in datasets),
         "prepare": len(datasets),
         "channel_stats": len(datasets),
-        "preflight": len(trained),
-        "train": len(runs),
+        "protocol": 1,
+        "preflight": len(planned_variants(config)),
+        "train": len(planned_runs(config)),
         "look": len(planned_looks(config)),
-        "aggregate": 1,
-        "sensitivity": 1,
-        "params": 1,
+        **dict.fromkeys(table_rules(), 1),
         "report": 1,
+        "report_pdf": int(pdf),
     }
 
 
@@ -70,21 +71,21 @@ def speeds_for_this_cpu(training: dict, flags: set[str]) -> pd.DataFrame:
     speeds = pd.read_csv(MEASURED_SPEEDS)
     precision = training["precision"]
     if precision == "auto":
-        precision = "mixed_bfloat16" if "amx_bf16" in flags else "float32"
+        precision, _ = choose_precision("CPU", flags)
     kind = "amx" if "amx_bf16" in flags else "no_amx"
     same = (speeds["cpu"] == kind) & (speeds["precision"] == precision) & (speeds["backend"] == training["backend"])
     return speeds[same]
 
 
-def training_hours(config: dict, variants: list[str], speeds: pd.DataFrame, results: Path | None) -> float:
-    """Hours of training, one job at a time, for every run of ``planned_runs`` still without its metrics.json
-    under ``results`` (for all of them without ``results``)."""
+def training_hours(config: dict, speeds: pd.DataFrame, layout: Layout | None) -> float:
+    """Hours of training, one job at a time, for every planned run still without its metrics.json in
+    ``layout``'s study (for all of them without ``layout``)."""
     seconds = 0.0
-    for variant, seed in planned_runs(config, variants):
-        if results and (results / "runs" / variant / f"seed_{seed}" / "metrics.json").exists():
+    for variant, seed in planned_runs(config):
+        if layout and Path(layout.run_file(variant, seed, "metrics.json")).exists():
             continue
         spec = variant_spec(config, variant)
-        shape, images, classes = dataset_facts(config, spec["dataset"], results)
+        shape, images, classes = dataset_facts(config, spec["dataset"], layout)
         images = min(images, config["subset"].get("train", images))
         per_image = forward_flops(spec, shape, classes)
         nearest = speeds.iloc[(speeds["forward_flops"].map(math.log) - math.log(per_image)).abs().argmin()]
@@ -93,11 +94,14 @@ def training_hours(config: dict, variants: list[str], speeds: pd.DataFrame, resu
     return seconds / 3600
 
 
-def plan_text(config: dict, results: Path, quick: dict | None, quick_command: str, local: bool = True) -> str:
+def plan_text(
+    config: dict, layout: Layout, quick: dict | None, quick_command: str, local: bool = True, pdf: bool = True
+) -> str:
     """The plan in words. ``quick``: the quick profile's config, to suggest when training here is long;
-    ``local``: whether jobs run on this machine (not on a cluster's nodes)."""
+    ``local``: whether jobs run on this machine (not on a cluster's nodes); ``pdf``: whether the report is
+    printed to PDF."""
     variants = trained_variants(config)
-    counts = job_counts(config, variants)
+    counts = job_counts(config, pdf)
     stability = stability_runs(config)
     seeds = config["stability"]["seeds"]
     check = f", and {len(stability)} runs of a stability check on seeds {seeds}" if stability else ""
@@ -106,7 +110,9 @@ def plan_text(config: dict, results: Path, quick: dict | None, quick_command: st
     lines = [
         f"Study plan: {at_most}{sum(counts.values())} jobs ("
         + ", ".join(f"{rule} {n}" for rule, n in counts.items())
-        + f") for {len(variants)} variants x {len(config['seeds'])} seeds{in_looks}{check}."
+        + f") for {len(variants)} variants x {len(config['seeds'])} seeds{in_looks}{check}.",
+        f"Tables ({layout.path('tables')}/): {', '.join(table.file for table in tables())}; the report: "
+        f"{layout.report('html')}.",
     ]
     if not local:
         return "\n".join([*lines, "Jobs run on the cluster's nodes: no estimate from this machine."])
@@ -116,7 +122,7 @@ def plan_text(config: dict, results: Path, quick: dict | None, quick_command: st
     speeds = speeds_for_this_cpu(config["training"], flags)
     if speeds.empty:
         return "\n".join([*lines, "No speed has been measured for this CPU, backend and precision, so no estimate."])
-    hours = training_hours(config, variants, speeds, results)
+    hours = training_hours(config, speeds, layout)
     source = speeds.iloc[0]
     lines.append(
         f"Estimated training time here ({cpu_name()}, {os.cpu_count()} cores, {source['precision']}): "
@@ -125,7 +131,7 @@ def plan_text(config: dict, results: Path, quick: dict | None, quick_command: st
         f"({source['cores']} cores), scaled by cores."
     )
     if hours > LONG_ON_A_CPU_HOURS and quick is not None:
-        quick_hours = training_hours(quick, trained_variants(quick), speeds, None)
+        quick_hours = training_hours(quick, speeds, None)
         lines += [
             f"That is more than {LONG_ON_A_CPU_HOURS} hours on a CPU. The quick profile tells the lecture's story "
             f"in about {quick_hours:.1f} hours of training here:",
@@ -137,3 +143,22 @@ def plan_text(config: dict, results: Path, quick: dict | None, quick_command: st
 def has_gpu() -> bool:
     """Whether the jobs have a GPU to claim (`study.training.gpus.gpu_pool`)."""
     return bool(gpu_pool())
+
+
+def plan_for_workflow(config: dict, layout: Layout, layers: list[str], local: bool, pdf: bool) -> str:
+    """The plan the workflow prints before its first job (``layers``: its --configfile files), with the quick
+    profile layered on them as the way to a shorter study."""
+    from jsonschema import ValidationError
+
+    from study.config import DEFAULT_CONFIG, ConfigError, load_config
+
+    quick_layer = DEFAULT_CONFIG.with_name("quick.yaml")
+    quick, note = None, ""
+    if not any(Path(layer).name == quick_layer.name for layer in layers):
+        try:  # the Snakefile's config is the first layer, whatever --configfile adds
+            quick = load_config([DEFAULT_CONFIG, *layers, quick_layer])
+        except (ValidationError, ConfigError) as error:
+            note = f"\n(the quick profile does not apply to this config: {error})"
+    shown = [*(layers or ["config/config.yaml"]), "config/quick.yaml"]
+    command = f'make study ARGS="--configfile {" ".join(shown)}"'
+    return plan_text(config, layout, quick, command, local=local, pdf=pdf) + note

@@ -1,9 +1,10 @@
 """The protocol: what the claims test and how, fixed before the runs that confirm them.
 
-The workflow writes results/protocol.json once, before its first job (Snakemake's ``onstart``), and
-never rewrites it. Every training run records the protocol's sha256, and the tables side compares the
-protocol the config states now with the one written first: a change means the claims were judged under
-rules set after runs had been seen, so the report labels them exploratory.
+The workflow's protocol rule writes it once, when the study's data is in place and before its first run,
+as a protected output that training and aggregate take as input, and never rewrites it. Every training run
+records the protocol's sha256, and the tables side compares the protocol the config states now with the one
+written first: a change means the claims were judged under rules set after runs had been seen, so the
+report labels them exploratory.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+from study.atomic import written_atomically
 from study.training.run import Run
 
 
@@ -115,17 +117,24 @@ def freeze(config: dict, path: str | os.PathLike) -> dict:
         "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "protocol": protocol,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(record, indent=2) + "\n")
-    partial.replace(path)
+    with written_atomically(path) as partial:
+        partial.write_text(json.dumps(record, indent=2) + "\n")
     return record
 
 
-def recorded_hash(path: str | os.PathLike) -> str | None:
-    """The sha256 of the protocol at ``path``, or None when none was written (a run outside the workflow)."""
+class MissingProtocolError(FileNotFoundError):
+    """A training job found no protocol where the workflow writes it before the first run."""
+
+
+def recorded_hash(path: str | os.PathLike) -> str:
+    """The sha256 of the protocol at ``path``, which a training run records; a run that finds none fails."""
     path = Path(path)
-    return json.loads(path.read_text())["sha256"] if path.exists() else None
+    if not path.exists():
+        raise MissingProtocolError(
+            f"{path}: no protocol; the workflow's protocol rule writes it before the first run, and a run records "
+            "its hash (train through the workflow, or give the path of the study's protocol.json)"
+        )
+    return json.loads(path.read_text())["sha256"]
 
 
 def rules_of(protocol: dict) -> dict:

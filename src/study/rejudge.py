@@ -6,7 +6,7 @@ PUBLISHED is a folder written by ``python -m study.reporting.publish`` (docs/rep
 facts.tar.xz holds every run's history, steps, diagnostics and metrics, the looks taken, the pre-flight
 checks and the protocol. OUT becomes a results folder rebuilt from them: the facts unpacked in the results
 folder's layout, and OUT/tables/ recomputed by the code the workflow's aggregate and sensitivity rules call,
-in seconds. Compare it with the published run: ``python -m study.analysis.diff PUBLISHED OUT``.
+in seconds. Compare it with the published run: ``python -m study.reporting.diff PUBLISHED OUT``.
 
 Each look the study took is judged again first, on the runs it judged, as the workflow's look checkpoint
 does (OUT/looks/): the claims' correction over the looks reads every look's p-values. Which runs each look
@@ -28,46 +28,19 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import tarfile
 from pathlib import Path
 
 from study.analysis.looks import judge_look
-from study.analysis.sensitivity import write_sensitivity
-from study.analysis.tables import StudyFiles, read_runs, runs_table, write_tables
+from study.analysis.sensitivity import MapFacts
+from study.analysis.tables import StudyFacts, read_runs, runs_table, write_tables
 from study.config import DEFAULT_CONFIG, DEFAULT_SCHEMA, REPOSITORY, check_config, load_config, validate_with_defaults
+from study.facts import unpack_facts
+from study.layout import Layout, run_folder, tables
 from study.provenance import git_commit
-from study.reporting.publish import FACTS_ARCHIVE, FACTS_MANIFEST, run_folder
 
-# The tables write_tables writes, by its ``out`` key, as the aggregate rule names them in results/tables/.
-STUDY_TABLES = {
-    name: f"{name}.csv"
-    for name in (
-        "summary",
-        "runs",
-        "claims",
-        "epochs",
-        "steps",
-        "diagnostics",
-        "fixes",
-        "preflight",
-        "preflight_calibration",
-        "stability",
-        "looks",
-    )
-} | {"provenance": "provenance.json"}
-SENSITIVITY_TABLES = {"rates": "sensitivity.csv", "claims": "sensitivity_claims.csv"}
 REPORT_NOTEBOOK = REPOSITORY / "workflow" / "notebooks" / "report.ipynb"
-
-
-def unpack_facts(published: Path, out: Path) -> dict:
-    """Unpack PUBLISHED/facts.tar.xz into ``out``; return its manifest (which files are which)."""
-    archive = published / FACTS_ARCHIVE
-    if not archive.exists():
-        raise SystemExit(f"{archive} does not exist: {published} was published before the facts were")
-    out.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(archive) as facts:
-        facts.extractall(out, filter="data")
-    return json.loads((out / FACTS_MANIFEST).read_text())
+# The rules whose tables are judged again here; params (Keras' counts) is published as it was.
+REJUDGED_RULES = ("aggregate", "sensitivity")
 
 
 def judging_config(published: Path, configfiles: list[Path] | None) -> tuple[dict, list[str]]:
@@ -105,33 +78,37 @@ def rejudge_looks(out: Path, look_jsons: list[str], config: dict) -> None:
         previous = look
 
 
-def study_files(root: Path, manifest: dict) -> StudyFiles:
-    """The manifest's files, found under ``root``."""
+def study_facts(root: Path, manifest: dict, config: dict, configfiles: list[str]) -> StudyFacts:
+    """The manifest's files, found under ``root``, read as the aggregate rule reads them."""
 
     def paths(key: str) -> list[str]:
         return [str(root / name) for name in manifest[key]]
 
-    return StudyFiles(
+    return StudyFacts.read(
         run_dirs=paths("run_dirs"),
         stability_run_dirs=paths("stability_run_dirs"),
         look_jsons=paths("look_jsons"),
         preflight_jsons=paths("preflight_jsons"),
         protocol_json=str(root / manifest["protocol_json"]),
+        config=config,
+        configfiles=configfiles,
+        commit=git_commit(REPOSITORY),
     )
 
 
-def write_report(out: Path, manifest: dict) -> None:
+def write_report(out: Path, manifest: dict, config: dict) -> None:
     """OUT/report.html and OUT/figures/ from OUT/tables/, as workflow/scripts/report.py makes them."""
-    from study.reporting.views import REPORT_TABLES, render_report
+    from study.reporting.render import render_report
 
+    study = Layout(str(out))
     render_report(
         REPORT_NOTEBOOK,
-        out / "report.ipynb",
-        out / "report.html",
-        tables={name: out / "tables" / f"{name}.csv" for name in REPORT_TABLES},
-        provenance_json=out / "tables" / "provenance.json",
+        study.report("ipynb"),
+        study.report("html"),
+        tables={table.name: study.table(table.name) for table in tables()},
+        config=config,
         stats_jsons=[out / name for name in manifest["stats_jsons"]],
-        figures_dir=out / "figures",
+        figures_dir=study.figures,
     )
 
 
@@ -141,21 +118,16 @@ def rejudge(published: Path, out: Path, configfiles: list[Path] | None = None, r
     manifest = unpack_facts(published, out)
     rejudge_looks(out, manifest["look_jsons"], config)
     (out / "tables").mkdir(exist_ok=True)
-    write_tables(
-        study_files(out, manifest),
-        config=config,
-        configfiles=layers,
-        commit=git_commit(REPOSITORY),
-        out={name: str(out / "tables" / file) for name, file in STUDY_TABLES.items()},
-    )
-    write_sensitivity(
-        [str(out / name) for name in manifest["sensitivity_run_dirs"]],
-        config,
-        {name: str(out / "tables" / file) for name, file in SENSITIVITY_TABLES.items()},
-    )
+    study = Layout(str(out))
+    facts = {
+        "aggregate": study_facts(out, manifest, config, layers),
+        "sensitivity": MapFacts.read([str(out / name) for name in manifest["sensitivity_run_dirs"]], config),
+    }
+    for rule in REJUDGED_RULES:
+        write_tables(tables(rule), facts[rule], {table.name: study.table(table.name) for table in tables(rule)})
     if report:
-        write_report(out, manifest)
-    print(f"Tables judged again in {out / 'tables'}; compare: python -m study.analysis.diff {published} {out}")
+        write_report(out, manifest, config)
+    print(f"Tables judged again in {out / 'tables'}; compare: python -m study.reporting.diff {published} {out}")
 
 
 def main(argv=None) -> None:

@@ -1,24 +1,25 @@
 import json
 from pathlib import Path
 
-from jsonschema import ValidationError
+from snakemake.io import report as in_report
 from snakemake.logging import logger
 
-from study.config import (
-    ConfigError,
-    check_config,
-    load_config,
-    stability_runs,
-    train_mem_mb,
-    trained_variants,
-    train_runtime_minutes,
-)
-from study.analysis.looks import first_look_runs, next_look_runs
+from study.config import check_config, train_mem_mb, train_runtime_minutes
+from study.data.download import dataset_source, sources_message, unreachable_downloads
 from study.data.formats import ARRAYS
-from study.grid import sensitivity_runs, variant_spec
-from study.data.download import dataset_source
-from study.plan import plan_text
-from study.protocol import freeze
+from study.layout import (
+    RUN_FACTS,
+    RUN_FILES,
+    Layout,
+    first_look_runs,
+    next_look_runs,
+    planned_datasets,
+    stability_runs,
+    sensitivity_runs,
+    tables,
+    trained_variants,
+    variant_spec,
+)
 from study.reporting.browser import find_chromium, missing_chromium
 from study.training.run import Run
 
@@ -37,38 +38,37 @@ wildcard_constraints:
     seed=r"\d+",
 
 
-# The protocol, written before the first job and never rewritten (study.protocol).
-PROTOCOL = "results/protocol.json"
-
-REPORT_NOTEBOOK = str(
-    Path(workflow.basedir) / "workflow" / "notebooks" / "report.ipynb"
-)
+# Every path of the study, under config 'results_folder' (study.layout).
+LAYOUT = Layout.of(config)
+# This checkout, wherever the workflow runs from (its own folder or a module's): its notebook, its commit.
+CHECKOUT = Path(workflow.current_basedir).parents[1]
+REPORT_NOTEBOOK = str(CHECKOUT / "workflow" / "notebooks" / "report.ipynb")
 
 
 def get_plan():
-    """The plan printed before the first job, with the quick profile as the way to a shorter run."""
-    layers = get_config_layers()
-    shown = [*(layers or ["config/config.yaml"]), "config/quick.yaml"]
-    default, quick_layer = (
-        Path(workflow.basedir) / "config" / name
-        for name in ("config.yaml", "quick.yaml")
+    """The plan printed before the first job (study.plan)."""
+    try:  # the plan reads measured speeds with pandas, which a Snakemake-only environment lacks
+        from study.plan import plan_for_workflow
+    except ImportError as error:
+        return f"(No plan: {error.name} is not installed where Snakemake runs.)"
+    return plan_for_workflow(
+        config, LAYOUT, get_config_layers(), workflow.local_exec, bool(find_chromium())
     )
-    quick = None
-    if not any(Path(layer).name == quick_layer.name for layer in layers):
-        try:  # the Snakefile's config is the first layer, whatever --configfile adds
-            quick = load_config([default, *layers, quick_layer])
-        except (ValidationError, ConfigError) as error:
-            print(f"(the quick profile does not apply to this config: {error})")
-    command = f'make study ARGS="--configfile {" ".join(shown)}"'
-    return plan_text(config, Path("results"), quick, command, local=workflow.local_exec)
 
 
-def get_report_pdf():
-    """results/report.pdf where Chromium is installed to print it; otherwise nothing, and the log says so."""
+def check_sources():
+    """Stop before the first job, in one message, when the datasets cannot be fetched from here."""
+    problems = unreachable_downloads(config, LAYOUT)
+    if problems:
+        raise SystemExit(sources_message(problems, get_config_layers()))
+
+
+def get_final_outputs():
+    """The report, and its PDF where Chromium is installed to print it (otherwise the log says so)."""
     if find_chromium():
-        return ["results/report.pdf"]
-    logger.warning(missing_chromium("results/report.pdf"))
-    return []
+        return [LAYOUT.report("html"), LAYOUT.report("pdf")]
+    logger.warning(missing_chromium(LAYOUT.report("pdf")))
+    return [LAYOUT.report("html")]
 
 
 def get_config_layers():
@@ -76,17 +76,28 @@ def get_config_layers():
     return [str(path) for path in workflow.config_settings.configfiles]
 
 
-def get_run_variants():
-    """The variants this study trains: config 'variants_to_train', or all of them."""
-    return trained_variants(config)
+def get_table_outputs(rule):
+    """The tables a rule writes (study.layout.TABLES), each in Snakemake's report when it has a caption."""
+    outputs = {}
+    for table in tables(rule):
+        path = LAYOUT.table(table.name)
+        caption = f"../report/{table.caption}" if table.caption else None
+        outputs[table.name] = (
+            in_report(path, caption=caption, category="Tables") if caption else path
+        )
+    return outputs
 
 
-def get_run_datasets():
-    return sorted({config["variants"][v]["dataset"] for v in get_run_variants()})
+def get_report_tables():
+    return {table.name: LAYOUT.table(table.name) for table in tables()}
 
 
-def run_dir(variant, seed):
-    return f"results/runs/{variant}/seed_{seed}"
+def run_facts(runs, kind=""):
+    """The recorded facts of ``runs`` as named inputs: each run's history, steps, diagnostics and metrics."""
+    return {
+        f"{kind}{Path(name).stem}": [LAYOUT.run_file(v, s, name) for v, s in runs]
+        for name in RUN_FACTS
+    }
 
 
 def read_look(look):
@@ -94,22 +105,19 @@ def read_look(look):
     return json.loads(Path(checkpoints.look.get(look=look).output[0]).read_text())
 
 
-def get_look_run_dirs(wildcards):
+def get_look_runs(look):
     """The runs a look judges: the first look's seeds of every variant, then the runs of the look
     before with the new seeds of the variants it left open."""
-    look = int(wildcards.look)
+    look = int(look)
     if look == 1:
-        return [run_dir(*run) for run in first_look_runs(config)]
-    return [run_dir(*run) for run in next_look_runs(read_look(look - 1), config)]
+        return first_look_runs(config)
+    return next_look_runs(read_look(look - 1), config)
 
 
-def get_look_metrics(wildcards):
-    return [f"{path}/metrics.json" for path in get_look_run_dirs(wildcards)]
-
-
-def get_previous_look(wildcards):
+def get_look_inputs(wildcards):
     look = int(wildcards.look)
-    return [] if look == 1 else [f"results/looks/look_{look - 1}.json"]
+    previous = [] if look == 1 else [LAYOUT.look(look - 1)]
+    return run_facts(get_look_runs(look)) | {"previous": previous}
 
 
 def get_final_look():
@@ -120,55 +128,45 @@ def get_final_look():
     return look
 
 
-def get_look_files(wildcards):
-    return [
-        f"results/looks/look_{look}.json" for look in range(1, get_final_look() + 1)
-    ]
+def get_aggregate_inputs(wildcards):
+    """The study's runs (its final look's), every look taken, and the stability check's runs."""
+    final = get_final_look()
+    return (
+        run_facts([tuple(run) for run in read_look(final)["runs"]])
+        | run_facts(stability_runs(config), kind="stability_")
+        | {"looks": [LAYOUT.look(look) for look in range(1, final + 1)]}
+    )
 
 
-def get_run_dirs(wildcards):
-    """The study's runs: those of its final look."""
-    return [
-        run_dir(variant, seed) for variant, seed in read_look(get_final_look())["runs"]
-    ]
-
-
-def get_run_metrics(wildcards):
-    return [f"{path}/metrics.json" for path in get_run_dirs(wildcards)]
-
-
-def get_stability_run_dirs():
-    """The stability check's runs: its variants (or every trained one) on its own seeds."""
-    return [run_dir(variant, seed) for variant, seed in stability_runs(config)]
-
-
-def get_sensitivity_run_dirs():
-    """The map's runs: every variant in every cell of the grid, on the map's seeds (study.grid)."""
-    return [run_dir(variant, seed) for variant, seed in sensitivity_runs(config)]
-
-
-def get_sensitivity_metrics():
-    return [f"{path}/metrics.json" for path in get_sensitivity_run_dirs()]
-
-
-def get_stability_metrics():
-    return [f"{run_dir}/metrics.json" for run_dir in get_stability_run_dirs()]
+def get_sensitivity_inputs():
+    return run_facts(sensitivity_runs(config))
 
 
 def get_run_preflights():
-    return [f"results/preflight/{variant}.json" for variant in get_run_variants()]
+    return [LAYOUT.preflight(variant) for variant in trained_variants(config)]
 
 
 def get_run_variant_specs():
-    return {variant: config["variants"][variant] for variant in get_run_variants()}
+    return {
+        variant: config["variants"][variant] for variant in trained_variants(config)
+    }
+
+
+def get_run_datasets():
+    return sorted({config["variants"][v]["dataset"] for v in trained_variants(config)})
 
 
 def get_run_metas():
-    return [f"results/data/{dataset}/meta.json" for dataset in get_run_datasets()]
+    return [LAYOUT.meta(dataset) for dataset in get_run_datasets()]
 
 
 def get_run_stats():
-    return [f"results/stats/{dataset}.json" for dataset in get_run_datasets()]
+    return [LAYOUT.stats(dataset) for dataset in get_run_datasets()]
+
+
+def get_planned_stats():
+    """The channel statistics of every dataset the study may train on: its data is in place."""
+    return [LAYOUT.stats(dataset) for dataset in planned_datasets(config)]
 
 
 def get_download_url(wildcards):
@@ -184,7 +182,7 @@ def get_download_checksum(wildcards):
 
 def get_dataset_downloads(wildcards):
     return [
-        f"results/downloads/{wildcards.dataset}/{name}"
+        LAYOUT.download(wildcards.dataset, name)
         for name in config["datasets"][wildcards.dataset]["files"]
     ]
 
@@ -196,9 +194,9 @@ def get_dataset_format(wildcards):
 def get_variant_data(wildcards):
     """The prepared arrays and channel statistics of a variant's dataset."""
     dataset = variant_spec(config, wildcards.variant)["dataset"]
-    inputs = {array: f"results/data/{dataset}/{array}.npy" for array in ARRAYS}
-    inputs["meta"] = f"results/data/{dataset}/meta.json"
-    inputs["stats"] = f"results/stats/{dataset}.json"
+    inputs = {array: LAYOUT.array(dataset, array) for array in ARRAYS}
+    inputs["meta"] = LAYOUT.meta(dataset)
+    inputs["stats"] = LAYOUT.stats(dataset)
     return inputs
 
 

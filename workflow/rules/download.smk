@@ -1,12 +1,12 @@
 rule download:
     output:
-        "results/downloads/{dataset}/{filename}",
+        LAYOUT.download("{dataset}", "{filename}"),
     log:
-        "results/logs/download/{dataset}/{filename}.log",
+        LAYOUT.log("download", "{dataset}", "{filename}"),
     retries: 3
     localrule: True
     conda:
-        "../../environment.yml"
+        "../envs/study.yaml"
     threads: 1
     resources:
         mem_mb=500,

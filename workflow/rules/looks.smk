@@ -1,20 +1,18 @@
 checkpoint look:
     input:
-        metrics=get_look_metrics,
-        previous=get_previous_look,
+        unpack(get_look_inputs),
     output:
-        "results/looks/look_{look}.json",
+        LAYOUT.look("{look}"),
     log:
-        "results/logs/looks/look_{look}.log",
+        LAYOUT.log("looks", "look_{look}"),
     localrule: True
     conda:
-        "../../environment.yml"
+        "../envs/study.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
     params:
-        run_dirs=get_look_run_dirs,
         config=config,
     script:
         "../scripts/look.py"

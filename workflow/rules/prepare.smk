@@ -2,15 +2,12 @@ rule prepare:
     input:
         get_dataset_downloads,
     output:
-        train_images="results/data/{dataset}/train_images.npy",
-        train_labels="results/data/{dataset}/train_labels.npy",
-        val_images="results/data/{dataset}/val_images.npy",
-        val_labels="results/data/{dataset}/val_labels.npy",
-        meta="results/data/{dataset}/meta.json",
+        **{array: LAYOUT.array("{dataset}", array) for array in ARRAYS},
+        meta=LAYOUT.meta("{dataset}"),
     log:
-        "results/logs/prepare/{dataset}.log",
+        LAYOUT.log("prepare", "{dataset}"),
     conda:
-        "../../environment.yml"
+        "../envs/study.yaml"
     threads: 1
     resources:
         mem_mb=4000,
@@ -23,13 +20,13 @@ rule prepare:
 
 rule channel_stats:
     input:
-        images="results/data/{dataset}/train_images.npy",
+        images=LAYOUT.array("{dataset}", "train_images"),
     output:
-        "results/stats/{dataset}.json",
+        LAYOUT.stats("{dataset}"),
     log:
-        "results/logs/channel_stats/{dataset}.log",
+        LAYOUT.log("channel_stats", "{dataset}"),
     conda:
-        "../../environment.yml"
+        "../envs/study.yaml"
     threads: 1
     resources:
         mem_mb=1000,

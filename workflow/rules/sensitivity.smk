@@ -1,24 +1,18 @@
 rule sensitivity:
     input:
-        metrics=get_sensitivity_metrics(),
+        **get_sensitivity_inputs(),
     output:
-        rates=report(
-            "results/tables/sensitivity.csv",
-            caption="../report/sensitivity.rst",
-            category="Tables",
-        ),
-        claims="results/tables/sensitivity_claims.csv",
+        **get_table_outputs("sensitivity"),
     log:
-        "results/logs/sensitivity.log",
+        LAYOUT.log("sensitivity"),
     localrule: True
     conda:
-        "../../environment.yml"
+        "../envs/study.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
     params:
-        run_dirs=get_sensitivity_run_dirs(),
         config=config,
     script:
         "../scripts/sensitivity.py"

@@ -2,11 +2,11 @@ rule preflight:
     input:
         unpack(get_variant_data),
     output:
-        "results/preflight/{variant}.json",
+        LAYOUT.preflight("{variant}"),
     log:
-        "results/logs/preflight/{variant}.log",
+        LAYOUT.log("preflight", "{variant}"),
     conda:
-        "../../environment.yml"
+        "../envs/study.yaml"
     threads: 8
     resources:
         gpu=1,
@@ -22,19 +22,19 @@ rule preflight:
 rule train:
     input:
         unpack(get_variant_data),
-        preflight="results/preflight/{variant}.json",
+        preflight=LAYOUT.preflight("{variant}"),
+        protocol=LAYOUT.protocol,
     output:
-        history="results/runs/{variant}/seed_{seed}/history.csv",
-        steps="results/runs/{variant}/seed_{seed}/steps.csv",
-        diagnostics="results/runs/{variant}/seed_{seed}/diagnostics.csv",
-        metrics="results/runs/{variant}/seed_{seed}/metrics.json",
-        model="results/runs/{variant}/seed_{seed}/model.keras",
+        **{
+            Path(name).stem: LAYOUT.run_file("{variant}", "{seed}", name)
+            for name in RUN_FILES
+        },
     log:
-        "results/logs/train/{variant}/seed_{seed}.log",
+        LAYOUT.log("train", "{variant}", "seed_{seed}"),
     benchmark:
-        "results/benchmarks/train/{variant}/seed_{seed}.tsv"
+        LAYOUT.benchmark("{variant}", "{seed}")
     conda:
-        "../../environment.yml"
+        "../envs/study.yaml"
     threads: 8
     resources:
         gpu=1,
@@ -42,7 +42,5 @@ rule train:
         runtime=get_train_runtime,
     params:
         run=get_run,
-        checkpoint_dir="results/checkpoints/{variant}/seed_{seed}",
-        protocol=PROTOCOL,
     script:
         "../scripts/train.py"

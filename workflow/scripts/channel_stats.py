@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import study_path  # noqa: F401
 
 from study.data.stats import write_channel_stats
 from study.logs import logged_to

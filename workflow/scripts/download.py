@@ -1,3 +1,5 @@
+import study_path  # noqa: F401
+
 from study.data.download import fetch
 from study.logs import logged_to
 

@@ -1,6 +1,8 @@
 import json
 from pathlib import Path
 
+import study_path  # noqa: F401
+
 from study.logs import logged_to
 from study.training.gpus import claim_job_gpu
 from study.training.run import Run

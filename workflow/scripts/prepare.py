@@ -1,6 +1,8 @@
 import json
 from pathlib import Path
 
+import study_path  # noqa: F401
+
 from study.data.prepare import prepare
 from study.logs import logged_to
 

@@ -1,3 +1,5 @@
+import study_path  # noqa: F401
+
 from study.logs import logged_to
 from study.reporting.browser import find_chromium, print_pdf
 

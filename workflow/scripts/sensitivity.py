@@ -1,5 +1,10 @@
-from study.analysis.sensitivity import write_sensitivity
+import study_path  # noqa: F401
+
+from study.analysis.sensitivity import MapFacts
+from study.analysis.tables import write_tables
+from study.layout import run_dirs_of, tables
 from study.logs import logged_to
 
 with logged_to(snakemake.log[0]):
-    write_sensitivity(snakemake.params.run_dirs, snakemake.params.config, dict(snakemake.output.items()))
+    facts = MapFacts.read(run_dirs_of(snakemake.input.metrics), snakemake.params.config)
+    write_tables(tables("sensitivity"), facts, dict(snakemake.output.items()))

@@ -1,7 +1,10 @@
 import json
 from pathlib import Path
 
+import study_path  # noqa: F401
+
 from study.analysis.outcomes import judge_preflight, require_preflight
+from study.layout import checkpoint_dir
 from study.logs import logged_to
 from study.protocol import recorded_hash
 from study.training.gpus import claim_job_gpu
@@ -24,7 +27,7 @@ with logged_to(snakemake.log[0]):
         data_dir=Path(snakemake.input.meta).parent,
         stats_path=snakemake.input.stats,
         out_dir=Path(snakemake.output.metrics).parent,
-        checkpoint_dir=snakemake.params.checkpoint_dir,
+        checkpoint_dir=checkpoint_dir(str(Path(snakemake.output.metrics).parent)),
         threads=snakemake.threads,
-        protocol_sha256=recorded_hash(snakemake.params.protocol),
+        protocol_sha256=recorded_hash(snakemake.input.protocol),
     )

@@ -78,6 +78,22 @@ CLAIM_COLUMNS = [
     "per_seed",
     "reason",
 ]
+# Counts, missing where a claim was not tested.
+INTEGER_COLUMNS = (
+    "seeds_needed",
+    "seeds_needed_observed",
+    "n_outcome",
+    "baseline_n_seeds",
+    "baseline_n_outcome",
+    "family_tests",
+)
+
+
+def claims_frame(rows) -> pd.DataFrame:
+    """Claim records (a look's, or claims_table's rows) as the claims table: its columns in order, counts as
+    integers."""
+    table = pd.DataFrame(rows).reindex(columns=CLAIM_COLUMNS)
+    return table.astype(dict.fromkeys(INTEGER_COLUMNS, "Int64"))
 
 
 def claim_kind(claim: dict) -> str:
@@ -439,14 +455,4 @@ def claims_table(
     rows = [settle(row, claim, design, with_power) for row, claim in zip(rows, claims, strict=True)]
     table = pd.DataFrame(rows)
     table["evidence"] = [evidence(row) for row in rows]
-    table = table.reindex(columns=CLAIM_COLUMNS)
-    for column in (
-        "seeds_needed",
-        "seeds_needed_observed",
-        "n_outcome",
-        "baseline_n_seeds",
-        "baseline_n_outcome",
-        "family_tests",
-    ):
-        table[column] = table[column].astype("Int64")
-    return table
+    return claims_frame(table)

@@ -15,29 +15,9 @@ import math
 import pandas as pd
 
 from study.analysis.claims import claims_table
-from study.config import trained_variants
+from study.layout import planned_looks, trained_variants
 
 LOOK_COLUMNS = ["look", "seeds_per_variant", "claim", "n_seeds", "p_value", "p_min", "p_looks", "p_adjusted", "verdict"]
-
-
-def planned_looks(config: dict) -> list[int]:
-    """Seeds per variant at each look: ``design.looks``, or one look with every seed."""
-    return config["design"]["looks"] or [len(config["seeds"])]
-
-
-def first_look_runs(config: dict) -> list[tuple[str, int]]:
-    """Every trained variant on the first look's seeds."""
-    seeds = config["seeds"][: planned_looks(config)[0]]
-    return [(variant, seed) for variant in trained_variants(config) for seed in seeds]
-
-
-def next_look_runs(previous: dict, config: dict) -> list[tuple[str, int]]:
-    """The runs of the look after ``previous``: its runs, and the new seeds of the variants it left open."""
-    looks, seeds = planned_looks(config), config["seeds"]
-    added = seeds[looks[previous["look"] - 1] : looks[previous["look"]]]
-    return [tuple(run) for run in previous["runs"]] + [
-        (variant, seed) for variant in previous["next_variants"] for seed in added
-    ]
 
 
 def smallest_p(look: dict | None) -> dict[str, float]:
@@ -51,10 +31,21 @@ def _number(value) -> float | None:
     return None if value is None or pd.isna(value) else float(value)
 
 
+def _plain(row: dict) -> dict:
+    """A claims table row as JSON: missing values as null, NumPy scalars as Python's."""
+    plain = {}
+    for key, value in row.items():
+        if pd.api.types.is_scalar(value) and pd.isna(value):
+            value = None
+        plain[key] = value.item() if hasattr(value, "item") else value
+    return plain
+
+
 def judge_look(runs: pd.DataFrame, previous: dict | None, config: dict) -> dict:
     """The claims judged on ``runs`` (the runs table of this look's runs) at the look after ``previous`` (the
-    first when None), and which variants the next look trains: those of the claims still undetermined, none
-    after the last look."""
+    first when None), every column of the claims table kept, and which variants the next look trains: those of
+    the claims still undetermined, none after the last look. The claims table is the final look's: each
+    claim is tested once per look."""
     look = 1 if previous is None else previous["look"] + 1
     looks = planned_looks(config)
     earlier = smallest_p(previous)
@@ -62,17 +53,7 @@ def judge_look(runs: pd.DataFrame, previous: dict | None, config: dict) -> dict:
     records, still_open = [], set()
     for claim, row in zip(config["claims"], claims.to_dict("records"), strict=True):
         p_min = min((p for p in (row["p_value"], earlier.get(row["claim"], math.nan)) if not pd.isna(p)), default=None)
-        records.append(
-            {
-                "claim": row["claim"],
-                "n_seeds": _number(row["n_seeds"]),
-                "p_value": _number(row["p_value"]),
-                "p_min": _number(p_min),
-                "p_looks": _number(row["p_looks"]),
-                "p_adjusted": _number(row["p_adjusted"]),
-                "verdict": row["verdict"],
-            }
-        )
+        records.append(_plain(row) | {"p_min": _number(p_min)})
         if row["verdict"] == "undetermined":
             still_open |= {claim["variant"], claim.get("baseline")} - {None}
     last = look == len(looks)

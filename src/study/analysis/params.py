@@ -6,6 +6,8 @@ this module only lays them out, so it imports without TensorFlow.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
 COLUMNS = ["model", "kind", "dataset", "params", "lecture_params", "matches_lecture"]
@@ -30,3 +32,16 @@ def params_table(variant_counts: dict[str, tuple[str, int]], references: dict[st
     ]
     table = pd.DataFrame(rows, columns=COLUMNS)
     return table.astype({"lecture_params": "Int64", "matches_lecture": "boolean"})
+
+
+@dataclass(frozen=True)
+class ParamsFacts:
+    """Keras' counts, which the params rule's script takes from `study.training.models`: every trained variant's
+    (name -> (dataset, count)) and the lecture's reference models' (name -> (count, the lecture's count))."""
+
+    variant_counts: dict
+    references: dict
+
+
+def params_of_study(facts: ParamsFacts) -> pd.DataFrame:
+    return params_table(facts.variant_counts, facts.references)

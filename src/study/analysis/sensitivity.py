@@ -11,13 +11,15 @@ reported as the map's own claims, cell "all".
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
 from study.analysis.claims import claims_table
 from study.analysis.outcomes import LEARNING
 from study.analysis.statistics import holm, rate_test, trend_test
 from study.analysis.tables import read_runs, runs_table
-from study.grid import cells, split_cell_variant
+from study.layout import cells, split_cell_variant
 
 CLAIM_COLUMNS = ["claim", "evidence", "p_adjusted", "verdict"]
 
@@ -112,15 +114,29 @@ def trend_claims(rates: pd.DataFrame, config: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["claim", "evidence", "p_adjusted", "verdict"]).assign(cell=ALL_CELLS)
 
 
-def write_sensitivity(run_dirs: list[str], config: dict, out: dict) -> None:
-    """Write the map's rates and its claims by cell (CSV) to ``out['rates']`` and ``out['claims']``; empty
-    tables when the config draws no map."""
-    if run_dirs:
-        runs = runs_table(read_runs(run_dirs, config["outcomes"])[0])
-        rates = rates_table(runs, config)
-        claims = pd.concat([trend_claims(rates, config), claims_by_cell(runs, config)], ignore_index=True)
-    else:
-        rates = pd.DataFrame(columns=["cell", "variant", "n_seeds", "n_learned", "rate", "rate_low", "rate_high"])
-        claims = pd.DataFrame(columns=["cell", *CLAIM_COLUMNS])
-    rates.to_csv(out["rates"], index=False)
-    claims.to_csv(out["claims"], index=False)
+RATE_COLUMNS = ["cell", "variant", "n_seeds", "n_learned", "rate", "rate_low", "rate_high"]
+
+
+@dataclass(frozen=True)
+class MapFacts:
+    """What the map's tables are made from: its runs, judged (None when the config draws no map), and the
+    config."""
+
+    runs: pd.DataFrame | None
+    config: dict
+
+    @classmethod
+    def read(cls, run_dirs: list[str], config: dict) -> MapFacts:
+        return cls(runs_table(read_runs(run_dirs, config["outcomes"])[0]) if run_dirs else None, config)
+
+
+def rates_of_map(facts: MapFacts) -> pd.DataFrame:
+    return pd.DataFrame(columns=RATE_COLUMNS) if facts.runs is None else rates_table(facts.runs, facts.config)
+
+
+def claims_of_map(facts: MapFacts) -> pd.DataFrame:
+    """The map's trend test over all cells, then its claims cell by cell."""
+    if facts.runs is None:
+        return pd.DataFrame(columns=["cell", *CLAIM_COLUMNS])
+    rates = rates_of_map(facts)
+    return pd.concat([trend_claims(rates, facts.config), claims_by_cell(facts.runs, facts.config)], ignore_index=True)

@@ -6,18 +6,20 @@ import json
 import math
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from study.analysis.calibration import calibration_table
-from study.analysis.claims import claims_table
+from study.analysis.claims import CLAIM_COLUMNS, claims_frame
 from study.analysis.fixes import fixes_table
-from study.analysis.looks import looks_table, settled_at, smallest_p
+from study.analysis.looks import looks_table, settled_at
 from study.analysis.outcomes import judge_preflight, judge_run
 from study.analysis.stability import STABILITY_COLUMNS, stability_table
 from study.analysis.statistics import mean_interval
+from study.layout import RUN_FACTS
 from study.protocol import protocol_status
 
 SUMMARY_METRICS = ["final_train_accuracy", "final_val_accuracy", "best_val_accuracy"]
@@ -31,7 +33,7 @@ def mean_std_ci(values) -> dict[str, float]:
     return {"mean": estimate.value, "std": std, "ci95": estimate.high - estimate.value}
 
 
-RUN_TABLES = ("history.csv", "steps.csv", "diagnostics.csv")
+RUN_TABLES = tuple(name for name in RUN_FACTS if name.endswith(".csv"))
 
 
 class OldRunError(ValueError):
@@ -141,11 +143,6 @@ def provenance(metrics: list[dict], config: dict, configfiles: list[str], commit
     }
 
 
-def preflight_table(preflight_jsons: list[str | os.PathLike], settings: dict) -> pd.DataFrame:
-    """Every variant's pre-flight checks, judged by the config's ``preflight`` thresholds."""
-    return pd.DataFrame([judge_preflight(json.loads(Path(p).read_text()), settings) for p in preflight_jsons])
-
-
 RUN_COLUMNS = [
     "variant",
     "seed",
@@ -175,52 +172,126 @@ def runs_table(metrics: list[dict]) -> pd.DataFrame:
     return pd.DataFrame([{k: m[k] for k in RUN_COLUMNS} for m in metrics]).astype({"plateau_exit_step": "Int64"})
 
 
-@dataclass(frozen=True)
-class StudyFiles:
-    """What the tables are made from: the study's runs (its final look's), its stability check's runs, every
-    look taken in order, the pre-flight checks, and the protocol written before the first job."""
+@dataclass
+class StudyFacts:
+    """What the aggregate rule's tables are made from: the study's runs (its final look's) judged, with their
+    history, steps and diagnostics, its stability check's runs, every look taken in order, the pre-flight
+    checks, the protocol written first, the config, and what the tables were made with (the config layers and
+    the commit). Each table of ``study.layout.TABLES`` made by aggregate is a function of it, and each fact is
+    computed once."""
 
-    run_dirs: list[str]
-    stability_run_dirs: list[str]
-    look_jsons: list[str]
-    preflight_jsons: list[str]
-    protocol_json: str
+    metrics: list[dict]
+    run_tables: dict[str, pd.DataFrame]
+    stability_metrics: list[dict]
+    looks: list[dict]
+    preflights: list[dict]
+    frozen: dict
+    config: dict
+    made_with: dict
+
+    @classmethod
+    def read(
+        cls, run_dirs, stability_run_dirs, look_jsons, preflight_jsons, protocol_json, config, configfiles, commit
+    ) -> StudyFacts:
+        metrics, run_tables = read_runs(run_dirs, config["outcomes"])
+        stability = read_runs(stability_run_dirs, config["outcomes"])[0] if stability_run_dirs else []
+        looks = [json.loads(Path(path).read_text()) for path in look_jsons]
+        preflights = [json.loads(Path(path).read_text()) for path in preflight_jsons]
+        protocol = json.loads(Path(protocol_json).read_text())
+        made_with = {"configfiles": configfiles, "commit": commit}
+        return cls(metrics, run_tables, stability, looks, preflights, protocol, config, made_with)
+
+    @cached_property
+    def runs(self) -> pd.DataFrame:
+        return runs_table(self.metrics)
+
+    @cached_property
+    def standing(self) -> dict:
+        return protocol_status(self.frozen, self.config, [m.get("protocol_sha256") for m in self.metrics])
+
+    @cached_property
+    def claims(self) -> pd.DataFrame:
+        """The claims as the final look judged them (study.analysis.looks records every column), with when each
+        was settled and under which protocol."""
+        looks = self.looks
+        recorded = {key for claim in looks[-1]["claims"] for key in claim}
+        if looks[-1]["claims"] and not set(CLAIM_COLUMNS) <= recorded:
+            raise OldRunError(
+                f"look {looks[-1]['look']} was judged by an older version of the study, which kept only the "
+                "verdicts; delete the study's looks/ folder and rerun (no run is retrained)"
+            )
+        claims = claims_frame(looks[-1]["claims"])
+        claims["settled_at_look"] = claims["claim"].map(settled_at(looks)).astype("Int64")
+        seeds_at = {look["look"]: look["seeds_per_variant"] for look in looks}
+        claims["settled_with_seeds"] = claims["settled_at_look"].map(seeds_at).astype("Int64")
+        claims["looks_taken"] = len(looks)
+        claims["protocol"] = "confirmatory" if self.standing["fixed"] else "exploratory"
+        return claims
+
+    @cached_property
+    def preflight(self) -> pd.DataFrame:
+        return pd.DataFrame([judge_preflight(record, self.config["preflight"]) for record in self.preflights])
 
 
-def write_tables(files: StudyFiles, config: dict, configfiles: list[str], commit: str, out: dict) -> None:
-    """Write summary, runs, claims, epochs, steps, diagnostics, fixes, preflight, preflight_calibration,
-    stability, looks (CSV) and provenance (JSON) to the paths in ``out``. The claims' p-values are corrected
-    over the looks. The stability runs (a second, disjoint seed set) enter only the stability table. The
-    claims are confirmatory when the protocol written first is the config's and every run was trained under
-    it, and exploratory otherwise."""
-    metrics, tables = read_runs(files.run_dirs, config["outcomes"])
-    protocol_json = Path(files.protocol_json)
-    frozen = json.loads(protocol_json.read_text()) if protocol_json.exists() else None
-    standing = protocol_status(frozen, config, [m.get("protocol_sha256") for m in metrics])
-    variants = config["variants"]
-    summarize(metrics, variants).to_csv(out["summary"], index=False)
-    runs = runs_table(metrics)
-    runs.to_csv(out["runs"], index=False)
-    looks = [json.loads(Path(path).read_text()) for path in files.look_jsons]
-    claims = claims_table(config["claims"], runs, variants, config["design"], smallest_p(looks[-1] if looks else None))
-    claims["settled_at_look"] = claims["claim"].map(settled_at(looks)).astype("Int64")
-    seeds_at = {look["look"]: look["seeds_per_variant"] for look in looks}
-    claims["settled_with_seeds"] = claims["settled_at_look"].map(seeds_at).astype("Int64")
-    claims["looks_taken"] = len(looks)
-    claims["protocol"] = "confirmatory" if standing["fixed"] else "exploratory"
-    looks_table(looks).to_csv(out["looks"], index=False)
-    claims.to_csv(out["claims"], index=False)
-    tables["history.csv"].to_csv(out["epochs"], index=False)
-    tables["steps.csv"].to_csv(out["steps"], index=False)
-    tables["diagnostics.csv"].to_csv(out["diagnostics"], index=False)
-    fixes_table(runs, tables["steps.csv"], config.get("fix_ranking"), claims).to_csv(out["fixes"], index=False)
-    preflight = preflight_table(files.preflight_jsons, config["preflight"])
-    preflight.to_csv(out["preflight"], index=False)
-    calibration_table(preflight, runs).to_csv(out["preflight_calibration"], index=False)
-    stability = pd.DataFrame(columns=STABILITY_COLUMNS)
-    if files.stability_run_dirs:
-        second = runs_table(read_runs(files.stability_run_dirs, config["outcomes"])[0])
-        stability = stability_table(runs, second, config)
-    stability.to_csv(out["stability"], index=False)
-    record = provenance(metrics, config, configfiles, commit) | {"protocol": standing}
-    Path(out["provenance"]).write_text(json.dumps(record, indent=2) + "\n")
+def summary_table(facts: StudyFacts) -> pd.DataFrame:
+    return summarize(facts.metrics, facts.config["variants"])
+
+
+def runs_of_study(facts: StudyFacts) -> pd.DataFrame:
+    return facts.runs
+
+
+def claims_of_study(facts: StudyFacts) -> pd.DataFrame:
+    return facts.claims
+
+
+def looks_of_study(facts: StudyFacts) -> pd.DataFrame:
+    return looks_table(facts.looks)
+
+
+def epochs_table(facts: StudyFacts) -> pd.DataFrame:
+    return facts.run_tables["history.csv"]
+
+
+def steps_table(facts: StudyFacts) -> pd.DataFrame:
+    return facts.run_tables["steps.csv"]
+
+
+def diagnostics_table(facts: StudyFacts) -> pd.DataFrame:
+    return facts.run_tables["diagnostics.csv"]
+
+
+def fixes_of_study(facts: StudyFacts) -> pd.DataFrame:
+    return fixes_table(facts.runs, facts.run_tables["steps.csv"], facts.config.get("fix_ranking"), facts.claims)
+
+
+def preflight_of_study(facts: StudyFacts) -> pd.DataFrame:
+    return facts.preflight
+
+
+def calibration_of_study(facts: StudyFacts) -> pd.DataFrame:
+    return calibration_table(facts.preflight, facts.runs)
+
+
+def stability_of_study(facts: StudyFacts) -> pd.DataFrame:
+    """The claims tested again on the stability check's own seeds (the second, disjoint seed set)."""
+    if not facts.stability_metrics:
+        return pd.DataFrame(columns=STABILITY_COLUMNS)
+    return stability_table(facts.runs, runs_table(facts.stability_metrics), facts.config)
+
+
+def provenance_of_study(facts: StudyFacts) -> dict:
+    made_with = facts.made_with
+    record = provenance(facts.metrics, facts.config, made_with["configfiles"], made_with["commit"])
+    return record | {"protocol": facts.standing}
+
+
+def write_tables(tables, facts, out: dict) -> None:
+    """Make each of ``tables`` (study.layout.Table) from ``facts`` and write it to its path in ``out``: a
+    DataFrame as CSV, a record as JSON."""
+    for table in tables:
+        made = table.maker()(facts)
+        if table.suffix == "json":
+            Path(out[table.name]).write_text(json.dumps(made, indent=2) + "\n")
+        else:
+            made.to_csv(out[table.name], index=False)

@@ -10,12 +10,15 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import tempfile
+import socket
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+
+from study.atomic import stale_partials, written_atomically
+from study.layout import Layout, planned_datasets
 
 CHUNK = 1 << 20
 MB = 1e6
@@ -46,6 +49,21 @@ def dataset_source(mirror: str | None, url: str, dataset: str, filename: str) ->
     """Where a dataset's file is fetched from: the mirror's folder for that dataset (MIRROR/<dataset>/), which
     keeps datasets whose files share names (MNIST's and Fashion-MNIST's) apart, or else the dataset's url."""
     return source_url(source_url(mirror, dataset) if mirror else url, filename)
+
+
+def unreachable(url: str, timeout: float = 5.0) -> str | None:
+    """Why ``url`` cannot be fetched from here, found without fetching it: a local file that is missing, or a
+    server that no connection reaches; None when it looks reachable."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "file":
+        path = Path(urllib.parse.unquote(parts.path))
+        return None if path.exists() else f"{path} does not exist"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname, port), timeout=timeout).close()
+    except OSError as error:
+        return f"{parts.hostname}:{port} cannot be reached ({error})"
+    return None
 
 
 def file_digest(path: str | os.PathLike, algorithm: str, covers: str = "file") -> str:
@@ -117,17 +135,42 @@ def fetch(
     """Download ``url`` to ``destination`` atomically, verified against ``checksum``, with progress lines."""
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
-    for stale in destination.parent.glob(f".{destination.name}.*.part"):
+    for stale in stale_partials(destination):
         stale.unlink(missing_ok=True)  # left by an attempt killed mid-transfer, where no cleanup runs
-    handle, partial = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".part", dir=destination.parent)
-    try:
-        with os.fdopen(handle, "wb") as out, open_url(url, timeout) as response:
+    with written_atomically(destination) as partial:
+        with open(partial, "wb") as out, open_url(url, timeout) as response:
             try:
                 copy_with_progress(response, out, progress_seconds)
             except OSError as error:
                 raise DownloadError(f"{url}: the download broke off ({error})") from error
         verify(partial, checksum, label=f"{destination.name} from {url}")
-        os.replace(partial, destination)
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
+
+
+def unreachable_downloads(config: dict, layout: Layout) -> list[str]:
+    """The sources of the study's downloads not yet in ``layout`` that cannot be reached from here, each with
+    why; one line per server or folder."""
+    problems: dict[str, str] = {}
+    for dataset in planned_datasets(config):
+        for filename in config["datasets"][dataset]["files"]:
+            if Path(layout.download(dataset, filename)).exists():
+                continue
+            source = dataset_source(config["mirror"], config["datasets"][dataset]["url"], dataset, filename)
+            origin = source.rsplit("/", 1)[0]
+            if origin not in problems:
+                problems[origin] = unreachable(source) or ""
+    return [f"{origin}: {why}" for origin, why in problems.items() if why]
+
+
+def sources_message(problems: list[str], layers: list[str]) -> str:
+    """What to do when the datasets cannot be fetched: the mirror, and on a CPU the quick profile."""
+    shown = " ".join(layers or ["config/config.yaml"])
+    return "\n".join(
+        [
+            "The study cannot start: its datasets cannot be fetched from here.",
+            *(f"  {problem}" for problem in problems),
+            "Without internet, fill a local mirror and layer it on: make mirror, then",
+            f'  make study ARGS="--configfile {shown} config/offline-mirror.yaml"',
+            "On a CPU, the quick profile tells the lecture's story in about an hour:",
+            f'  make study ARGS="--configfile {shown} config/offline-mirror.yaml config/quick.yaml"',
+        ]
+    )

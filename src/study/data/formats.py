@@ -17,8 +17,11 @@ import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # NumPy is imported where arrays are read, so the workflow parses without it
+    import numpy as np
+
 
 IDX_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
@@ -78,6 +81,8 @@ def _check_labels(labels: np.ndarray, source: str, classes: int) -> np.ndarray:
 
 def read_idx(path: str | os.PathLike, expected_dims: int) -> np.ndarray:
     """Read a gzipped IDX file of unsigned bytes with ``expected_dims`` dimensions."""
+    import numpy as np
+
     path = Path(path)
     try:
         with gzip.open(path, "rb") as stream:
@@ -104,6 +109,8 @@ def read_idx(path: str | os.PathLike, expected_dims: int) -> np.ndarray:
 
 
 def read_idx_split(directory: str | os.PathLike, split: str) -> tuple[np.ndarray, np.ndarray]:
+    import numpy as np
+
     images_name, labels_name = IDX_FILES[split]
     images = read_idx(Path(directory) / images_name, 3)
     labels = read_idx(Path(directory) / labels_name, 1)
@@ -115,6 +122,8 @@ def read_idx_split(directory: str | os.PathLike, split: str) -> tuple[np.ndarray
 def cifar_records(raw: np.ndarray, source: str, layout: CifarLayout = CIFAR10) -> tuple[np.ndarray, np.ndarray]:
     """CIFAR binary records: the layout's label bytes (the last is the label), then 3,072 channel-major pixel
     bytes."""
+    import numpy as np
+
     if raw.size == 0 or raw.size % layout.record:
         raise DatasetFormatError(f"{source}: {raw.size} bytes is not a whole number of {layout.record}-byte records")
     records = raw.reshape(-1, layout.record)
@@ -166,6 +175,8 @@ def read_cifar_archive(
     the record size and against the bytes it holds. Members are read in memory;
     nothing is extracted to disk.
     """
+    import numpy as np
+
     archive = Path(archive)
     check_gzip_stream(archive)
     splits = {}

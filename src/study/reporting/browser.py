@@ -11,6 +11,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from study.atomic import written_atomically
+
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 # A browser that reaches no network and leaves nothing behind: the report is one self-contained file.
 HEADLESS_FLAGS = [
@@ -37,14 +39,12 @@ def missing_chromium(what: str) -> str:
 
 def _run_chromium(chromium: str, page: Path, out: Path, flags: list[str], workdir: Path) -> None:
     """Run Chromium on ``page`` with ``flags``; the file it writes (``out``) appears complete or not at all."""
-    partial = out.with_name(f".{out.stem}.partial{out.suffix}")  # Chromium picks the format by suffix
-    flags = [flag.replace("{out}", str(partial)) for flag in flags]
-    command = [chromium, *HEADLESS_FLAGS, f"--user-data-dir={workdir / 'profile'}", *flags, page.as_uri()]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    if result.returncode != 0 or not partial.is_file() or partial.stat().st_size == 0:
-        partial.unlink(missing_ok=True)
-        raise RuntimeError(f"Chromium wrote no {out.name} (exit {result.returncode}): {result.stderr[-2000:]}")
-    partial.replace(out)
+    with written_atomically(out) as partial:  # its name ends in out's suffix: Chromium picks the format by it
+        flags = [flag.replace("{out}", str(partial)) for flag in flags]
+        command = [chromium, *HEADLESS_FLAGS, f"--user-data-dir={workdir / 'profile'}", *flags, page.as_uri()]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        if result.returncode != 0 or partial.stat().st_size == 0:
+            raise RuntimeError(f"Chromium wrote no {out.name} (exit {result.returncode}): {result.stderr[-2000:]}")
 
 
 def print_pdf(html: str | os.PathLike, pdf: str | os.PathLike, chromium: str) -> None:

@@ -11,37 +11,27 @@ anything else is removed, with a warning, and the run starts over.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 import keras
 import pandas as pd
 
+from study.atomic import written_atomically
 from study.data.download import file_digest
 
 CHECKPOINT_FORMAT = 3  # raise it when what a checkpoint holds changes: older ones then start over
 SEALED = ("latest.weights.h5", "training_metadata.json")  # what BackupAndRestore writes each epoch
 
 
-def write_atomically(path: Path, write) -> None:
-    """Call ``write`` on a partial file beside ``path``, then rename it into place; a failed write (a full
-    disk) leaves neither a partial file nor a half-written ``path``."""
-    partial = path.with_suffix(".partial")
-    try:
-        write(partial)
-        os.replace(partial, path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-
-
 def write_table_atomically(path: Path, table: pd.DataFrame) -> None:
-    write_atomically(path, lambda partial: table.to_csv(partial, index=False))
+    with written_atomically(path) as partial:
+        table.to_csv(partial, index=False)
 
 
 def write_text_atomically(path: Path, text: str) -> None:
-    write_atomically(path, lambda partial: partial.write_text(text))
+    with written_atomically(path) as partial:
+        partial.write_text(text)
 
 
 def open_checkpoint(checkpoint_dir: Path, identity: dict) -> int:

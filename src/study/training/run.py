@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from study.grid import variant_spec
+from study.layout import variant_spec
 
 
 @dataclass(frozen=True)

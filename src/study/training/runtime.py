@@ -29,7 +29,6 @@ TENSORFLOW_ENVIRONMENT = {
 # instead of 75% of the GPU; deterministic ops make GPU runs repeatable.
 JAX_ENVIRONMENT = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false", "XLA_FLAGS": "--xla_gpu_deterministic_ops=true"}
 BACKENDS = ("tensorflow", "jax")
-TRAINING_DEFAULTS = {"backend": "tensorflow", "precision": "auto", "steps_per_execution": 1}
 
 
 def configure_backend(backend: str = "tensorflow") -> dict:
@@ -87,7 +86,9 @@ def choose_precision(device_type: str, flags: set[str]) -> tuple[str, str]:
 
 def resolve_training(training: dict | None, device: dict) -> dict:
     """The config's `training` settings with 'auto' precision made concrete for ``device``, and why."""
-    training = TRAINING_DEFAULTS | (training or {})
+    from study.config import schema_defaults
+
+    training = schema_defaults("training") | (training or {})
     if training["precision"] != "auto":
         return training | {"precision_choice": "set in the config"}
     precision, reason = choose_precision(device["type"], cpu_flags())

@@ -1,6 +1,6 @@
 """Compare two finished studies: claims whose verdict changed, each run's final metrics, and how they were made.
 
-    python -m study.analysis.diff A B [--out diff.md]
+    python -m study.reporting.diff A B [--out diff.md]
 
 A and B are results folders (results/, read from its tables/) or published runs
 (docs/reproduction/). Runs are compared seed by seed from runs.csv where both
@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from study.analysis.agreement import compare_claims
-from study.reporting.publish import markdown_table
+from study.reporting.cells import markdown_table
 
 RUN_METRICS = {"final_train_accuracy": "train acc", "final_val_accuracy": "val acc"}
 OLD_COLUMNS = {"verdict": "outcome", "verdicts": "outcomes"}

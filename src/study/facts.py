@@ -1,0 +1,91 @@
+"""A study's recorded facts in one archive: every run's history, steps, diagnostics and metrics, the looks
+taken, the pre-flight checks and the protocol, which every table is computed from (``python -m study.rejudge``
+judges them again without retraining). Never a model, a checkpoint or a log.
+
+xz, unlike gzip, writes no timestamp, so identical facts give identical bytes. The archive's members keep the
+study folder's layout (study.layout); FACTS_MANIFEST says which files are which.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import pandas as pd
+
+from study.layout import RUN_FACTS, Layout, run_folder, sensitivity_runs, stability_runs, trained_variants
+
+FACTS_ARCHIVE = "facts.tar.xz"
+FACTS_MANIFEST = "facts.json"
+IN_STUDY = Layout("")  # paths relative to the study's folder, as the archive holds them
+
+
+def taken_looks(results: Path) -> list[str]:
+    """The looks the study took, in order: look 1 up to the one that stopped it, as the workflow reads them."""
+    looks, look = [], 1
+    while True:
+        path = IN_STUDY.look(look)
+        looks.append(path)
+        if json.loads((results / path).read_text())["stop"]:
+            return looks
+        look += 1
+
+
+def facts_manifest(results: Path, config: dict) -> dict:
+    """Which files of ``results`` the tables are computed from, as paths relative to it, in the order the
+    workflow's aggregate and sensitivity rules read them: the study's runs (tables/runs.csv), its stability and
+    sensitivity-map runs, the looks taken, the pre-flight checks and the protocol; and for the report, the
+    parameter counts and channel statistics."""
+    runs = pd.read_csv(results / IN_STUDY.table("runs"))
+    variants = trained_variants(config)
+    return {
+        "run_dirs": [run_folder(v, s) for v, s in zip(runs["variant"], runs["seed"], strict=True)],
+        "stability_run_dirs": [run_folder(v, s) for v, s in stability_runs(config)],
+        "sensitivity_run_dirs": [run_folder(v, s) for v, s in sensitivity_runs(config)],
+        "look_jsons": taken_looks(results),
+        "preflight_jsons": [IN_STUDY.preflight(variant) for variant in variants],
+        "protocol_json": IN_STUDY.protocol,
+        "params_csv": IN_STUDY.table("params"),
+        "stats_jsons": [IN_STUDY.stats(d) for d in sorted({config["variants"][v]["dataset"] for v in variants})],
+    }
+
+
+def fact_files(manifest: dict) -> list[str]:
+    """Every file the manifest names, each run folder as its RUN_FACTS, sorted."""
+    run_dirs = manifest["run_dirs"] + manifest["stability_run_dirs"] + manifest["sensitivity_run_dirs"]
+    names = {f"{run_dir}/{name}" for run_dir in run_dirs for name in RUN_FACTS}
+    names |= {*manifest["look_jsons"], *manifest["preflight_jsons"], manifest["params_csv"], *manifest["stats_jsons"]}
+    return sorted(names | {manifest["protocol_json"]})
+
+
+def add_file(archive: tarfile.TarFile, name: str, data: bytes) -> None:
+    """``data`` as the member ``name``, with nothing of this machine or this moment in its header."""
+    member = tarfile.TarInfo(name)
+    member.size, member.mode, member.mtime = len(data), 0o644, 0
+    archive.addfile(member, io.BytesIO(data))
+
+
+def write_facts(results: Path, path: Path, config: dict) -> dict:
+    """Write the recorded facts of the study in ``results`` to the archive ``path`` (FACTS_ARCHIVE): the
+    manifest first, then every file it names, sorted, so identical facts give identical bytes. A study run
+    outside the workflow, with no protocol written, is archived without one. Returns the manifest."""
+    manifest = facts_manifest(results, config)
+    names = [name for name in fact_files(manifest) if name != manifest["protocol_json"] or (results / name).exists()]
+    with tarfile.open(path, "w:xz", format=tarfile.PAX_FORMAT) as archive:
+        add_file(archive, FACTS_MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
+        for name in names:
+            add_file(archive, name, (results / name).read_bytes())
+    return manifest
+
+
+def unpack_facts(published: Path, out: Path) -> dict:
+    """Unpack PUBLISHED/facts.tar.xz into ``out``; return its manifest (which files are which)."""
+    archive = published / FACTS_ARCHIVE
+    if not archive.exists():
+        raise SystemExit(f"{archive} does not exist: {published} was published before the facts were")
+    out.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive) as facts:
+        facts.extractall(out, filter="data")
+    return json.loads((out / FACTS_MANIFEST).read_text())
