@@ -13,7 +13,6 @@ from study.analysis.outcomes import (
     diagnostic_signs,
     judge_preflight,
     judge_run,
-    outcome_rules,
     plateau_exit,
     plateau_line,
     run_cause,
@@ -199,6 +198,8 @@ def test_the_overfit_mark_is_a_threshold_of_the_tables_side():
 
 
 def test_the_outcome_rules_name_each_datasets_own_chance_line():
+    from study.reporting.notes import outcome_rules
+
     text = " ".join(outcome_rules(K, {"cifar100": 100, "fashion_mnist": 10}))
     assert "for 3 windows in a row" in text
     assert "cifar100: ln 100 − 0.05 = 4.555" in text and "fashion_mnist: ln 10 − 0.05 = 2.253" in text

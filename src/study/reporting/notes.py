@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from study.analysis.claims import format_p
-from study.analysis.outcomes import chance_accuracy, outcome_rules
+from study.analysis.outcomes import chance_accuracy, plateau_line
 from study.analysis.sensitivity import ALL_CELLS
 from study.analysis.stability import stability_summary
 from study.analysis.statistics import CONFIDENCE, POWER
@@ -214,3 +214,48 @@ def sensitivity_alt(rates: pd.DataFrame, keys: list[str]) -> str:
     return (
         f"Heat map of the share of seeds that learned, one row per variant, one column per cell of the grid. {cells}."
     )
+
+
+def outcome_rules(thresholds: dict, classes: dict[str, int]) -> list[str]:
+    """The outcomes and causes in words, with the thresholds a run was judged by; ``classes``: each dataset's
+    class count, whose chance loss sets its plateau line."""
+    causes, margin, windows = thresholds["causes"], thresholds["plateau_margin"], thresholds["windows"]
+    lines = ", ".join(
+        f"{dataset}: ln {count} − {margin} = {plateau_line(count, thresholds):.3f}"
+        for dataset, count in classes.items()
+    )
+    return [
+        f"*stuck*: the training loss (mean over each window of steps) never stayed below its dataset's chance "
+        f"loss, ln(classes), minus {margin} ({lines}) for {windows} windows in a row",
+        f"*learns*: after its last stretch of {windows} or more windows on the plateau, at least {windows} windows "
+        f"followed below the line, the mean of its last {windows} windows is below that of its first "
+        f"{windows} after leaving, and the net in inference mode at the end is off chance (train-probe loss below "
+        "the line; train-probe and validation accuracy at least chance plus "
+        f"{thresholds['evaluated_accuracy_margin']})",
+        f"*learns in training mode only*: its training loss left the plateau as above, but the net as it is "
+        f"evaluated (inference mode, at the last epoch's end) is at chance: its train-probe loss is not below the "
+        f"plateau line, or its train-probe accuracy is below chance (1/classes) plus "
+        f"{thresholds['evaluated_accuracy_margin']}; it does not count as learning",
+        f"*memorizes*: its training loss left the plateau and its train probe is off chance in inference mode, "
+        f"but its validation accuracy is below chance plus {thresholds['evaluated_accuracy_margin']}: it fits its "
+        "training images only, and does not count as learning",
+        f"*overfits*: a learning net whose final train accuracy exceeds its validation accuracy by more than "
+        f"{thresholds['overfit_gap']} (both in inference mode at the last epoch's end)",
+        f"*undecided*: it left the plateau but fell back onto it for {windows} or more windows, began to leave only "
+        "in its last windows, or its loss has not fallen since it left",
+        "*diverged*: an infinite or undefined (not-a-number) training loss",
+        "a cause is named only for runs that did not learn; dead units are checked first, as a layer of dead "
+        "ReLUs is what zeroes the gradient below it",
+        f"cause *vanishing gradients*: the first layer's gradient norm is below {causes['vanishing_gradient_ratio']:g} "
+        "times the last layer's (last recorded epoch)",
+        f"cause *vanishing gradients (uniformly small at every layer)*: no layer's gradient norm reaches "
+        f"{causes['small_gradient_scale']:g} times its weight norm, though the first/last ratio is not small",
+        "cause of *learns in training mode only*: how far batch norm's moving means lag the probe batch's means, in "
+        "batch standard deviations, where the net has batch norm",
+        f"cause *dead units*: in some layer more than {causes['dead_fraction']:.0%} of the ReLU (or leaky ReLU) units "
+        "output at most 0 for every probe image",
+        f"cause *saturation*: in some layer more than {causes['saturated_fraction']:.0%} of the sigmoid (or tanh) "
+        "outputs are saturated",
+        "cause *not measured*: a net of elu or gelu units records no dead or saturated count, so only vanishing "
+        "gradients can be seen in it",
+    ]
