@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from study.layout import Layout
 from study.training.bench.throughput import MODELS, bench_specs, measure
 
 FAMILY = [
@@ -126,7 +127,7 @@ def snakemake_study(args) -> None:
     work = (args.out / "study").resolve()
     work.mkdir(parents=True, exist_ok=True)
     (work / "study.yaml").write_text(yaml.safe_dump(layer))
-    target = f"results/runs/{variant}/seed_1/metrics.json"
+    target = Layout().run_file(variant, 1, "metrics.json")
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(Path("Snakefile").resolve()), "--directory"]
     command += [str(work), "--configfile", str(Path("config/config.yaml").resolve()), str(work / "study.yaml")]
     command += ["--cores", "4", "--resources", "gpu=1", "--", target]
