@@ -55,3 +55,24 @@ def test_summarize_orders_by_config_and_carries_the_lecture():
     assert b["outcome"] == "learns" and b["outcomes"] == "learns 2/2"
     assert table.iloc[1]["outcomes"] == "undecided 1/1"
     assert b["causes"] == "none 2/2" and table.iloc[1]["causes"] == "dead units 1/1"
+
+
+def test_aggregate_takes_the_claims_as_the_final_look_judged_them_and_refuses_a_look_that_kept_only_verdicts():
+    from conftest import REPO
+
+    from study.analysis.claims import CLAIM_COLUMNS
+    from study.analysis.tables import OldRunError, StudyFacts
+    from study.analysis.tables import claims_of_study as claims_table_of
+    from study.config import load_config
+
+    config = load_config([REPO / "config" / "config.yaml"])
+    judged = dict.fromkeys(CLAIM_COLUMNS) | {"claim": "a learns", "n_seeds": 5, "p_adjusted": 0.03}
+    looks = [{"look": 1, "seeds_per_variant": 5, "claims": [judged | {"verdict": "confirmed", "p_min": 0.03}]}]
+    facts = StudyFacts([], {}, [], looks, [], None, config, {})
+    claims = facts.claims
+    assert claims[["claim", "verdict", "p_adjusted"]].values.tolist() == [["a learns", "confirmed", 0.03]]
+    assert claims["settled_at_look"].tolist() == [1] and claims["seeds_needed"].dtype == "Int64"
+    assert claims["protocol"].tolist() == ["exploratory"], "no protocol was fixed before these runs"
+    old = [{"look": 1, "seeds_per_variant": 5, "claims": [{"claim": "a learns", "verdict": "confirmed"}]}]
+    with pytest.raises(OldRunError, match="delete the study's looks/ folder"):
+        claims_table_of(StudyFacts([], {}, [], old, [], None, config, {}))

@@ -185,7 +185,7 @@ class StudyFacts:
     stability_metrics: list[dict]
     looks: list[dict]
     preflights: list[dict]
-    frozen: dict
+    frozen: dict | None
     config: dict
     made_with: dict
 
@@ -197,7 +197,8 @@ class StudyFacts:
         stability = read_runs(stability_run_dirs, config["outcomes"])[0] if stability_run_dirs else []
         looks = [json.loads(Path(path).read_text()) for path in look_jsons]
         preflights = [json.loads(Path(path).read_text()) for path in preflight_jsons]
-        protocol = json.loads(Path(protocol_json).read_text())
+        # a study published from outside the workflow carries no protocol: its verdicts are then exploratory
+        protocol = json.loads(Path(protocol_json).read_text()) if Path(protocol_json).exists() else None
         made_with = {"configfiles": configfiles, "commit": commit}
         return cls(metrics, run_tables, stability, looks, preflights, protocol, config, made_with)
 
