@@ -1,8 +1,8 @@
 import study_path  # noqa: F401
-from study.reporting.render import render_report
 
 from study.layout import tables
 from study.logs import logged_to
+from study.reporting.render import render_report
 
 with logged_to(snakemake.log[0]):
     render_report(
