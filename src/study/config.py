@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from study.data.formats import FORMATS
-from study.layout import trained_variants
+from study.layout import trained_datasets, trained_variants
 from study.specs import conv_count
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -89,9 +89,8 @@ def check_config(config: dict) -> None:
 
 def check_subset(config: dict) -> None:
     """A class-stratified subset has at least one image of every class of every dataset a variant trains on."""
-    used = {config["variants"][name]["dataset"] for name in trained_variants(config)}
     for split, cap in config["subset"].items():
-        for dataset in sorted(used):
+        for dataset in trained_datasets(config):
             classes = FORMATS[config["datasets"][dataset]["format"]].classes
             if cap < classes:
                 raise ConfigError(

@@ -15,7 +15,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from study.layout import RUN_FACTS, Layout, run_folder, sensitivity_runs, stability_runs, trained_variants
+from study.layout import (
+    RUN_FACTS,
+    Layout,
+    run_folder,
+    sensitivity_runs,
+    stability_runs,
+    trained_datasets,
+    trained_variants,
+)
 
 FACTS_ARCHIVE = "facts.tar.xz"
 FACTS_MANIFEST = "facts.json"
@@ -48,7 +56,7 @@ def facts_manifest(results: Path, config: dict) -> dict:
         "preflight_jsons": [IN_STUDY.preflight(variant) for variant in variants],
         "protocol_json": IN_STUDY.protocol,
         "params_csv": IN_STUDY.table("params"),
-        "stats_jsons": [IN_STUDY.stats(d) for d in sorted({config["variants"][v]["dataset"] for v in variants})],
+        "stats_jsons": [IN_STUDY.stats(dataset) for dataset in trained_datasets(config)],
     }
 
 

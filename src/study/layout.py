@@ -90,7 +90,7 @@ class Layout:
 
     @classmethod
     def of(cls, config: dict) -> Layout:
-        return cls(config.get("results_folder", "results"))
+        return cls(config["results_folder"])  # validated: the schema gives its default
 
     def path(self, *parts: object) -> str:
         """A path under the study's folder; relative to it when ``root`` is ''."""
@@ -233,6 +233,11 @@ def planned_runs(config: dict) -> list[tuple[str, int]]:
 def planned_variants(config: dict) -> list[str]:
     """Every variant the study may train, cell variants included."""
     return list(dict.fromkeys(variant for variant, _ in planned_runs(config)))
+
+
+def trained_datasets(config: dict) -> list[str]:
+    """The datasets of the variants the study trains (not the map's cells)."""
+    return sorted({config["variants"][variant]["dataset"] for variant in trained_variants(config)})
 
 
 def planned_datasets(config: dict) -> list[str]:

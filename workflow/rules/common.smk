@@ -17,6 +17,7 @@ from study.layout import (
     stability_runs,
     sensitivity_runs,
     tables,
+    trained_datasets,
     trained_variants,
     variant_spec,
 )
@@ -153,7 +154,7 @@ def get_run_variant_specs():
 
 
 def get_run_datasets():
-    return sorted({config["variants"][v]["dataset"] for v in trained_variants(config)})
+    return trained_datasets(config)
 
 
 def get_run_metas():

@@ -12,6 +12,7 @@ reported as the map's own claims, cell "all".
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import pandas as pd
 
@@ -117,10 +118,10 @@ def trend_claims(rates: pd.DataFrame, config: dict) -> pd.DataFrame:
 RATE_COLUMNS = ["cell", "variant", "n_seeds", "n_learned", "rate", "rate_low", "rate_high"]
 
 
-@dataclass(frozen=True)
+@dataclass
 class MapFacts:
     """What the map's tables are made from: its runs, judged (None when the config draws no map), and the
-    config."""
+    config; its rates are computed once, for both tables."""
 
     runs: pd.DataFrame | None
     config: dict
@@ -129,14 +130,19 @@ class MapFacts:
     def read(cls, run_dirs: list[str], config: dict) -> MapFacts:
         return cls(runs_table(read_runs(run_dirs, config["outcomes"])[0]) if run_dirs else None, config)
 
+    @cached_property
+    def rates(self) -> pd.DataFrame:
+        return pd.DataFrame(columns=RATE_COLUMNS) if self.runs is None else rates_table(self.runs, self.config)
+
 
 def rates_of_map(facts: MapFacts) -> pd.DataFrame:
-    return pd.DataFrame(columns=RATE_COLUMNS) if facts.runs is None else rates_table(facts.runs, facts.config)
+    return facts.rates
 
 
 def claims_of_map(facts: MapFacts) -> pd.DataFrame:
     """The map's trend test over all cells, then its claims cell by cell."""
     if facts.runs is None:
         return pd.DataFrame(columns=["cell", *CLAIM_COLUMNS])
-    rates = rates_of_map(facts)
-    return pd.concat([trend_claims(rates, facts.config), claims_by_cell(facts.runs, facts.config)], ignore_index=True)
+    return pd.concat(
+        [trend_claims(facts.rates, facts.config), claims_by_cell(facts.runs, facts.config)], ignore_index=True
+    )
