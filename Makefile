@@ -20,8 +20,11 @@ setup: $(VENV)/.installed
 study: setup
 	$(BIN)/snakemake $(ARGS)
 
+# A test file per worker (--dist loadfile keeps a file's shared fixtures, such as the Slurm cluster or the
+# tiny study, in one process); two workers on 2 cores, since most tests wait on a single thread.
+TEST_WORKERS ?= 2
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Real data without internet, for config/offline-mirror.yaml, a folder per dataset: Fashion-MNIST
 # from Debian's dataset-fashion-mnist, CIFAR-10 rebuilt from ../shared/datasets.
