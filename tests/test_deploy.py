@@ -174,7 +174,7 @@ def test_used_as_a_module_every_run_records_the_protocol_written_by_its_rule(mod
     assert len(runs) == 2
     for metrics in runs:
         assert json.loads(metrics.read_text())["protocol_sha256"] == protocol["sha256"]
-    assert not (study / "protocol.json").stat().st_mode & 0o222, "protected: Snakemake never rewrites it"
+    assert not (study / "protocol.json").stat().st_mode & 0o222, "frozen by the first run: Snakemake never rewrites it"
 
 
 DUMMY = 'Table("dummy", "aggregate", "study.dummy:dummy_table", published=True)'

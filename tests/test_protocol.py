@@ -11,11 +11,13 @@ from study.protocol import (
     JUDGING_CODE,
     MissingProtocolError,
     freeze,
+    is_frozen,
     judging_code,
     protocol_hash,
     protocol_of,
     protocol_status,
-    recorded_hash,
+    rules_to_freeze,
+    write_protocol,
 )
 from study.provenance import git_commit
 from study.reporting.first_screen import protocol_note
@@ -37,21 +39,27 @@ def test_the_protocol_holds_the_design_the_claims_the_thresholds_and_every_claim
     assert set(protocol["recipes"]) == named - {None}
 
 
-def test_the_protocol_is_written_once_and_a_later_change_is_seen(config, tmp_path):
+def test_the_protocol_is_rewritten_until_a_run_freezes_it_and_a_later_change_is_seen(config, tmp_path):
     path = tmp_path / "results" / "protocol.json"
-    first = freeze(config, path)
-    assert first["sha256"] == protocol_hash(protocol_of(config)) == recorded_hash(path)
     changed = config | {"design": config["design"] | {"alpha": 0.01}}
-    assert freeze(changed, path) == first == json.loads(path.read_text())  # never rewritten
-    assert protocol_status(first, config, [first["sha256"]] * 3)["fixed"]
-    status = protocol_status(first, changed, [first["sha256"]] * 3)
+    # before any run: the protocol rule's params follow the config, so a changed rule rewrites it
+    written = write_protocol(config, path)
+    assert not is_frozen(path) and rules_to_freeze(changed, path) != rules_to_freeze(config, path)
+    first = write_protocol(changed, path)
+    assert first["sha256"] == protocol_hash(protocol_of(changed)) != written["sha256"]
+    # the first run freezes it: read-only by its mode (which holds for root), and the params stop following
+    assert freeze(path) == first["sha256"] and is_frozen(path) and not path.stat().st_mode & 0o222
+    assert rules_to_freeze(config, path) == rules_to_freeze(changed, path) == first["rules_stated_sha256"]
+    assert write_protocol(config, path) == first == json.loads(path.read_text())  # never rewritten
+    assert protocol_status(first, changed, [first["sha256"]] * 3)["fixed"]
+    status = protocol_status(first, config, [first["sha256"]] * 3)
     assert status["changed"] and not status["fixed"]
     assert "The protocol changed after the first run" in protocol_note(status)
-    late = protocol_status(first, config, [first["sha256"], None])
+    late = protocol_status(first, changed, [first["sha256"], None])
     assert late["runs_under_other"] == 1 and "1 runs were not trained under the protocol" in protocol_note(late)
     assert "No protocol was fixed" in protocol_note(protocol_status(None, config, []))
     with pytest.raises(MissingProtocolError, match="none.json: no protocol"):
-        recorded_hash(tmp_path / "none.json")
+        freeze(tmp_path / "none.json")
 
 
 def test_the_hash_does_not_depend_on_key_order(config):

@@ -1,10 +1,12 @@
 """The protocol: what the claims test and how, fixed before the runs that confirm them.
 
-The workflow's protocol rule writes it once, when the study's data is in place and before its first run,
-as a protected output that training and aggregate take as input, and never rewrites it. Every training run
-records the protocol's sha256, and the tables side compares the protocol the config states now with the one
-written first: a change means the claims were judged under rules set after runs had been seen, so the
-report labels them exploratory.
+The workflow's protocol rule writes it when the study's data is in place, before its first run; training and
+aggregate take it as input. It is frozen by the first run that trains: that job records the protocol's
+sha256 and makes the file read-only, which Snakemake reads as protected. Until then a change of the
+config's rules rewrites it (the rule's params are the rules' hash, `rules_to_freeze`), so a study that
+stopped before training fixed nothing. Afterwards nothing rewrites it: the tables side compares the
+protocol the config states now with the frozen one, and a change means the claims were judged under rules
+set after runs had been seen, so the report labels them exploratory.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -105,17 +108,27 @@ def protocol_hash(protocol: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def freeze(config: dict, path: str | os.PathLike) -> dict:
-    """The protocol written at ``path``: written now, atomically, when there is none; otherwise the one
-    written first, unchanged."""
+def is_frozen(path: str | os.PathLike) -> bool:
+    """Whether a run has trained under the protocol at ``path``: the first training job made it read-only. Read
+    from its mode bits, which hold for root as well, for whom os.access finds every file writable."""
     path = Path(path)
-    if path.exists():
+    return path.exists() and not path.stat().st_mode & WRITABLE
+
+
+WRITABLE = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
+
+
+def write_protocol(config: dict, path: str | os.PathLike) -> dict:
+    """The protocol the config states, written atomically at ``path``; a frozen one is kept as it is."""
+    path = Path(path)
+    if is_frozen(path):
         return json.loads(path.read_text())
     protocol = protocol_of(config)
     record = {
         "sha256": protocol_hash(protocol),
         "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "protocol": protocol,
+        "rules_stated_sha256": rules_stated(config),
     }
     with written_atomically(path) as partial:
         partial.write_text(json.dumps(record, indent=2) + "\n")
@@ -126,14 +139,16 @@ class MissingProtocolError(FileNotFoundError):
     """A training job found no protocol where the workflow writes it before the first run."""
 
 
-def recorded_hash(path: str | os.PathLike) -> str:
-    """The sha256 of the protocol at ``path``, which a training run records; a run that finds none fails."""
+def freeze(path: str | os.PathLike) -> str:
+    """Freeze the protocol at ``path`` (read-only from now on) and return its sha256, which a training run
+    records; a run that finds none fails."""
     path = Path(path)
     if not path.exists():
         raise MissingProtocolError(
             f"{path}: no protocol; the workflow's protocol rule writes it before the first run, and a run records "
             "its hash (train through the workflow, or give the path of the study's protocol.json)"
         )
+    path.chmod(path.stat().st_mode & ~WRITABLE)
     return json.loads(path.read_text())["sha256"]
 
 
@@ -141,6 +156,35 @@ def rules_of(protocol: dict) -> dict:
     """What a protocol fixes, without the commit it was written at: a later commit that leaves the claims, the
     thresholds, the recipes and every line of the judging code as they were changes no rule."""
     return {key: value for key, value in protocol.items() if key != "commit"}
+
+
+def rules_stated(config: dict) -> str:
+    """sha256 of the rules as the config states them, with the judging code's hashes: what protocol_of fixes,
+    read without importing the judging code, so that Snakemake alone can plan the workflow."""
+    sensitivity = config["sensitivity"]
+    return protocol_hash(
+        {
+            "seeds": list(config["seeds"]),
+            "design": config["design"],
+            "claims": config["claims"],
+            "outcomes": config["outcomes"],
+            "recipes": {name: recipe(config, name) for name in claimed_variants(config)},
+            "judging_code": judging_code(),
+            "looks_rule": LOOKS_RULE,
+            "map": {key: sensitivity.get(key) for key in ("variants", "grid", "seeds", "trend_along")}
+            if sensitivity["variants"]
+            else {},
+        }
+    )
+
+
+def rules_to_freeze(config: dict, path: str | os.PathLike) -> str | None:
+    """The protocol rule's params: the config's rules (rules_stated) until a run has trained under the protocol
+    at ``path``, then the ones it was written under, so that Snakemake rewrites the protocol when the config's
+    rules change before the first run, and never after it."""
+    if is_frozen(path):
+        return json.loads(Path(path).read_text()).get("rules_stated_sha256")
+    return rules_stated(config)
 
 
 def protocol_status(frozen: dict | None, config: dict, run_hashes: list[str | None]) -> dict:

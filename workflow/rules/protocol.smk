@@ -1,11 +1,12 @@
-# The protocol: the claims, thresholds, looks, seeds and judging code, fixed before the first run and
-# never rewritten (study.protocol). It is written once the study's data is in place, so a study that
-# failed before it could train fixes nothing; every training job and aggregate read it.
+# The protocol: the claims, thresholds, looks, seeds and judging code, written once the study's data is in
+# place and frozen (made read-only) by the first training job (study.protocol). Until then a change of the
+# config's rules rewrites it, through its params; after, nothing does. Every training job and aggregate
+# read it.
 rule protocol:
     input:
         stats=ancient(get_planned_stats()),
     output:
-        protected(LAYOUT.protocol),
+        LAYOUT.protocol,
     log:
         LAYOUT.log("protocol"),
     localrule: True
@@ -15,5 +16,7 @@ rule protocol:
     resources:
         mem_mb=500,
         runtime=5,
+    params:
+        rules=get_protocol_rules,
     script:
         "../scripts/protocol.py"

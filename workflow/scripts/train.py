@@ -6,7 +6,7 @@ import study_path  # noqa: F401
 from study.analysis.outcomes import judge_preflight, require_preflight
 from study.layout import checkpoint_dir
 from study.logs import logged_to
-from study.protocol import recorded_hash
+from study.protocol import freeze
 from study.training.gpus import claim_job_gpu
 from study.training.run import Run
 from study.training.runtime import configure_backend
@@ -29,5 +29,5 @@ with logged_to(snakemake.log[0]):
         out_dir=Path(snakemake.output.metrics).parent,
         checkpoint_dir=checkpoint_dir(str(Path(snakemake.output.metrics).parent)),
         threads=snakemake.threads,
-        protocol_sha256=recorded_hash(snakemake.input.protocol),
+        protocol_sha256=freeze(snakemake.input.protocol),
     )
