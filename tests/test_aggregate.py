@@ -62,7 +62,6 @@ def test_aggregate_takes_the_claims_as_the_final_look_judged_them_and_refuses_a_
 
     from study.analysis.claims import CLAIM_COLUMNS
     from study.analysis.tables import OldRunError, StudyFacts
-    from study.analysis.tables import claims_of_study as claims_table_of
     from study.config import load_config
 
     config = load_config([REPO / "config" / "config.yaml"])
@@ -75,4 +74,4 @@ def test_aggregate_takes_the_claims_as_the_final_look_judged_them_and_refuses_a_
     assert claims["protocol"].tolist() == ["exploratory"], "no protocol was fixed before these runs"
     old = [{"look": 1, "seeds_per_variant": 5, "claims": [{"claim": "a learns", "verdict": "confirmed"}]}]
     with pytest.raises(OldRunError, match="delete the study's looks/ folder"):
-        claims_table_of(StudyFacts([], {}, [], old, [], None, config, {}))
+        _ = StudyFacts([], {}, [], old, [], None, config, {}).claims

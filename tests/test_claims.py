@@ -10,6 +10,7 @@ from scipy import stats
 from study.analysis import claims as claims_module
 from study.analysis import statistics
 from study.analysis.claims import claims_table
+from study.reporting.claim_words import worded_claims
 
 DESIGN = {
     "alpha": 0.05,
@@ -40,8 +41,14 @@ def runs(rows):
 VARIANTS = {"deep": {"lecture": {"says": "does not learn"}}, "relu": {}, "fix": {}, "small": {}, "big": {}}
 
 
+def worded(claims, runs_table, design=DESIGN):
+    """The claims table as published: the numbers with their words."""
+    numbers = claims_table(claims, runs_table, VARIANTS, design)
+    return worded_claims(numbers, {"claims": claims, "design": design}, runs_table)
+
+
 def table_of(claims, runs_table):
-    return claims_table(claims, runs_table, VARIANTS, DESIGN).set_index("claim")
+    return worded(claims, runs_table).set_index("claim")
 
 
 def test_a_rate_claim_uses_the_exact_binomial_test_and_five_of_five_is_not_enough():
@@ -190,7 +197,7 @@ def test_a_claim_the_design_declares_not_testable_takes_no_verdict():
     table = runs([("deep", s, "stuck", 0.1, 2.303, 0.1) for s in range(1, 8)])
     claims = [{"claim": "a", "expect": "does_not_learn", "variant": "deep"}]
     design = DESIGN | {"not_testable": {"a": "its measure cannot reach its threshold in 120 steps"}}
-    row = claims_table(claims, table, VARIANTS, design).iloc[0]
+    row = worded(claims, table, design).iloc[0]
     assert row["verdict"] == "not testable" and "cannot reach its threshold in 120 steps" in row["reason"]
     assert math.isnan(row["p_adjusted"])
 
@@ -211,6 +218,6 @@ def test_a_claim_on_a_variant_that_did_not_run_is_not_run_and_out_of_the_family(
 def test_a_confirmed_fix_whose_interval_still_reaches_zero_says_the_verdict_is_the_tests():
     # skip connections in the published study: 10/10 against 4/10; Boschloo's p is 0.004 while Santner and Snell's
     # interval of the difference at the claim's level (here alpha itself) still reaches below 0 at 99%
-    row = claims_table([FIX_CLAIM], fix_runs(10, 4, n=10), VARIANTS, DESIGN | {"alpha": 0.01}).iloc[0]
+    row = worded([FIX_CLAIM], fix_runs(10, 4, n=10), DESIGN | {"alpha": 0.01}).iloc[0]
     assert row["verdict"] == "confirmed" and row["ci_low"] < 0
     assert "reaches 0, but the verdict is the test's" in row["reason"]

@@ -7,9 +7,11 @@ from scipy import stats
 from study.analysis.calibration import calibration_table
 from study.analysis.claims import claims_table
 from study.analysis.fixes import fixes_table
-from study.analysis.stability import STABILITY_COLUMNS, stability_summary, stability_table
+from study.analysis.stability import STABILITY_COLUMNS, stability_summary
 from study.reporting import notes, table_views
+from study.reporting.claim_words import with_evidence
 from study.reporting.published_text import stability_section
+from study.reporting.worded_tables import stability_of_runs
 
 RANKING = {"baseline": "deep", "variants": ["bn", "he", "skip"]}
 
@@ -124,7 +126,7 @@ def seed_set(seeds, deep_stuck):
 
 def test_stability_tests_whether_two_seed_sets_differ_and_pools_them():
     first, second = seed_set(range(1, 8), 7), seed_set(range(8, 15), 0)
-    table = stability_table(first, second, STABILITY_CONFIG).set_index("claim")
+    table = stability_of_runs(first, second, STABILITY_CONFIG).set_index("claim")
     assert "skip fixes it" not in table.index  # not run on the second set
     stuck = table.loc["deep is stuck"]
     assert (stuck["verdict_first"], stuck["verdict_second"]) == ("confirmed", "refuted")
@@ -132,11 +134,11 @@ def test_stability_tests_whether_two_seed_sets_differ_and_pools_them():
         stats.boschloo_exact([[0, 7], [7, 0]]).pvalue
     )
     assert stuck["seeds_pooled"] == " ".join(str(s) for s in range(1, 15)) and stuck["verdict_pooled"] == "undetermined"
-    same = stability_table(seed_set(range(1, 8), 7), seed_set(range(8, 15), 6), STABILITY_CONFIG)
+    same = stability_of_runs(seed_set(range(1, 8), 7), seed_set(range(8, 15), 6), STABILITY_CONFIG)
     assert same.set_index("claim").loc["deep is stuck", "agreement"] == "no evidence they differ"
     assert "the two sets differ (exact or Welch test, at the design's alpha) on 0" in stability_summary(same)
     with pytest.raises(ValueError, match="share runs"):
-        stability_table(first, seed_set(range(7, 14), 0), STABILITY_CONFIG)
+        stability_of_runs(first, seed_set(range(7, 14), 0), STABILITY_CONFIG)
 
 
 def test_the_first_seed_sets_verdicts_in_the_stability_check_are_the_studys():
@@ -144,8 +146,8 @@ def test_the_first_seed_sets_verdicts_in_the_stability_check_are_the_studys():
     makes 'deep is stuck' (6/6, p = 1/32) undetermined, where a family without it would confirm it."""
     skip = [("skip", s, "learns" if s <= 2 else "stuck", 20 if s <= 2 else None, 0.4) for s in range(1, 7)]
     first = pd.concat([seed_set(range(1, 7), 6), runs(skip)]).assign(final_train_loss=1.0, cause="none")
-    table = stability_table(first, seed_set(range(8, 14), 6), STABILITY_CONFIG).set_index("claim")
-    study = claims_table(STABILITY_CONFIG["claims"], first, {}, DESIGN).set_index("claim")
+    table = stability_of_runs(first, seed_set(range(8, 14), 6), STABILITY_CONFIG).set_index("claim")
+    study = with_evidence(claims_table(STABILITY_CONFIG["claims"], first, {}, DESIGN)).set_index("claim")
     assert "skip fixes it" not in table.index
     assert table.loc["deep is stuck", "verdict_first"] == study.loc["deep is stuck", "verdict"] == "undetermined"
     for claim in table.index:
@@ -153,7 +155,7 @@ def test_the_first_seed_sets_verdicts_in_the_stability_check_are_the_studys():
 
 
 def test_the_stability_check_reads_in_words_in_the_report_and_the_published_readme():
-    table = stability_table(seed_set(range(1, 6), 5), seed_set(range(6, 11), 4), STABILITY_CONFIG)
+    table = stability_of_runs(seed_set(range(1, 6), 5), seed_set(range(6, 11), 4), STABILITY_CONFIG)
     assert table.columns.tolist() == STABILITY_COLUMNS
     shown = table_views.stability_view(table)
     row = shown.set_index("claim").loc["deep is stuck"]

@@ -18,6 +18,7 @@ from study.analysis.outcomes import (
     run_cause,
     run_outcome,
 )
+from study.reporting.run_words import outcome_reason
 
 THRESHOLDS = OUTCOME_THRESHOLDS | {"windows": 1}  # judged one window at a time, unless a test says otherwise
 
@@ -60,9 +61,9 @@ def test_a_run_that_leaves_the_plateau_late_is_not_counted_as_stuck():
     # 95 steps on the plateau, then below the line for the last two windows, accuracy just off chance (by the
     # margin): a final-accuracy threshold (the old rule: above 0.2) would not have called it learning
     late = steps([*PLATEAU * 3, 2.303, 2.20, 2.10])
-    outcome, reason, left = run_outcome(history(0.17, 0.16, 2.2), late, 10, THRESHOLDS)
+    outcome, basis, left = run_outcome(history(0.17, 0.16, 2.2), late, 10, THRESHOLDS)
     assert outcome == "learns" and left == 100
-    assert plateau_exit(late, plateau_line(10, THRESHOLDS), 1) == 100 and "step 100 of 105" in reason
+    assert plateau_exit(late, plateau_line(10, THRESHOLDS), 1) == 100 and "step 100 of 105" in outcome_reason(basis)
 
 
 K = THRESHOLDS | {"windows": 3}
@@ -82,8 +83,8 @@ ON, OFF = 2.31, 2.0  # a window on the plateau (at or above ln 10 - 0.05 = 2.253
     ids=["last-window", "three-windows", "one-window-back", "fell-back", "short-dip", "stalled"],
 )
 def test_each_step_of_the_judgement_takes_k_consecutive_windows(losses, outcome, exit_step):
-    got, reason, left = run_outcome(history(0.3, 0.3, 2.0), steps(losses), 10, K)
-    assert (got, left) == (outcome, exit_step), reason
+    got, basis, left = run_outcome(history(0.3, 0.3, 2.0), steps(losses), 10, K)
+    assert (got, left) == (outcome, exit_step), outcome_reason(basis)
 
 
 def test_a_run_that_learned_gets_no_cause():
@@ -150,8 +151,8 @@ HUNDRED = [4.61, 4.60, 4.4, 3.9, 3.4, 3.0]
 def test_a_hundred_class_run_is_judged_against_ln_100_and_one_in_a_hundred():
     assert chance_loss(100) == pytest.approx(4.60517, rel=1e-5) and chance_accuracy(100) == 0.01
     assert plateau_line(100, THRESHOLDS) == pytest.approx(math.log(100) - 0.05)
-    outcome, reason, left = run_outcome(history(0.25, 0.24, 3.0), steps(HUNDRED), 100, THRESHOLDS)
-    assert (outcome, left) == ("learns", 15) and "loss 3.000" in reason
+    outcome, basis, left = run_outcome(history(0.25, 0.24, 3.0), steps(HUNDRED), 100, THRESHOLDS)
+    assert (outcome, left) == ("learns", 15) and "loss 3.000" in outcome_reason(basis)
     plateau = [4.606, 4.604, 4.605, 4.603]
     assert run_outcome(history(0.01, 0.01, 4.605), steps(plateau), 100, THRESHOLDS)[0] == "stuck"
 
@@ -210,12 +211,12 @@ def test_a_net_whose_training_loss_left_the_plateau_but_is_at_chance_in_inferenc
     # net as it is evaluated has an inference-mode train loss of 3.1 and accuracies at chance
     left = steps([2.3, 2.1, 1.8, 1.5, 1.3])
     for at_chance in (history(0.11, 0.12, loss=3.1), history(0.40, 0.40, loss=2.4), history(0.12, 0.40, loss=1.6)):
-        outcome, reason, exit_step = run_outcome(at_chance, left, 10, THRESHOLDS)
+        outcome, basis, exit_step = run_outcome(at_chance, left, 10, THRESHOLDS)
         assert outcome == "learns in training mode only" and exit_step == 10
-        assert "in inference mode is at chance" in reason
+        assert "in inference mode is at chance" in outcome_reason(basis)
     # its train probe off chance, its validation at chance: it memorizes, which is not learning either
-    outcome, reason, _ = run_outcome(history(0.95, 0.11, loss=0.2), left, 10, THRESHOLDS)
-    assert outcome == "memorizes" and "validation accuracy 0.110" in reason
+    outcome, basis, _ = run_outcome(history(0.95, 0.11, loss=0.2), left, 10, THRESHOLDS)
+    assert outcome == "memorizes" and "validation accuracy 0.110" in outcome_reason(basis)
     judged = judge_run(history(0.11, 0.12, loss=3.1), left, DIAGNOSTICS_WITH_BATCHNORM, 10, THRESHOLDS)
     assert judged["outcome"] not in LEARNING
     assert (

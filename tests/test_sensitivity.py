@@ -11,8 +11,10 @@ from study.analysis.sensitivity import claims_by_cell, rates_table, trend_claims
 from study.analysis.statistics import clopper_pearson, trend_test
 from study.config import ConfigError, check_config, load_config
 from study.layout import cells, sensitivity_runs, split_cell_variant, variant_spec
+from study.reporting.claim_words import with_evidence
 from study.reporting.notes import lecture_cell_text, sensitivity_text
 from study.reporting.table_views import sensitivity_view
+from study.reporting.worded_tables import trend_evidence
 from study.training.run import Run
 
 MAP = {
@@ -85,7 +87,7 @@ def test_each_cell_gets_its_rate_of_learning_its_claims_and_its_marks(config):
     assert (profile["rate_low"], profile["rate_high"]) == pytest.approx(clopper_pearson(0, 3))
     assert not rates["lecture_cell"].any()  # width 1 is not in the grid
     assert "is not a cell of the map: it was not measured here" in lecture_cell_text(rates.reset_index(), config)
-    by_cell = claims_by_cell(runs, config)
+    by_cell = with_evidence(claims_by_cell(runs, config))
     he = by_cell[by_cell["claim"] == "He initialization makes the 12-conv net learn"].set_index("cell")
     assert set(he["verdict"]) == {"undetermined"}  # 3/3 against 0/3 settles nothing at 3 seeds
     assert he.loc["learning_rate-0.001_width-0.25", "evidence"].startswith("3/3 vs 3/3")
@@ -139,5 +141,7 @@ def test_the_map_tests_its_preregistered_trend_once_per_variant_holm_adjusted(co
     assert baseline["p_adjusted"] == pytest.approx(min(1, 2 * p_baseline))  # Holm's first step over 2 variants
     assert he["p_adjusted"] == pytest.approx(0.056, abs=5e-4)
     assert baseline["verdict"] == "confirmed" and he["verdict"] == "undetermined"
-    assert baseline["evidence"] == "learned at learning rate 0.001: 5/6, 0.002: 1/6, 0.004: 0/6"
+    assert trend_evidence(rates, baseline["variant"], "learning_rate") == (
+        "learned at learning rate 0.001: 5/6, 0.002: 1/6, 0.004: 0/6"
+    )
     assert set(trends["cell"]) == {"all"}

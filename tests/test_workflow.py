@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, run_locally, workflow_command
+from conftest import LOCAL, REPO, run_locally, workflow_command
 from fakedata import serve, write_cifar10, write_cifar100, write_fashion_mnist
 
 from study.config import merge_layers
@@ -68,6 +68,12 @@ def study(tmp_path_factory):
             # any variant can be a baseline; this one puts the ranking's table and figure in the report
             "fix_ranking": {"baseline": "fmnist_2conv_sigmoid", "variants": ["cifar_12conv_relu_standardize"]},
         }
+        # a first attempt under other rules stops before training: it fixes nothing
+        (work / "early.yaml").write_text(yaml.safe_dump(merge_layers(config, {"design": {"alpha": 0.1}})))
+        early = subprocess.run(
+            workflow_command(work, work / "early.yaml", "results/protocol.json", *LOCAL), capture_output=True, text=True
+        )
+        assert early.returncode == 0, early.stderr[-3000:]
         (work / "test.yaml").write_text(yaml.safe_dump(config))
         return run_locally(work, work / "test.yaml", timeout=900)
 
@@ -132,6 +138,8 @@ def test_a_change_of_how_runs_are_judged_retrains_nothing(study):
 
 def test_the_protocol_is_fixed_before_the_runs_and_every_run_records_it(study):
     protocol = json.loads((study / "protocol.json").read_text())
+    # rewritten under the study's rules, since the attempt before it trained nothing; frozen by its first run
+    assert protocol["protocol"]["design"]["alpha"] == 0.05 and not (study / "protocol.json").stat().st_mode & 0o222
     for metrics in (study / "runs").glob("*/seed_*/metrics.json"):
         assert json.loads(metrics.read_text())["protocol_sha256"] == protocol["sha256"]
     assert json.loads((study / "tables" / "provenance.json").read_text())["protocol"]["fixed"]
@@ -457,6 +465,12 @@ def looked_study(tmp_path_factory):
             "claims": LOOK_CLAIMS,
             "fix_ranking": None,
         }
+        # a first attempt under other rules stops before training: it fixes nothing
+        (work / "early.yaml").write_text(yaml.safe_dump(merge_layers(config, {"design": {"alpha": 0.1}})))
+        early = subprocess.run(
+            workflow_command(work, work / "early.yaml", "results/protocol.json", *LOCAL), capture_output=True, text=True
+        )
+        assert early.returncode == 0, early.stderr[-3000:]
         (work / "test.yaml").write_text(yaml.safe_dump(config))
         return run_locally(work, work / "test.yaml", timeout=900)
 

@@ -48,8 +48,8 @@ class Table:
 
 TABLES = (
     Table("summary", "aggregate", "study.analysis.tables:summary_table", "summary.rst", published=True),
-    Table("claims", "aggregate", "study.analysis.tables:claims_of_study", "claims.rst", published=True),
-    Table("runs", "aggregate", "study.analysis.tables:runs_of_study", "runs.rst", published=True),
+    Table("claims", "aggregate", "study.reporting.worded_tables:claims_of_study", "claims.rst", published=True),
+    Table("runs", "aggregate", "study.reporting.worded_tables:runs_of_study", "runs.rst", published=True),
     Table("epochs", "aggregate", "study.analysis.tables:epochs_table", "epochs.rst"),
     Table("steps", "aggregate", "study.analysis.tables:steps_table"),
     Table("diagnostics", "aggregate", "study.analysis.tables:diagnostics_table"),
@@ -62,11 +62,13 @@ TABLES = (
         "preflight_calibration.rst",
         published=True,
     ),
-    Table("stability", "aggregate", "study.analysis.tables:stability_of_study", "stability.rst", published=True),
+    Table(
+        "stability", "aggregate", "study.reporting.worded_tables:stability_of_study", "stability.rst", published=True
+    ),
     Table("looks", "aggregate", "study.analysis.tables:looks_of_study", published=True),
     Table("provenance", "aggregate", "study.analysis.tables:provenance_of_study", published=True, suffix="json"),
     Table("sensitivity", "sensitivity", "study.analysis.sensitivity:rates_of_map", "sensitivity.rst", published=True),
-    Table("sensitivity_claims", "sensitivity", "study.analysis.sensitivity:claims_of_map", published=True),
+    Table("sensitivity_claims", "sensitivity", "study.reporting.worded_tables:claims_of_map", published=True),
     Table("params", "params", "study.analysis.params:params_of_study", "params.rst"),
 )
 

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from study.analysis import statistics
-from study.analysis.outcomes import LEARNING, NO_CAUSE
+from study.analysis.outcomes import LEARNING
 
 EXPECTED_OUTCOMES = ("learns", "does_not_learn")
 DEFAULT_FAMILY = "lecture"
@@ -69,14 +69,9 @@ CLAIM_COLUMNS = [
     "p_looks",
     "p_adjusted",
     "family_tests",
-    "evidence",
     "verdict",
     "seeds_needed",
-    "power_at",
     "seeds_needed_observed",
-    "power_at_observed",
-    "per_seed",
-    "reason",
 ]
 # Counts, missing where a claim was not tested.
 INTEGER_COLUMNS = (
@@ -102,14 +97,6 @@ def claim_kind(claim: dict) -> str:
     return "paired"
 
 
-def _describe(run: pd.Series) -> str:
-    left = run.get("plateau_exit_step")
-    when = "" if pd.isna(left) else f", left the plateau at step {int(left)}"
-    cause = run.get("cause", "")
-    because = f"; cause: {cause}" if isinstance(cause, str) and cause not in ("", NO_CAUSE) else ""
-    return f"{run['outcome']} (train loss {run['final_train_loss']:.3f}{when}{because})"
-
-
 def has_outcome(outcomes: pd.Series, expect: str) -> pd.Series:
     """Whether each run has the claimed outcome: learned (learns or overfits), or did not."""
     learned = outcomes.isin(LEARNING)
@@ -131,7 +118,6 @@ def rate_claim(claim: dict, runs: pd.DataFrame, design: dict) -> dict:
         "estimate": k / len(mine),
         "null": threshold,
         "p_value": statistics.binomial_p(k, len(mine), threshold),
-        "per_seed": "; ".join(f"seed {s}: {_describe(r)}" for s, r in mine.iterrows()),
     }
 
 
@@ -158,25 +144,31 @@ def contrast_claim(claim: dict, runs: pd.DataFrame, design: dict) -> dict:
         "p_contrast": p_contrast,
         "p_value": max(p_rate, p_contrast),
         "side": sides.pop() if len(sides) == 1 else 0.0,
-        "per_seed": "; ".join(f"seed {s}: {_describe(r)}" for s, r in mine.iterrows())
-        + f" | baseline {claim['baseline']}: "
-        + "; ".join(f"seed {s}: {r['outcome']}" for s, r in base.iterrows()),
     }
 
 
-def compared_values(claim: dict, runs: pd.DataFrame) -> tuple[list, np.ndarray, np.ndarray, str]:
-    """The seeds both variants ran, and per seed what a paired claim compares, with its name."""
+def compared_metric(claim: dict) -> str:
+    """The column a paired claim compares seed by seed: ``metric`` for better_than (the final train accuracy
+    unless named), the train-validation accuracy gap (ACCURACY_GAP) for larger_gap."""
+    return claim.get("metric", "final_train_accuracy") if claim["expect"] == "better_than" else ACCURACY_GAP
+
+
+ACCURACY_GAP = "accuracy_gap"
+
+
+def compared_values(claim: dict, runs: pd.DataFrame) -> tuple[list, np.ndarray, np.ndarray]:
+    """The seeds both variants ran, and per seed the value a paired claim compares (compared_metric) for the
+    variant and for its baseline."""
     mine = runs[runs["variant"] == claim["variant"]].set_index("seed")
     other = runs[runs["variant"] == claim["baseline"]].set_index("seed")
     seeds = sorted(set(mine.index) & set(other.index))
     mine, other = mine.loc[seeds], other.loc[seeds]
-    if claim["expect"] == "better_than":
-        metric = claim.get("metric", "final_train_accuracy")
-        return seeds, mine[metric].to_numpy(float), other[metric].to_numpy(float), metric.replace("_", " ")
-    gap = "final_train_accuracy", "final_val_accuracy"
-    a = (mine[gap[0]] - mine[gap[1]]).to_numpy(float)
-    b = (other[gap[0]] - other[gap[1]]).to_numpy(float)
-    return seeds, a, b, "train-validation accuracy gap"
+    metric = compared_metric(claim)
+    if metric != ACCURACY_GAP:
+        return seeds, mine[metric].to_numpy(float), other[metric].to_numpy(float)
+    a = (mine["final_train_accuracy"] - mine["final_val_accuracy"]).to_numpy(float)
+    b = (other["final_train_accuracy"] - other["final_val_accuracy"]).to_numpy(float)
+    return seeds, a, b
 
 
 def claimed_margin(claim: dict) -> float:
@@ -186,7 +178,7 @@ def claimed_margin(claim: dict) -> float:
 
 
 def paired_claim(claim: dict, runs: pd.DataFrame) -> dict:
-    seeds, a, b, what = compared_values(claim, runs)
+    seeds, a, b = compared_values(claim, runs)
     differences = a - b
     margin = claimed_margin(claim)
     row = {
@@ -197,8 +189,6 @@ def paired_claim(claim: dict, runs: pd.DataFrame) -> dict:
         "p_value": statistics.paired_test(differences, null=margin).p,
         "sd": float(np.std(differences, ddof=1)) if len(differences) > 1 else math.nan,
         "differences": differences,
-        "per_seed": "; ".join(f"seed {s}: {what} {x:.3f} vs {y:.3f}" for s, x, y in zip(seeds, a, b, strict=True)),
-        "what": what,
     }
     return row
 
@@ -226,123 +216,54 @@ def interval(row: dict, confidence: float) -> tuple[float, float]:
     return estimate.low, estimate.high
 
 
-def seeds_needed(row: dict, design: dict, level: float) -> tuple[int | None, str]:
-    """Seeds (per variant) for 80% power at the design's minimal effect, at the claim's Holm level."""
+def design_effect(kind: str, design: dict) -> dict[str, float]:
+    """The effect the design powers a claim of this ``kind`` for (``design.minimal_effect``): a true ``rate``;
+    the ``high`` and ``low`` rates of a contrast, centred on 0.5; a mean ``difference`` beyond the claim's."""
     effect = design["minimal_effect"]
-    if row["kind"] == "rate":
-        rate = min(1.0, design["rate_threshold"] + effect["rate_above_threshold"])
-        return statistics.seeds_for_rate(design["rate_threshold"], rate, level), f"a true rate of {rate:g}"
-    if row["kind"] == "contrast":  # both parts of the intersection-union test, each with 80% power
-        difference, threshold = effect["rate_difference"], design["rate_threshold"]
-        low, high = 0.5 - difference / 2, 0.5 + difference / 2
-        at = f"rates {high:g} against {low:g}"
-        if high <= threshold:
-            return None, at + f", the first not above the threshold {threshold:g}"
-        needed = [statistics.seeds_for_contrast(difference, level), statistics.seeds_for_rate(threshold, high, level)]
-        return (None if None in needed else max(needed)), at
-    difference = effect["accuracy_difference"]
-    spread = row.get("sd", math.nan)
-    needed = statistics.seeds_for_mean(difference, spread, level)
-    return (
-        needed,
-        f"a difference of {difference:g} beyond the claimed {row['null']:g}, with the spread seen, sd {spread:.3f}",
-    )
+    if kind == "rate":
+        return {"rate": min(1.0, design["rate_threshold"] + effect["rate_above_threshold"])}
+    if kind == "contrast":
+        difference = effect["rate_difference"]
+        return {"high": 0.5 + difference / 2, "low": 0.5 - difference / 2}
+    return {"difference": effect["accuracy_difference"]}
 
 
-def seeds_needed_observed(row: dict, design: dict, level: float) -> tuple[int | None, str]:
-    """Seeds (per variant) for 80% power if the effect is what this study observed."""
+def observed_effect(row: dict) -> dict[str, float]:
+    """The effect this study observed, in design_effect's terms."""
     if row["kind"] == "rate":
-        rate = row["n_outcome"] / row["n_seeds"]
-        if rate <= design["rate_threshold"]:
-            return None, f"the rate observed, {rate:.2f}, which is not above {design['rate_threshold']:g}"
-        return statistics.seeds_for_rate(design["rate_threshold"], rate, level), f"the rate observed, {rate:.2f}"
+        return {"rate": row["n_outcome"] / row["n_seeds"]}
     if row["kind"] == "contrast":
-        first = row["n_outcome"] / row["n_seeds"]
-        second = row["baseline_n_outcome"] / row["baseline_n_seeds"]
-        at = f"the rates observed, {first:.2f} against {second:.2f}"
-        if first <= second or first <= design["rate_threshold"]:
-            return None, at + ", which do not point the claimed way"
-        needed = [
-            statistics.seeds_for_rate(design["rate_threshold"], first, level),
-            statistics.seeds_for_rates(first, second, level),
-        ]
-        return (None if None in needed else max(needed)), at
-    difference = row["estimate"] - row["null"]
-    at = f"the difference observed, {row['estimate']:+.3f}, sd {row.get('sd', math.nan):.3f}"
-    if not difference > 0:
-        return None, at + ", which does not point the claimed way"
-    return statistics.seeds_for_mean(difference, row.get("sd", math.nan), level), at
+        return {
+            "high": row["n_outcome"] / row["n_seeds"],
+            "low": row["baseline_n_outcome"] / row["baseline_n_seeds"],
+        }
+    return {"difference": row["estimate"] - row["null"]}
 
 
-def reason(row: dict, claim: dict, what: str, design: dict) -> str:
-    """Why the claim has its verdict, in one sentence with the numbers."""
-    looks = look_count(design)
-    corrected = f", Bonferroni over {looks} looks," if looks > 1 else ","
-    tested = f"{row['test']}{corrected} Holm-adjusted over {row['family_tests']} tests of family '{row['family']}'"
+def points_claimed_way(effect: dict[str, float], threshold: float) -> bool:
+    """Whether an effect is one the claim's test can find: a rate above the threshold, a contrast whose first
+    rate is above the threshold and the second's, a positive difference."""
+    if "rate" in effect:
+        return effect["rate"] > threshold
+    if "high" in effect:
+        return effect["high"] > max(effect["low"], threshold)
+    return effect["difference"] > 0
+
+
+def seeds_for_power(row: dict, effect: dict[str, float], design: dict, level: float) -> int | None:
+    """Seeds (per variant) for 80% power at ``effect`` (design_effect or observed_effect), at the claim's Holm
+    ``level``: None when the effect does not point the claimed way or no number of seeds up to
+    statistics.MAX_SEEDS is enough. A contrast needs both parts of its intersection-union test powered."""
+    threshold = design["rate_threshold"]
+    if not points_claimed_way(effect, threshold):
+        return None
     if row["kind"] == "rate":
-        counted = f"{row['n_outcome']} of {row['n_seeds']} seeds {outcome_words(claim['expect'])}"
-    elif row["kind"] == "contrast":
-        counted = (
-            f"{row['n_outcome']} of {row['n_seeds']} seeds {outcome_words(claim['expect'])} against "
-            f"{row['baseline_n_outcome']} of {row['baseline_n_seeds']} for {claim['baseline']} (p = "
-            f"{format_p(row['p_rate'])} against the threshold, {format_p(row['p_contrast'])} against the baseline)"
-        )
-    else:
-        counted = f"{claim['variant']} - {claim['baseline']} on {what}"
-    p = format_p(row["p_adjusted"]) or "not tested"
-    said = f"{counted}: {evidence(row)}; {tested}; p = {p} against alpha {design['alpha']:g}"
-    if (
-        row["kind"] == "contrast"
-        and not (row["ci_low"] > 0 or row["ci_high"] < 0)
-        and row["p_adjusted"] <= design["alpha"]
-    ):
-        said += (
-            "; the interval of the difference (Santner and Snell's, exact) is more cautious than Boschloo's test and "
-            "reaches 0, but the verdict is the test's"
-        )
-    return said
-
-
-def outcome_words(expect: str) -> str:
-    return "learned" if expect == "learns" else "did not learn"
-
-
-def format_p(p: float | None) -> str:
-    """A p-value as a reader writes it: '< 0.001', '0.034', or '' when there was no test."""
-    if p is None or pd.isna(p):
-        return ""
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def format_confidence(confidence: float) -> str:
-    """'95%', '99.6%': a confidence level as few digits as say it."""
-    return f"{100 * confidence:.4g}%"
-
-
-def evidence(row) -> str:
-    """A claim's numbers in a few words: the estimate with its interval at the claim's level."""
-    if row.get("kind") not in TESTS or pd.isna(row.get("estimate")):
-        return ""
-    level = "" if pd.isna(row.get("confidence")) else f" ({format_confidence(row['confidence'])})"
-    if row["kind"] == "rate":
-        return (
-            f"{int(row['n_outcome'])}/{int(row['n_seeds'])} seeds, rate {row['estimate']:.2f} "
-            f"[{row['ci_low']:.2f}, {row['ci_high']:.2f}]{level}"
-        )
+        return statistics.seeds_for_rate(threshold, effect["rate"], level)
     if row["kind"] == "contrast":
-        return (
-            f"{int(row['n_outcome'])}/{int(row['n_seeds'])} vs {int(row['baseline_n_outcome'])}/"
-            f"{int(row['baseline_n_seeds'])}, difference {row['estimate']:+.2f} "
-            f"[{row['ci_low']:+.2f}, {row['ci_high']:+.2f}]{level}"
-        )
-    margin = "" if not row.get("null") else f" (claimed at least {row['null']:+.3f})"
-    if pd.isna(row.get("ci_low")):
-        span = ""
-    elif math.isinf(row["ci_low"]) or math.isinf(row["ci_high"]):
-        span = f" (no{level} interval from {int(row['n_seeds'])} seeds)"
-    else:
-        span = f" [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]{level}"
-    return f"mean difference {row['estimate']:+.3f}{span}{margin}"
+        high, low = effect["high"], effect["low"]
+        needed = [statistics.seeds_for_rate(threshold, high, level), statistics.seeds_for_rates(high, low, level)]
+        return None if None in needed else max(needed)
+    return statistics.seeds_for_mean(effect["difference"], row.get("sd", math.nan), level)
 
 
 def claim_row(claim: dict, runs: pd.DataFrame, variants: dict, design: dict) -> dict:
@@ -360,49 +281,34 @@ def claim_row(claim: dict, runs: pd.DataFrame, variants: dict, design: dict) -> 
         "family": claim.get("family", DEFAULT_FAMILY),
         "lecture": variants.get(variant, {}).get("lecture", {}).get("says", ""),
     }
-    missing = [name for name in (variant, baseline) if name and name not in set(runs["variant"])]
-    if missing:
-        return row | {"n_seeds": 0, "p_value": math.nan, "not_run": f"not run: {', '.join(missing)}"}
-    declared = (design.get("not_testable") or {}).get(claim["claim"])
+    if {variant, baseline} - {None} - set(runs["variant"]):
+        return row | {"n_seeds": 0, "p_value": math.nan, "verdict": NOT_RUN}
     if kind == "rate":
         row |= rate_claim(claim, runs, design)
     elif kind == "contrast":
         row |= contrast_claim(claim, runs, design)
     else:
         row |= paired_claim(claim, runs)
-    if declared:
-        row["not_testable"] = f"declared not testable at this profile: {declared}"
-    if row.get("not_testable"):
-        row["p_value"] = math.nan  # out of the family
+    if claim["claim"] in (design.get("not_testable") or {}):  # out of the family
+        row |= {"p_value": math.nan, "verdict": NOT_TESTABLE}
     return row
 
 
-def settle(row: dict, claim: dict, design: dict, with_power: bool = True) -> dict:
-    """A claim's verdict, interval at its level, reason and (``with_power``) seeds needed, once its family is
-    adjusted."""
-    what = row.pop("what", "")
-    if row.get("not_run"):
-        return row | {"verdict": NOT_RUN, "reason": row.pop("not_run")}
-    if row.get("not_testable"):
+def settle(row: dict, design: dict, with_power: bool = True) -> dict:
+    """A claim's verdict, its interval at its level and (``with_power``) the seeds it needs for 80% power at the
+    design's effect and at the effect observed, once its family is adjusted."""
+    if row.get("verdict") == NOT_RUN:
+        return row
+    if row.get("verdict") == NOT_TESTABLE:
         low, high = interval(row, statistics.CONFIDENCE)
-        row |= {"confidence": statistics.CONFIDENCE, "ci_low": low, "ci_high": high}
-        return row | {"verdict": NOT_TESTABLE, "reason": row.pop("not_testable")}
+        return row | {"confidence": statistics.CONFIDENCE, "ci_low": low, "ci_high": high}
     level = row.get("holm_level", design["alpha"])
     low, high = interval(row, 1 - level)
     row |= {"confidence": 1 - level, "ci_low": low, "ci_high": high}
     row["verdict"] = verdict_of(row, design["alpha"])
-    row["reason"] = reason(row, claim, what, design)
     if row["verdict"] == "undetermined" and with_power:
-        row["seeds_needed"], row["power_at"] = seeds_needed(row, design, level)
-        row["seeds_needed_observed"], row["power_at_observed"] = seeds_needed_observed(row, design, level)
-        for needed, at in (
-            (row["seeds_needed"], row["power_at"]),
-            (row["seeds_needed_observed"], row["power_at_observed"]),
-        ):
-            if needed is None:
-                row["reason"] += f"; no number of seeds up to {statistics.MAX_SEEDS} gives 80% power at {at}"
-            else:
-                row["reason"] += f"; {needed} seeds per variant give 80% power at {at}"
+        row["seeds_needed"] = seeds_for_power(row, design_effect(row["kind"], design), design, level)
+        row["seeds_needed_observed"] = seeds_for_power(row, observed_effect(row), design, level)
     return row
 
 
@@ -452,7 +358,4 @@ def claims_table(
             rows[i] |= {"p_adjusted": p, "family_tests": tests}
             if not math.isnan(level):
                 rows[i]["holm_level"] = level / look_count(design)
-    rows = [settle(row, claim, design, with_power) for row, claim in zip(rows, claims, strict=True)]
-    table = pd.DataFrame(rows)
-    table["evidence"] = [evidence(row) for row in rows]
-    return claims_frame(table)
+    return claims_frame([settle(row, design, with_power) for row in rows])

@@ -76,35 +76,32 @@ def plateau_exit(steps: pd.DataFrame, line: float, windows: int) -> int | None:
     return int(steps["step"].iloc[first])
 
 
-def not_left(steps: pd.DataFrame, line: float, windows: int) -> tuple[str, str]:
-    """The outcome of a run that has not left the plateau for good: undecided when it left for ``windows`` or
-    more windows and fell back, or began to leave in its last windows; stuck otherwise."""
+def not_left(steps: pd.DataFrame, line: float, windows: int) -> tuple[str, dict]:
+    """The outcome of a run that has not left the plateau for good, and the facts it rests on: undecided when
+    it left for ``windows`` or more windows and fell back (``fell_back``), or began to leave in its last
+    windows (``leaving_at_end``); stuck otherwise (``never_left``)."""
     on_plateau = steps["loss"].to_numpy(dtype=float) >= line
     stretches = plateau_stretches(on_plateau, windows)
     below = plateau_stretches(~on_plateau, windows)
+    facts = {"line": line, "windows": windows, "total_steps": int(steps["step"].iloc[-1])}
     if below and stretches and below[0][0] < stretches[-1][0]:
-        step = int(steps["step"].iloc[below[0][0]])
-        return "undecided", f"left the plateau at step {step} but fell back onto it for {windows} or more windows"
+        return "undecided", facts | {"rule": "fell_back", "step": int(steps["step"].iloc[below[0][0]])}
     if stretches and stretches[-1][1] < len(on_plateau):
-        return "undecided", f"began to leave the plateau in its last windows (fewer than {windows} below {line:.3f})"
-    total = int(steps["step"].iloc[-1])
-    return "stuck", f"the training loss never stayed below {line:.3f} for {windows} windows in {total} steps"
+        return "undecided", facts | {"rule": "leaving_at_end"}
+    return "stuck", facts | {"rule": "never_left"}
 
 
-def evaluated_at_chance(last_epoch: pd.Series, classes: int, thresholds: dict) -> tuple[list[str], list[str]]:
-    """How the net, measured in inference mode at the last epoch's end, is still at chance: on the train probe
-    (its loss at or above the plateau line, or its accuracy within the stated margin of chance), and on
-    validation (its accuracy within the margin). Empty lists when it is off chance."""
+def evaluated_at_chance(last_epoch: pd.Series, classes: int, thresholds: dict) -> dict[str, bool]:
+    """Where the net, measured in inference mode at the last epoch's end, is still at chance: its train-probe
+    loss at or above the plateau line (``train_loss``), its train-probe or validation accuracy within the
+    stated margin of chance (``train_accuracy``, ``val_accuracy``)."""
     line = plateau_line(classes, thresholds)
     floor = chance_accuracy(classes) + thresholds["evaluated_accuracy_margin"]
-    train, val = [], []
-    if not last_epoch["train_loss"] < line:
-        train.append(f"train loss {last_epoch['train_loss']:.3f}, not below {line:.3f}")
-    if not last_epoch["train_accuracy"] >= floor:
-        train.append(f"train accuracy {last_epoch['train_accuracy']:.3f}, below chance + margin {floor:.3f}")
-    if not last_epoch["val_accuracy"] >= floor:
-        val.append(f"validation accuracy {last_epoch['val_accuracy']:.3f}, below chance + margin {floor:.3f}")
-    return train, val
+    return {
+        "train_loss": not last_epoch["train_loss"] < line,
+        "train_accuracy": not last_epoch["train_accuracy"] >= floor,
+        "val_accuracy": not last_epoch["val_accuracy"] >= floor,
+    }
 
 
 def has_stalled(losses: np.ndarray, windows: int) -> tuple[bool, float, float]:
@@ -119,8 +116,9 @@ def has_stalled(losses: np.ndarray, windows: int) -> tuple[bool, float, float]:
 
 def run_outcome(
     history: pd.DataFrame, steps: pd.DataFrame, classes: int, thresholds: dict
-) -> tuple[str, str, int | None]:
-    """A run's outcome, the reason, and the step at which it left the plateau (None if it did not).
+) -> tuple[str, dict, int | None]:
+    """A run's outcome, the facts it was decided on (``rule`` names which decided it; study.reporting.run_words
+    says it in words), and the step at which it left the plateau (None if it did not).
 
     Judged on the training loss every few steps (steps.csv), over ``thresholds['windows']``
     consecutive windows at a time, not on a final accuracy against a threshold: a run that
@@ -131,37 +129,32 @@ def run_outcome(
     """
     losses = np.concatenate([steps["loss"].to_numpy(dtype=float), history["running_loss"].to_numpy(dtype=float)])
     if not np.all(np.isfinite(losses)):
-        return "diverged", "non-finite training loss", None
+        return "diverged", {"rule": "non_finite"}, None
     line, windows, total = plateau_line(classes, thresholds), thresholds["windows"], int(steps["step"].iloc[-1])
     exit_step = plateau_exit(steps, line, windows)
     if exit_step is None:
         return (*not_left(steps, line, windows), None)
     after = steps.loc[steps["step"] >= exit_step, "loss"].to_numpy(dtype=float)
     stalled, first, last = has_stalled(after, windows)
+    facts = {"step": exit_step, "total_steps": total, "final_step_loss": float(steps["loss"].iloc[-1])}
     if stalled:
-        return (
-            "undecided",
-            f"left the plateau at step {exit_step} but its loss has not fallen since (mean {first:.3f} over its "
-            f"first windows after, {last:.3f} over its last)",
-            exit_step,
-        )
-    final = float(steps["loss"].iloc[-1])
-    left_at = f"left the plateau at step {exit_step} of {total}, loss {final:.3f} at the end"
+        return "undecided", facts | {"rule": "stalled", "first_loss": first, "last_loss": last}, exit_step
     last_epoch = history.iloc[-1]
-    train_at_chance, val_at_chance = evaluated_at_chance(last_epoch, classes, thresholds)
-    if train_at_chance:
-        at_chance = "; ".join(train_at_chance + val_at_chance)
-        return (
-            TRAINING_MODE_ONLY,
-            f"its training-mode loss {left_at}, but the net in inference mode is at chance: {at_chance}",
-            exit_step,
-        )
-    if val_at_chance:
-        return MEMORIZES, f"{left_at}; it fits its training images but its {val_at_chance[0]}", exit_step
+    at_chance = evaluated_at_chance(last_epoch, classes, thresholds)
+    facts |= {
+        "line": line,
+        "accuracy_floor": chance_accuracy(classes) + thresholds["evaluated_accuracy_margin"],
+        "at_chance": at_chance,
+        **{f"evaluated_{key}": float(last_epoch[key]) for key in at_chance},
+    }
+    if at_chance["train_loss"] or at_chance["train_accuracy"]:
+        return TRAINING_MODE_ONLY, facts | {"rule": "training_mode_only"}, exit_step
+    if at_chance["val_accuracy"]:
+        return MEMORIZES, facts | {"rule": "memorizes"}, exit_step
     gap = last_epoch["train_accuracy"] - last_epoch["val_accuracy"]
     if gap > thresholds["overfit_gap"]:
-        return "overfits", f"{left_at}; train accuracy exceeds validation accuracy by {gap:.3f}", exit_step
-    return "learns", left_at, exit_step
+        return "overfits", facts | {"rule": "overfits", "gap": float(gap)}, exit_step
+    return "learns", facts | {"rule": "learns"}, exit_step
 
 
 def diagnostic_signs(diagnostics: pd.DataFrame) -> dict:
@@ -251,14 +244,14 @@ def judge_run(
     thresholds: dict,
     activation: str = "relu",
 ):
-    """What aggregate makes of one run's recorded facts: outcome and reason, cause, the diagnostic signs the
-    cause was read from, and the step it left the plateau. ``activation``: the run's, which says which unit
-    statistics it recorded."""
-    outcome, reason, exit_step = run_outcome(history, steps, classes, thresholds)
+    """What aggregate makes of one run's recorded facts: outcome and the facts it was decided on, cause, the
+    diagnostic signs the cause was read from, and the step it left the plateau. ``activation``: the run's,
+    which says which unit statistics it recorded."""
+    outcome, basis, exit_step = run_outcome(history, steps, classes, thresholds)
     signs = diagnostic_signs(diagnostics)
     return {
         "outcome": outcome,
-        "outcome_reason": reason,
+        "outcome_basis": basis,
         "cause": cause_of(outcome, signs, thresholds, activation),
         **signs,
         "plateau_exit_step": exit_step,

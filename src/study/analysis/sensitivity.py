@@ -22,7 +22,7 @@ from study.analysis.statistics import holm, rate_test, trend_test
 from study.analysis.tables import read_runs, runs_table
 from study.layout import cells, split_cell_variant
 
-CLAIM_COLUMNS = ["claim", "evidence", "p_adjusted", "verdict"]
+CLAIM_COLUMNS = ["claim", "evidence", "p_adjusted", "verdict"]  # as published, with study.reporting's evidence
 
 
 def _marks(config: dict, variant: str, values: dict) -> dict:
@@ -59,7 +59,8 @@ def rates_table(runs: pd.DataFrame, config: dict) -> pd.DataFrame:
 
 
 def claims_by_cell(runs: pd.DataFrame, config: dict) -> pd.DataFrame:
-    """One row per cell and claim whose variants all ran in the map: its evidence and verdict in that cell."""
+    """One row per cell and claim whose variants all ran in the map: the claims table's columns in that cell,
+    with the cell and its grid values first."""
     runs = by_cell(runs)
     mapped = set(config["sensitivity"]["variants"])
     tested = [c for c in config["claims"] if {c["variant"], c.get("baseline") or c["variant"]} <= mapped]
@@ -67,9 +68,12 @@ def claims_by_cell(runs: pd.DataFrame, config: dict) -> pd.DataFrame:
     one_look = config["design"] | {"looks": []}  # a cell is judged once, on all its seeds: no correction over looks
     for cell, values in cells(config["sensitivity"]):
         judged = claims_table(tested, runs[runs["cell"] == cell], config["variants"], one_look, with_power=False)
-        parts.append(judged[CLAIM_COLUMNS].assign(cell=cell, **values))
-    columns = ["cell", *config["sensitivity"]["grid"], *CLAIM_COLUMNS]
-    return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+        parts.append(judged.assign(cell=cell, **values))
+    columns = ["cell", *config["sensitivity"]["grid"]]
+    if not parts:
+        return pd.DataFrame(columns=columns + CLAIM_COLUMNS)
+    judged = pd.concat(parts, ignore_index=True)
+    return judged[columns + [column for column in judged if column not in columns]]
 
 
 ALL_CELLS = "all"
@@ -102,17 +106,15 @@ def trend_claims(rates: pd.DataFrame, config: dict) -> pd.DataFrame:
             [(ranks[row[along]], int(row["n_seeds"]), int(row["n_learned"])) for _, row in stratum.iterrows()]
             for _, stratum in groups
         ]
-        by_value = mine.groupby(along)[["n_learned", "n_seeds"]].sum()
-        evidence = ", ".join(f"{value:g}: {int(r.n_learned)}/{int(r.n_seeds)}" for value, r in by_value.iterrows())
         fewer = trend_test(strata, alternative="less") < trend_test(strata, alternative="greater")
         rows.append(
-            {"claim": claim, "evidence": f"learned at {along.replace('_', ' ')} {evidence}", "fewer": fewer}
+            {"claim": claim, "variant": variant, "fewer": fewer}
             | {"p_value": trend_test(strata, alternative="two-sided")}
         )
     for row, adjusted in zip(rows, holm([row["p_value"] for row in rows], alpha), strict=True):
         row["p_adjusted"] = adjusted
         row["verdict"] = "undetermined" if adjusted > alpha else "confirmed" if row["fewer"] else "refuted"
-    return pd.DataFrame(rows, columns=["claim", "evidence", "p_adjusted", "verdict"]).assign(cell=ALL_CELLS)
+    return pd.DataFrame(rows, columns=["claim", "variant", "p_adjusted", "verdict"]).assign(cell=ALL_CELLS)
 
 
 RATE_COLUMNS = ["cell", "variant", "n_seeds", "n_learned", "rate", "rate_low", "rate_high"]
@@ -137,12 +139,3 @@ class MapFacts:
 
 def rates_of_map(facts: MapFacts) -> pd.DataFrame:
     return facts.rates
-
-
-def claims_of_map(facts: MapFacts) -> pd.DataFrame:
-    """The map's trend test over all cells, then its claims cell by cell."""
-    if facts.runs is None:
-        return pd.DataFrame(columns=["cell", *CLAIM_COLUMNS])
-    return pd.concat(
-        [trend_claims(facts.rates, facts.config), claims_by_cell(facts.runs, facts.config)], ignore_index=True
-    )

@@ -17,7 +17,6 @@ from study.analysis.claims import CLAIM_COLUMNS, claims_frame
 from study.analysis.fixes import fixes_table
 from study.analysis.looks import looks_table, settled_at
 from study.analysis.outcomes import judge_preflight, judge_run
-from study.analysis.stability import STABILITY_COLUMNS, stability_table
 from study.analysis.statistics import mean_interval
 from study.layout import RUN_FACTS
 from study.protocol import protocol_status
@@ -149,7 +148,6 @@ RUN_COLUMNS = [
     "dataset",
     "classes",
     "outcome",
-    "outcome_reason",
     "cause",
     "plateau_exit_step",
     "steps",
@@ -238,14 +236,6 @@ def summary_table(facts: StudyFacts) -> pd.DataFrame:
     return summarize(facts.metrics, facts.config["variants"])
 
 
-def runs_of_study(facts: StudyFacts) -> pd.DataFrame:
-    return facts.runs
-
-
-def claims_of_study(facts: StudyFacts) -> pd.DataFrame:
-    return facts.claims
-
-
 def looks_of_study(facts: StudyFacts) -> pd.DataFrame:
     return looks_table(facts.looks)
 
@@ -272,13 +262,6 @@ def preflight_of_study(facts: StudyFacts) -> pd.DataFrame:
 
 def calibration_of_study(facts: StudyFacts) -> pd.DataFrame:
     return calibration_table(facts.preflight, facts.runs)
-
-
-def stability_of_study(facts: StudyFacts) -> pd.DataFrame:
-    """The claims tested again on the stability check's own seeds (the second, disjoint seed set)."""
-    if not facts.stability_metrics:
-        return pd.DataFrame(columns=STABILITY_COLUMNS)
-    return stability_table(facts.runs, runs_table(facts.stability_metrics), facts.config)
 
 
 def provenance_of_study(facts: StudyFacts) -> dict:

@@ -6,7 +6,6 @@ import html
 
 import pandas as pd
 
-from study.analysis.claims import format_p
 from study.analysis.statistics import POWER
 from study.reporting.cells import (
     cell_text,
@@ -14,6 +13,7 @@ from study.reporting.cells import (
     step_text,
     styled,
 )
+from study.reporting.claim_words import format_p
 from study.reporting.first_screen import APART, LECTURE_FAMILY, numbered, verdict_html
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from study.analysis.claims import format_p
 from study.analysis.sensitivity import ALL_CELLS
 from study.reporting.cells import clauses, interval_text, mean_pm_std, plural, step_text
+from study.reporting.claim_words import format_p
 from study.specs import OPTIMIZER_NAMES
 
 
