@@ -21,10 +21,11 @@ study: setup
 	$(BIN)/snakemake $(ARGS)
 
 # A test file per worker (--dist loadfile keeps a file's shared fixtures, such as the Slurm cluster or the
-# tiny study, in one process); two workers on 2 cores, since most tests wait on a single thread.
+# tiny study, in one process), in the order collected (tests/conftest.py puts the longest first); two
+# workers on 2 cores, since most tests wait on a single thread.
 TEST_WORKERS ?= 2
 test: setup
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # Real data without internet, for config/offline-mirror.yaml, a folder per dataset: Fashion-MNIST
 # from Debian's dataset-fashion-mnist, CIFAR-10 rebuilt from ../shared/datasets.

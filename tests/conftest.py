@@ -117,3 +117,24 @@ SMALL_SPEC = {
 @pytest.fixture
 def small_spec():
     return dict(SMALL_SPEC)
+
+
+# The files that run real workflows, longest first: `make test` spreads test files over two workers
+# (pytest-xdist, --dist loadfile) in the order collected, and a long file collected last leaves one worker
+# idle while the other finishes it.
+LONGEST_FIRST = [
+    "test_slurm.py",
+    "test_workflow.py",
+    "test_chaos.py",
+    "test_real_data.py",
+    "test_tracking.py",
+    "test_full_disk.py",
+    "test_deploy.py",
+    "test_backends.py",
+    "test_resume.py",
+]
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
