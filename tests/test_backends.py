@@ -8,6 +8,7 @@ import pytest
 import yaml
 from conftest import SMALL_SPEC, job_command, judged, make_run, run_locally
 from fakedata import prepared_cifar10, serve, write_cifar10
+from trackers import curve_tags, hparams_sessions
 
 LEARNING = {"learns", "overfits"}
 LEARNS = SMALL_SPEC | {
@@ -79,3 +80,12 @@ def test_a_tiny_study_runs_end_to_end_on_jax(tmp_path):
     provenance = json.loads((results / "tables" / "provenance.json").read_text())
     assert provenance["training"][0]["backend"] == "jax"
     assert (results / "report.html").stat().st_size > 0
+    # TensorBoard under JAX: the run's curves, and its HParams session with its outcome
+    assert {"train/epoch_loss", "validation/epoch_accuracy"} <= curve_tags(
+        results / "runs" / "cifar_12conv_relu_skip" / "seed_1"
+    )
+    session = hparams_sessions(results / "tensorboard")[("cifar_12conv_relu_skip", 1)]
+    runs = pd.read_csv(results / "tables" / "runs.csv")
+    assert session["backend"] == "jax" and session["skip"] is True and session["width"] == 0.125
+    assert (session["outcome"], session["cause"]) == (runs.loc[0, "outcome"], runs.loc[0, "cause"])
+    assert session["final_val_accuracy"] == pytest.approx(metrics["final_val_accuracy"])

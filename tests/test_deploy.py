@@ -48,7 +48,7 @@ rule all:
     input:
         rules.study_all.input,
 """
-DEVELOPMENT = {"pytest", "selenium", "ruff", "snakefmt"}  # requirements.txt's tools, not the jobs'
+DEVELOPMENT = {"pytest", "pytest-xdist", "selenium", "ruff", "snakefmt"}  # requirements.txt's tools, not the jobs'
 WORKFLOW_ONLY = {"snakemake", "snakemake-executor-plugin-slurm", "snakemake-executor-plugin-slurm-jobstep"}
 
 

@@ -12,6 +12,7 @@ import pytest
 import yaml
 from conftest import LOCAL, REPO, run_locally, workflow_command
 from fakedata import serve, write_cifar10, write_cifar100, write_fashion_mnist
+from trackers import curve_tags, hparams_sessions
 
 from study.config import merge_layers
 from study.layout import tables
@@ -71,7 +72,9 @@ def study(tmp_path_factory):
         # a first attempt under other rules stops before training: it fixes nothing
         (work / "early.yaml").write_text(yaml.safe_dump(merge_layers(config, {"design": {"alpha": 0.1}})))
         early = subprocess.run(
-            workflow_command(work, work / "early.yaml", "results/protocol.json", *LOCAL), capture_output=True, text=True
+            workflow_command(work, work / "early.yaml", *LOCAL, "--", "results/protocol.json"),
+            capture_output=True,
+            text=True,
         )
         assert early.returncode == 0, early.stderr[-3000:]
         (work / "test.yaml").write_text(yaml.safe_dump(config))
@@ -255,6 +258,21 @@ def test_a_2x2_sensitivity_map_runs_end_to_end_and_reaches_the_report(study):
     html = (study / "report.html").read_text()
     assert "Where the story holds: the sensitivity map" in html and "confirmed in 0 of 4 cells" in html
     assert "is not a cell of the map: it was not measured here" in html
+
+
+def test_tensorboard_lists_every_run_in_its_hparams_dashboard_with_its_variant_seed_and_outcome(study):
+    sessions = hparams_sessions(study / "tensorboard")
+    trained = {(run.parent.name, int(run.name.removeprefix("seed_"))) for run in (study / "runs").glob("*/seed_*")}
+    assert set(sessions) == trained and len(trained) == len(VARIANTS) * len(SEEDS) + 1 + 4  # stability, map
+    for run in pd.read_csv(study / "tables" / "runs.csv").itertuples():
+        session = sessions[(run.variant, run.seed)]
+        assert (session["outcome"], session["cause"], session["dataset"]) == (run.outcome, run.cause, run.dataset)
+        assert session["final_train_accuracy"] == pytest.approx(run.final_train_accuracy)
+    assert (
+        sessions[("diverging", 1)]["learning_rate"] == 1.0e20 and sessions[("diverging", 1)]["backend"] == "tensorflow"
+    )
+    curves = curve_tags(study / "runs" / "diverging" / "seed_1")
+    assert "train/epoch_loss" in curves and any(tag.startswith("diagnostics/gradient_norm/") for tag in curves)
 
 
 def test_diagnostics_table_covers_every_run(study):
@@ -468,7 +486,9 @@ def looked_study(tmp_path_factory):
         # a first attempt under other rules stops before training: it fixes nothing
         (work / "early.yaml").write_text(yaml.safe_dump(merge_layers(config, {"design": {"alpha": 0.1}})))
         early = subprocess.run(
-            workflow_command(work, work / "early.yaml", "results/protocol.json", *LOCAL), capture_output=True, text=True
+            workflow_command(work, work / "early.yaml", *LOCAL, "--", "results/protocol.json"),
+            capture_output=True,
+            text=True,
         )
         assert early.returncode == 0, early.stderr[-3000:]
         (work / "test.yaml").write_text(yaml.safe_dump(config))

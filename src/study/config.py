@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -85,6 +86,29 @@ def check_config(config: dict) -> None:
     check_stability(config)
     check_design(config)
     check_sensitivity(config)
+    check_tracking(config)
+
+
+TRACKING_SCHEMES = {
+    "http": "http://HOST:PORT",
+    "https": "https://HOST",
+    "file": "file:PATH",
+    "sqlite": "sqlite:///PATH",
+}
+
+
+def check_tracking(config: dict) -> None:
+    """An MLflow URI that names a server or a store: a typo is refused before any job, not found by each."""
+    uri = config["tracking"]["mlflow"]["uri"]
+    if uri is None:
+        return
+    parts = urlsplit(uri)
+    remote = parts.scheme in ("http", "https")
+    if parts.scheme not in TRACKING_SCHEMES or (remote and not parts.hostname) or not (parts.netloc or parts.path):
+        raise ConfigError(
+            f"tracking.mlflow.uri: {uri!r} is not an MLflow tracking URI ({', '.join(TRACKING_SCHEMES.values())}, "
+            "or null for no MLflow)"
+        )
 
 
 def check_subset(config: dict) -> None:

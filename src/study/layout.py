@@ -136,6 +136,11 @@ class Layout:
     def figures(self) -> str:
         return self.path("figures")
 
+    @property
+    def tensorboard(self) -> str:
+        """The runs' HParams sessions (study.tracking.hparams), beside their training curves in runs/."""
+        return self.path("tensorboard")
+
     def log(self, rule: str, *name: object) -> str:
         return self.path("logs", rule, *name[:-1], f"{name[-1]}.log") if name else self.path("logs", f"{rule}.log")
 

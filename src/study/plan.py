@@ -63,6 +63,7 @@ def job_counts(config: dict, pdf: bool = True) -> dict[str, int]:
         **dict.fromkeys(table_rules(), 1),
         "report": 1,
         "report_pdf": int(pdf),
+        "tracking": 1,
     }
 
 

@@ -149,7 +149,12 @@ def freeze(path: str | os.PathLike) -> str:
             "its hash (train through the workflow, or give the path of the study's protocol.json)"
         )
     path.chmod(path.stat().st_mode & ~WRITABLE)
-    return json.loads(path.read_text())["sha256"]
+    return recorded_sha256(path)
+
+
+def recorded_sha256(path: str | os.PathLike) -> str:
+    """The sha256 of the protocol at ``path``, as its runs recorded it."""
+    return json.loads(Path(path).read_text())["sha256"]
 
 
 def rules_of(protocol: dict) -> dict:

@@ -66,11 +66,12 @@ def check_sources():
 
 
 def get_final_outputs():
-    """The report, and its PDF where Chromium is installed to print it (otherwise the log says so)."""
+    """The report, and its PDF where Chromium is installed to print it (otherwise the log says so), and the
+    runs' TensorBoard sessions."""
     if find_chromium():
-        return [LAYOUT.report("html"), LAYOUT.report("pdf")]
+        return [LAYOUT.report("html"), LAYOUT.report("pdf"), LAYOUT.tensorboard]
     logger.warning(missing_chromium(LAYOUT.report("pdf")))
-    return [LAYOUT.report("html")]
+    return [LAYOUT.report("html"), LAYOUT.tensorboard]
 
 
 def get_config_layers():
@@ -138,6 +139,13 @@ def get_aggregate_inputs(wildcards):
         | run_facts(stability_runs(config), kind="stability_")
         | {"looks": [LAYOUT.look(look) for look in range(1, final + 1)]}
     )
+
+
+def get_tracking_inputs(wildcards):
+    """Every run the study trained: its final look's, the stability check's and the map's."""
+    final = get_final_look()
+    runs = [tuple(run) for run in read_look(final)["runs"]]
+    return run_facts(runs + stability_runs(config) + sensitivity_runs(config))
 
 
 def get_sensitivity_inputs():

@@ -7,6 +7,7 @@ from study.analysis.outcomes import judge_preflight, require_preflight
 from study.layout import checkpoint_dir
 from study.logs import logged_to
 from study.protocol import freeze
+from study.tracking.mlflow_runs import tracker_of
 from study.training.gpus import claim_job_gpu
 from study.training.run import Run
 from study.training.runtime import configure_backend
@@ -22,6 +23,9 @@ with logged_to(snakemake.log[0]):
     configure_backend(run.training["backend"])
     from study.training.loop import train_run
 
+    protocol_sha256 = freeze(snakemake.input.protocol)
+    # The config, not params: where copies of the run go does not change what it trains.
+    tracker = tracker_of(snakemake.config, snakemake.input.protocol, protocol_sha256)
     train_run(
         run,
         data_dir=Path(snakemake.input.meta).parent,
@@ -29,5 +33,6 @@ with logged_to(snakemake.log[0]):
         out_dir=Path(snakemake.output.metrics).parent,
         checkpoint_dir=checkpoint_dir(str(Path(snakemake.output.metrics).parent)),
         threads=snakemake.threads,
-        protocol_sha256=freeze(snakemake.input.protocol),
+        protocol_sha256=protocol_sha256,
+        tracker=tracker,
     )

@@ -21,11 +21,12 @@ import pandas as pd
 
 from study.data.prepare import load_subset, read_meta, stratified_subset
 from study.provenance import git_commit
+from study.tracking import run_settings
 from study.training.checkpoints import CheckpointSeal, open_checkpoint, restore_rows, save_rows
 from study.training.diagnostics import TrainingDiagnostics
 from study.training.feeding import make_dataset, steps_per_epoch
 from study.training.models import build_model
-from study.training.monitoring import ProgressLog, tensorboard_callbacks
+from study.training.monitoring import ProgressLog, TrackerLog, tensorboard_callbacks
 from study.training.optimizers import build_optimizer
 from study.training.optimizers import describe as describe_optimizer
 from study.training.run import Run
@@ -194,11 +195,12 @@ def compiled_model(run: Run, data: TrainingData, stats: dict) -> keras.Model:
     return model
 
 
-def fit(run: Run, model: keras.Model, data: TrainingData, out_dir: Path, checkpoint_dir: Path | None):
+def fit(run: Run, model: keras.Model, data: TrainingData, out_dir: Path, checkpoint_dir: Path | None, tracker=None):
     """Train ``model`` for the run's epochs, resuming from a checkpoint of this same run when there is one.
 
-    TensorBoard logs go to OUT_DIR/tensorboard as it trains. Returns the epoch rows, the step rows,
-    the diagnostics callback and the epoch resumed from (0 for a fresh start).
+    TensorBoard logs go to OUT_DIR/tensorboard as it trains, and each epoch to ``tracker`` when there is one.
+    Returns the epoch rows, the step rows, the diagnostics callback and the epoch resumed from (0 for a fresh
+    start).
     """
     first_epoch = open_checkpoint(checkpoint_dir, run.to_dict()) if checkpoint_dir else 0
     rows, step_rows, restored, restored_seconds = restore_rows(checkpoint_dir, first_epoch)
@@ -222,6 +224,7 @@ def fit(run: Run, model: keras.Model, data: TrainingData, out_dir: Path, checkpo
         ProgressLog(PROGRESS_SECONDS, batch_size, steps),
         StepRecorder(step_rows, run.diagnostics["step_interval"], batch_size, len(data.y_train)),
         EpochRecorder(rows, step_rows, diagnostics, checkpoint_dir),
+        *([TrackerLog(tracker, rows, diagnostics)] if tracker else []),
         keras.callbacks.TerminateOnNaN(),
     ]
     if checkpoint_dir:
@@ -288,6 +291,7 @@ def train_run(
     checkpoint_dir: str | os.PathLike | None = None,
     threads: int | None = None,
     protocol_sha256: str | None = None,
+    tracker=None,
 ) -> dict:
     """Train one run; write history.csv, diagnostics.csv, metrics.json and model.keras to ``out_dir``.
 
@@ -298,7 +302,8 @@ def train_run(
     epoch and, started again after being killed, resumes from the last saved
     epoch, unless the run (its whole `Run` value) changed meanwhile: then it
     starts over. The directory is removed once the outputs are written. ``protocol_sha256``: the hash of
-    the protocol the run was trained under (study.protocol), recorded with it.
+    the protocol the run was trained under (study.protocol), recorded with it. ``tracker``: a copy of the run
+    in a tracker (study.tracking.mlflow_runs.Tracker), which never fails the run.
     """
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
@@ -312,10 +317,12 @@ def train_run(
 
     started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
     started = time.perf_counter()
+    if tracker:
+        tracker.start(run.variant, run.seed, run_settings(run.to_dict()))
     data = load_training_data(run, data_dir)
     stats = json.loads(Path(stats_path).read_text())
     model = compiled_model(run, data, stats)
-    epoch_rows, step_rows, diagnostics, first_epoch = fit(run, model, data, out_dir, checkpoint_dir)
+    epoch_rows, step_rows, diagnostics, first_epoch = fit(run, model, data, out_dir, checkpoint_dir, tracker)
     wall = time.perf_counter() - started
 
     history = epoch_rows.reindex(columns=HISTORY_COLUMNS)
@@ -349,6 +356,8 @@ def train_run(
         "stats": stats,
     }
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    if tracker:
+        tracker.finish(out_dir / "model.keras")
     if checkpoint_dir:
         shutil.rmtree(checkpoint_dir)
     return metrics

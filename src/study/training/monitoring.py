@@ -1,10 +1,12 @@
 """What a person watching a training job sees: progress lines in its log, and TensorBoard scalars.
 
-TensorBoard files are written through tf.summary, so under TensorFlow only.
+TensorBoard files are written through tf.summary under either backend: Keras' TensorBoard callback uses it
+under JAX too. The runs' HParams sessions are the tables side's (study.tracking.hparams).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -50,10 +52,8 @@ class DiagnosticsScalars(keras.callbacks.Callback):
 
     def __init__(self, log_dir: Path, diagnostics: TrainingDiagnostics, first_epoch: int):
         super().__init__()
-        import tensorflow as tf
-
-        self.summary = tf.summary
-        self.writer = tf.summary.create_file_writer(str(log_dir))
+        self.summary = summary_tensorflow().summary
+        self.writer = self.summary.create_file_writer(str(log_dir))
         self.diagnostics, self.first_epoch = diagnostics, first_epoch
 
     def on_train_begin(self, logs=None):
@@ -76,10 +76,47 @@ class DiagnosticsScalars(keras.callbacks.Callback):
         self.writer.flush()
 
 
-def tensorboard_callbacks(log_dir: Path, diagnostics: TrainingDiagnostics, first_epoch: int) -> list:
-    """Keras' own TensorBoard callback (epoch metrics, train and validation) and the diagnostics' scalars."""
+class TrackerLog(keras.callbacks.Callback):
+    """Each epoch's recorded row and the diagnostics' scalars to a tracker (study.tracking.mlflow_runs), after
+    the callbacks that record them, so that the tracker sees what the run's files hold."""
+
+    def __init__(self, tracker, rows: list[dict], diagnostics: TrainingDiagnostics):
+        super().__init__()
+        self.tracker, self.rows, self.diagnostics = tracker, rows, diagnostics
+
+    def on_epoch_end(self, epoch, logs=None):
+        row = self.rows[-1]
+        values = {key: row[key] for key in TRACKED_EPOCH_METRICS if key in row}
+        values |= {
+            f"{r['statistic']}/{r['depth']:02d}_{r['layer']}": r["value"]
+            for r in self.diagnostics.rows
+            if r["epoch"] == epoch + 1 and r["statistic"] in TENSORBOARD_STATISTICS
+        }
+        self.tracker.log_epoch(epoch + 1, values)
+
+
+# history.csv's measures, as a tracker plots them per epoch
+TRACKED_EPOCH_METRICS = ("running_loss", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds")
+
+
+def summary_tensorflow():
+    """TensorFlow, for tf.summary alone; under another backend it is kept off the GPUs, which that backend
+    holds (before anything initializes TensorFlow's devices)."""
+    import tensorflow as tf
+
     if keras.backend.backend() != "tensorflow":
-        print(f"no TensorBoard files under the {keras.backend.backend()} backend", flush=True)
+        with contextlib.suppress(RuntimeError):  # already initialized: nothing to hide any more
+            tf.config.set_visible_devices([], "GPU")
+    return tf
+
+
+def tensorboard_callbacks(log_dir: Path, diagnostics: TrainingDiagnostics, first_epoch: int) -> list:
+    """Keras' own TensorBoard callback (epoch metrics, train and validation) and the diagnostics' scalars; none
+    where TensorFlow, which writes them, is not installed (a JAX-only machine)."""
+    try:
+        summary_tensorflow()
+    except ImportError:
+        print("no TensorBoard files: TensorFlow, which writes them, is not installed", flush=True)
         return []
     return [
         keras.callbacks.TensorBoard(str(log_dir), histogram_freq=0, write_graph=False, update_freq="epoch"),
