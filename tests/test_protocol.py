@@ -16,7 +16,6 @@ from study.protocol import (
     protocol_hash,
     protocol_of,
     protocol_status,
-    rules_to_freeze,
     write_protocol,
 )
 from study.provenance import git_commit
@@ -39,27 +38,30 @@ def test_the_protocol_holds_the_design_the_claims_the_thresholds_and_every_claim
     assert set(protocol["recipes"]) == named - {None}
 
 
-def test_the_protocol_is_rewritten_until_a_run_freezes_it_and_a_later_change_is_seen(config, tmp_path):
+def test_the_first_run_freezes_the_protocol_under_the_rules_it_trains_under_and_a_later_change_is_seen(
+    config, tmp_path, capsys
+):
     path = tmp_path / "results" / "protocol.json"
     changed = config | {"design": config["design"] | {"alpha": 0.01}}
-    # before any run: the protocol rule's params follow the config, so a changed rule rewrites it
+    # written under the config of a study that then stopped before training; it trains under another
     written = write_protocol(config, path)
-    assert not is_frozen(path) and rules_to_freeze(changed, path) != rules_to_freeze(config, path)
-    first = write_protocol(changed, path)
-    assert first["sha256"] == protocol_hash(protocol_of(changed)) != written["sha256"]
-    # the first run freezes it: read-only by its mode (which holds for root), and the params stop following
-    assert freeze(path) == first["sha256"] and is_frozen(path) and not path.stat().st_mode & 0o222
-    assert rules_to_freeze(config, path) == rules_to_freeze(changed, path) == first["rules_stated_sha256"]
-    assert write_protocol(config, path) == first == json.loads(path.read_text())  # never rewritten
-    assert protocol_status(first, changed, [first["sha256"]] * 3)["fixed"]
-    status = protocol_status(first, config, [first["sha256"]] * 3)
+    assert not is_frozen(path)
+    sha = freeze(path, changed)
+    first = json.loads(path.read_text())
+    assert sha == first["sha256"] == protocol_hash(protocol_of(changed)) != written["sha256"]
+    assert "written again under the config's" in capsys.readouterr().out
+    # frozen: read-only by its mode (which holds for root), and never written again
+    assert is_frozen(path) and not path.stat().st_mode & 0o222
+    assert freeze(path, config) == sha and write_protocol(config, path) == first == json.loads(path.read_text())
+    assert protocol_status(first, changed, [sha] * 3)["fixed"]
+    status = protocol_status(first, config, [sha] * 3)
     assert status["changed"] and not status["fixed"]
     assert "The protocol changed after the first run" in protocol_note(status)
-    late = protocol_status(first, changed, [first["sha256"], None])
+    late = protocol_status(first, changed, [sha, None])
     assert late["runs_under_other"] == 1 and "1 runs were not trained under the protocol" in protocol_note(late)
     assert "No protocol was fixed" in protocol_note(protocol_status(None, config, []))
     with pytest.raises(MissingProtocolError, match="none.json: no protocol"):
-        freeze(tmp_path / "none.json")
+        freeze(tmp_path / "none.json", config)
 
 
 def test_the_hash_does_not_depend_on_key_order(config):

@@ -1,16 +1,17 @@
 """The protocol: what the claims test and how, fixed before the runs that confirm them.
 
 The workflow's protocol rule writes it when the study's data is in place, before its first run; training and
-aggregate take it as input. It is frozen by the first run that trains: that job records the protocol's
-sha256 and makes the file read-only, which Snakemake reads as protected. Until then a change of the
-config's rules rewrites it (the rule's params are the rules' hash, `rules_to_freeze`), so a study that
-stopped before training fixed nothing. Afterwards nothing rewrites it: the tables side compares the
-protocol the config states now with the frozen one, and a change means the claims were judged under rules
-set after runs had been seen, so the report labels them exploratory.
+aggregate take it as input. It is frozen by the first run that trains (`freeze`): that job writes it again
+if the config's rules changed since it was written, so a study that stopped before training fixed nothing,
+then makes it read-only, which Snakemake reads as protected, and records its sha256. Afterwards nothing
+rewrites it: the tables side compares the protocol the config states now with the frozen one, and a change
+means the claims were judged under rules set after runs had been seen, so the report labels them
+exploratory.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -139,16 +140,24 @@ class MissingProtocolError(FileNotFoundError):
     """A training job found no protocol where the workflow writes it before the first run."""
 
 
-def freeze(path: str | os.PathLike) -> str:
-    """Freeze the protocol at ``path`` (read-only from now on) and return its sha256, which a training run
-    records; a run that finds none fails."""
+def freeze(path: str | os.PathLike, config: dict) -> str:
+    """Freeze the protocol at ``path`` and return its sha256, which a training run records; a run that finds
+    none fails. The first run to train freezes it: if the config's rules changed since it was written (a study
+    that stopped before training), that run writes it again under them first. Under a lock beside it, for the
+    jobs that start together."""
     path = Path(path)
     if not path.exists():
         raise MissingProtocolError(
             f"{path}: no protocol; the workflow's protocol rule writes it before the first run, and a run records "
             "its hash (train through the workflow, or give the path of the study's protocol.json)"
         )
-    path.chmod(path.stat().st_mode & ~WRITABLE)
+    with open(path.parent / ".protocol.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not is_frozen(path):
+            if json.loads(path.read_text()).get("rules_stated_sha256") != rules_stated(config):
+                print(f"{path}: written under other rules and no run had trained; written again under the config's")
+                write_protocol(config, path)
+            path.chmod(path.stat().st_mode & ~WRITABLE)
     return recorded_sha256(path)
 
 
@@ -181,15 +190,6 @@ def rules_stated(config: dict) -> str:
             else {},
         }
     )
-
-
-def rules_to_freeze(config: dict, path: str | os.PathLike) -> str | None:
-    """The protocol rule's params: the config's rules (rules_stated) until a run has trained under the protocol
-    at ``path``, then the ones it was written under, so that Snakemake rewrites the protocol when the config's
-    rules change before the first run, and never after it."""
-    if is_frozen(path):
-        return json.loads(Path(path).read_text()).get("rules_stated_sha256")
-    return rules_stated(config)
 
 
 def protocol_status(frozen: dict | None, config: dict, run_hashes: list[str | None]) -> dict:

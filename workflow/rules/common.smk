@@ -21,7 +21,6 @@ from study.layout import (
     trained_variants,
     variant_spec,
 )
-from study.protocol import rules_to_freeze
 from study.reporting.browser import find_chromium, missing_chromium
 from study.training.run import Run
 
@@ -172,12 +171,6 @@ def get_run_metas():
 
 def get_run_stats():
     return [LAYOUT.stats(dataset) for dataset in get_run_datasets()]
-
-
-def get_protocol_rules(wildcards, output):
-    """The rules the protocol holds once written: the config's until the first run freezes it (study.protocol).
-    Read at the rule's own output, where a module's prefix puts it."""
-    return rules_to_freeze(config, output[0])
 
 
 def get_planned_stats():

@@ -1,7 +1,6 @@
 # The protocol: the claims, thresholds, looks, seeds and judging code, written once the study's data is in
-# place and frozen (made read-only) by the first training job (study.protocol). Until then a change of the
-# config's rules rewrites it, through its params; after, nothing does. Every training job and aggregate
-# read it.
+# place and frozen (made read-only) by the first training job, which writes it again first if the config's
+# rules changed since (study.protocol.freeze); after, nothing does. Every training job and aggregate read it.
 rule protocol:
     input:
         stats=ancient(get_planned_stats()),
@@ -16,7 +15,5 @@ rule protocol:
     resources:
         mem_mb=500,
         runtime=5,
-    params:
-        rules=get_protocol_rules,
     script:
         "../scripts/protocol.py"

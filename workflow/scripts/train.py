@@ -23,7 +23,7 @@ with logged_to(snakemake.log[0]):
     configure_backend(run.training["backend"])
     from study.training.loop import train_run
 
-    protocol_sha256 = freeze(snakemake.input.protocol)
+    protocol_sha256 = freeze(snakemake.input.protocol, snakemake.config)
     # The config, not params: where copies of the run go does not change what it trains.
     tracker = tracker_of(snakemake.config, snakemake.input.protocol, protocol_sha256)
     train_run(

@@ -147,13 +147,13 @@ def contrast_claim(claim: dict, runs: pd.DataFrame, design: dict) -> dict:
     }
 
 
+ACCURACY_GAP = "accuracy_gap"  # what a larger_gap claim compares: train minus validation accuracy
+
+
 def compared_metric(claim: dict) -> str:
     """The column a paired claim compares seed by seed: ``metric`` for better_than (the final train accuracy
     unless named), the train-validation accuracy gap (ACCURACY_GAP) for larger_gap."""
     return claim.get("metric", "final_train_accuracy") if claim["expect"] == "better_than" else ACCURACY_GAP
-
-
-ACCURACY_GAP = "accuracy_gap"
 
 
 def compared_values(claim: dict, runs: pd.DataFrame) -> tuple[list, np.ndarray, np.ndarray]:
