@@ -7,9 +7,9 @@ from scipy import stats
 from study.analysis.calibration import calibration_table
 from study.analysis.claims import claims_table
 from study.analysis.fixes import fixes_table
-from study.analysis.stability import STABILITY_COLUMNS, stability_summary
+from study.analysis.stability import STABILITY_COLUMNS
 from study.reporting import notes, table_views
-from study.reporting.claim_words import with_evidence
+from study.reporting.claim_words import stability_summary, with_evidence
 from study.reporting.published_text import stability_section
 from study.reporting.worded_tables import stability_of_runs
 

@@ -39,13 +39,3 @@ def stability_table(a: pd.DataFrame, b: pd.DataFrame, pooled: pd.DataFrame, alph
     table = compare_claims(a, b, alpha).rename(columns=RENAMED)
     pooled = pooled[["claim", "seeds", "evidence", "verdict"]].set_axis(["claim", *POOLED], axis=1)
     return table.merge(pooled, on="claim")[STABILITY_COLUMNS]
-
-
-def stability_summary(table: pd.DataFrame) -> str:
-    """'5 claims on both seed sets: the sets differ on 0; pooled: 3 confirmed, 2 undetermined.'"""
-    pooled = table["verdict_pooled"].value_counts()
-    return (
-        f"{len(table)} claims on both seed sets: the two sets differ (exact or Welch test, at the design's alpha) "
-        f"on {int((table['agreement'] == 'differ').sum())}; on the pooled seeds: "
-        + ", ".join(f"{count} {verdict}" for verdict, count in pooled.items())
-    )

@@ -189,3 +189,13 @@ def worded_claims(claims: pd.DataFrame, config: dict, runs: pd.DataFrame) -> pd.
     worded = claims.assign(**words)
     extra = [column for column in worded if column not in CLAIMS_TABLE_COLUMNS]
     return worded[CLAIMS_TABLE_COLUMNS + extra]
+
+
+def stability_summary(table: pd.DataFrame) -> str:
+    """'5 claims on both seed sets: the sets differ on 0; pooled: 3 confirmed, 2 undetermined.'"""
+    pooled = table["verdict_pooled"].value_counts()
+    return (
+        f"{len(table)} claims on both seed sets: the two sets differ (exact or Welch test, at the design's alpha) "
+        f"on {int((table['agreement'] == 'differ').sum())}; on the pooled seeds: "
+        + ", ".join(f"{count} {verdict}" for verdict, count in pooled.items())
+    )

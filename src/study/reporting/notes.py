@@ -6,10 +6,9 @@ import pandas as pd
 
 from study.analysis.outcomes import chance_accuracy, plateau_line
 from study.analysis.sensitivity import ALL_CELLS
-from study.analysis.stability import stability_summary
 from study.analysis.statistics import CONFIDENCE, POWER
 from study.reporting.cells import fraction
-from study.reporting.claim_words import format_p
+from study.reporting.claim_words import format_p, stability_summary
 from study.reporting.table_views import cell_label, map_trends
 
 NEAR_CHANCE = 0.05  # how close to 1/classes a validation accuracy is "near chance" in the notes

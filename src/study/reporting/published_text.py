@@ -8,12 +8,11 @@ from pathlib import Path
 import pandas as pd
 
 from study.analysis.sensitivity import ALL_CELLS
-from study.analysis.stability import stability_summary
 from study.analysis.statistics import POWER
 from study.config import REPOSITORY
 from study.facts import FACTS_ARCHIVE
 from study.reporting.cells import markdown_table
-from study.reporting.claim_words import format_p
+from study.reporting.claim_words import format_p, stability_summary
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
