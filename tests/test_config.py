@@ -176,6 +176,9 @@ def test_dry_run_plans_one_train_job_per_variant_and_seed(default_config, tmp_pa
         # an exploration seed listed for confirmation
         ("seeds: [4, 11]\ndesign: {exploration_seeds: [1, 2, 3, 4, 5]}\n", "seeds: [4] are design.exploration_seeds"),
         ("extend: {claimz: [{claim: x}]}\n", "extend.claimz: the config has no list 'claimz' to add to"),
+        # a tracking server's URI with a typo is refused here, not found by each training job
+        ("tracking: {mlflow: {uri: 'htp://127.0.0.1:5000'}}\n", "tracking.mlflow.uri: 'htp://127.0.0.1:5000' is not"),
+        ("tracking: {mlflow: {uri: 'localhost:5000'}}\n", "tracking.mlflow.uri: 'localhost:5000' is not an MLflow"),
     ],
 )
 def test_a_bad_config_stops_the_run_before_any_job_and_names_the_problem(tmp_path, layer, named):
