@@ -129,7 +129,6 @@ def write_protocol(config: dict, path: str | os.PathLike) -> dict:
         "sha256": protocol_hash(protocol),
         "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "protocol": protocol,
-        "rules_stated_sha256": rules_stated(config),
     }
     with written_atomically(path) as partial:
         partial.write_text(json.dumps(record, indent=2) + "\n")
@@ -154,7 +153,8 @@ def freeze(path: str | os.PathLike, config: dict) -> str:
     with open(path.parent / ".protocol.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not is_frozen(path):
-            if json.loads(path.read_text()).get("rules_stated_sha256") != rules_stated(config):
+            written = json.loads(path.read_text())["protocol"]
+            if protocol_hash(rules_of(written)) != protocol_hash(rules_of(protocol_of(config))):
                 print(f"{path}: written under other rules and no run had trained; written again under the config's")
                 write_protocol(config, path)
             path.chmod(path.stat().st_mode & ~WRITABLE)
@@ -170,26 +170,6 @@ def rules_of(protocol: dict) -> dict:
     """What a protocol fixes, without the commit it was written at: a later commit that leaves the claims, the
     thresholds, the recipes and every line of the judging code as they were changes no rule."""
     return {key: value for key, value in protocol.items() if key != "commit"}
-
-
-def rules_stated(config: dict) -> str:
-    """sha256 of the rules as the config states them, with the judging code's hashes: what protocol_of fixes,
-    read without importing the judging code, so that Snakemake alone can plan the workflow."""
-    sensitivity = config["sensitivity"]
-    return protocol_hash(
-        {
-            "seeds": list(config["seeds"]),
-            "design": config["design"],
-            "claims": config["claims"],
-            "outcomes": config["outcomes"],
-            "recipes": {name: recipe(config, name) for name in claimed_variants(config)},
-            "judging_code": judging_code(),
-            "looks_rule": LOOKS_RULE,
-            "map": {key: sensitivity.get(key) for key in ("variants", "grid", "seeds", "trend_along")}
-            if sensitivity["variants"]
-            else {},
-        }
-    )
 
 
 def protocol_status(frozen: dict | None, config: dict, run_hashes: list[str | None]) -> dict:
