@@ -203,3 +203,26 @@ def test_a_server_that_goes_away_mid_study_costs_a_warning_in_each_affected_job_
         warned = "WARNING: MLflow tracking at" in (logs / "train" / VARIANT / f"seed_{seed}.log").read_text()
         assert warned == (seed in affected), seed
     assert "WARNING: MLflow tracking at" in (logs / "tracking.log").read_text()
+
+
+def test_an_hparams_session_reads_back_with_tensorboards_reader_and_the_same_run_writes_the_same_bytes(tmp_path):
+    from trackers import hparams_sessions
+
+    from study.tracking.hparams import write_session
+
+    spec = {"dataset": "cifar10", "width": 0.25, "learning_rate": 0.001, "batch_size": 64, "epochs": 2}
+    spec |= {"initializer": "he_normal", "batchnorm": False, "skip": True, "activation": "relu"}
+    record = {
+        "variant": "cifar_12conv_relu_skip",
+        "seed": 3,
+        "finished_at": "2026-12-05T08:00:00+00:00",
+        "run": {"variant": "cifar_12conv_relu_skip", "seed": 3, "spec": spec}
+        | {"training": {"precision": "float32", "backend": "jax"}},
+        "outcome": "learns",
+        "cause": "none sought (it learned)",
+    } | {"final_train_accuracy": 0.5, "final_val_accuracy": 0.4, "final_train_loss": 1.2, "final_val_loss": 1.3}
+    first = write_session(tmp_path, record).read_bytes()
+    assert write_session(tmp_path, record).read_bytes() == first
+    session = hparams_sessions(tmp_path)[("cifar_12conv_relu_skip", 3)]
+    assert session["skip"] is True and session["backend"] == "jax" and session["outcome"] == "learns"
+    assert session["final_val_accuracy"] == pytest.approx(0.4)
