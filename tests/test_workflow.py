@@ -483,14 +483,6 @@ def looked_study(tmp_path_factory):
             "claims": LOOK_CLAIMS,
             "fix_ranking": None,
         }
-        # a first attempt under other rules stops before training: it fixes nothing
-        (work / "early.yaml").write_text(yaml.safe_dump(merge_layers(config, {"design": {"alpha": 0.1}})))
-        early = subprocess.run(
-            workflow_command(work, work / "early.yaml", *LOCAL, "--", "results/protocol.json"),
-            capture_output=True,
-            text=True,
-        )
-        assert early.returncode == 0, early.stderr[-3000:]
         (work / "test.yaml").write_text(yaml.safe_dump(config))
         return run_locally(work, work / "test.yaml", timeout=900)
 
