@@ -130,11 +130,16 @@ def get_final_look():
     return look
 
 
+def get_final_runs():
+    """The study's runs: the final look's."""
+    return [tuple(run) for run in read_look(get_final_look())["runs"]]
+
+
 def get_aggregate_inputs(wildcards):
     """The study's runs (its final look's), every look taken, and the stability check's runs."""
     final = get_final_look()
     return (
-        run_facts([tuple(run) for run in read_look(final)["runs"]])
+        run_facts(get_final_runs())
         | run_facts(stability_runs(config), kind="stability_")
         | {"looks": [LAYOUT.look(look) for look in range(1, final + 1)]}
     )
@@ -142,9 +147,7 @@ def get_aggregate_inputs(wildcards):
 
 def get_tracking_inputs(wildcards):
     """Every run the study trained: its final look's, the stability check's and the map's."""
-    final = get_final_look()
-    runs = [tuple(run) for run in read_look(final)["runs"]]
-    return run_facts(runs + stability_runs(config) + sensitivity_runs(config))
+    return run_facts(get_final_runs() + stability_runs(config) + sensitivity_runs(config))
 
 
 def get_sensitivity_inputs():

@@ -266,6 +266,12 @@ def seeds_for_power(row: dict, effect: dict[str, float], design: dict, level: fl
     return statistics.seeds_for_mean(effect["difference"], row.get("sd", math.nan), level)
 
 
+def not_trained(claim: dict, runs: pd.DataFrame) -> list[str]:
+    """The variants a claim names (its variant, its baseline) that have no run in ``runs``."""
+    names = (claim["variant"], claim.get("baseline"))
+    return [name for name in names if name and name not in set(runs["variant"])]
+
+
 def claim_row(claim: dict, runs: pd.DataFrame, variants: dict, design: dict) -> dict:
     """One claim's test against the runs table (one row per variant x seed, with outcomes and final metrics);
     its verdict waits for the family's adjustment (`settle`)."""
@@ -281,7 +287,7 @@ def claim_row(claim: dict, runs: pd.DataFrame, variants: dict, design: dict) -> 
         "family": claim.get("family", DEFAULT_FAMILY),
         "lecture": variants.get(variant, {}).get("lecture", {}).get("says", ""),
     }
-    if {variant, baseline} - {None} - set(runs["variant"]):
+    if not_trained(claim, runs):
         return row | {"n_seeds": 0, "p_value": math.nan, "verdict": NOT_RUN}
     if kind == "rate":
         row |= rate_claim(claim, runs, design)

@@ -19,6 +19,7 @@ from study.analysis.claims import (
     compared_values,
     design_effect,
     look_count,
+    not_trained,
     observed_effect,
     points_claimed_way,
 )
@@ -110,8 +111,7 @@ def power_words(row, design: dict, observed: bool) -> str:
 def reason(row, claim: dict, design: dict, runs: pd.DataFrame) -> str:
     """Why the claim has its verdict, in one sentence with the numbers."""
     if row["verdict"] == NOT_RUN:
-        missing = [name for name in (row["variant"], row["baseline"]) if name and name not in set(runs["variant"])]
-        return f"not run: {', '.join(missing)}"
+        return f"not run: {', '.join(not_trained(claim, runs))}"
     if row["verdict"] == NOT_TESTABLE:
         return f"declared not testable at this profile: {design['not_testable'][row['claim']]}"
     looks = look_count(design)

@@ -33,7 +33,7 @@ class Tracker:
 
     def __init__(self, settings: dict, study: str, lock: Path):
         self.settings, self.study, self.lock = settings, study, Path(lock)
-        self.client, self.run_id, self.stopped = None, None, False
+        self.client, self.experiment, self.run_id, self.stopped = None, None, None, False
         os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
         os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(settings["timeout_seconds"])
 
@@ -51,12 +51,16 @@ class Tracker:
             )
             return None
 
-    def connect(self):
-        from mlflow.tracking import MlflowClient
+    def connect(self) -> str:
+        """The experiment's id, looked up (or created) on the first call, when the client is made."""
+        if self.experiment is None:
+            from mlflow.tracking import MlflowClient
 
-        self.client = MlflowClient(tracking_uri=self.settings["uri"])
-        experiment = self.client.get_experiment_by_name(self.settings["experiment"])
-        return experiment.experiment_id if experiment else self.client.create_experiment(self.settings["experiment"])
+            self.client = MlflowClient(tracking_uri=self.settings["uri"])
+            found = self.client.get_experiment_by_name(self.settings["experiment"])
+            name = self.settings["experiment"]
+            self.experiment = found.experiment_id if found else self.client.create_experiment(name)
+        return self.experiment
 
     def study_run(self, experiment: str) -> str:
         """The study's run, created by the first job to look for it (under a file lock: jobs start together)."""
