@@ -147,7 +147,9 @@ def get_aggregate_inputs(wildcards):
 
 def get_tracking_inputs(wildcards):
     """Every run the study trained: its final look's, the stability check's and the map's."""
-    return run_facts(get_final_runs() + stability_runs(config) + sensitivity_runs(config))
+    return run_facts(
+        get_final_runs() + stability_runs(config) + sensitivity_runs(config)
+    )
 
 
 def get_sensitivity_inputs():
