@@ -60,7 +60,8 @@ def judged(run_dir: Path) -> dict:
 
     metrics, tables = read_run(run_dir)
     history, steps, diagnostics = (tables[name] for name in ("history.csv", "steps.csv", "diagnostics.csv"))
-    return metrics | judge_run(history, steps, diagnostics, metrics["classes"], OUTCOME_THRESHOLDS)
+    stopped = metrics.get("dead_runs", {}).get("stopped")
+    return metrics | judge_run(history, steps, diagnostics, metrics["classes"], OUTCOME_THRESHOLDS, "relu", stopped)
 
 
 def make_run(spec: dict, seed: int, **changes) -> Run:
@@ -73,6 +74,7 @@ def make_run(spec: dict, seed: int, **changes) -> Run:
         subset_seed=0,
         training={"backend": "tensorflow", "precision": "auto", "steps_per_execution": 1},
         diagnostics={"probe_images": 32, "saturation": 0.01, "step_interval": 5, "train_probe_images": 64},
+        dead_runs={"stop": True, "check_every_steps": 10, "consecutive_checks": 3},
     )
     return dataclasses.replace(run, **changes)
 

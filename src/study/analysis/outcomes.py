@@ -115,7 +115,7 @@ def has_stalled(losses: np.ndarray, windows: int) -> tuple[bool, float, float]:
 
 
 def run_outcome(
-    history: pd.DataFrame, steps: pd.DataFrame, classes: int, thresholds: dict
+    history: pd.DataFrame, steps: pd.DataFrame, classes: int, thresholds: dict, stopped_dead: dict | None = None
 ) -> tuple[str, dict, int | None]:
     """A run's outcome, the facts it was decided on (``rule`` names which decided it; study.reporting.run_words
     says it in words), and the step at which it left the plateau (None if it did not).
@@ -126,12 +126,17 @@ def run_outcome(
     A run that left the plateau learns only if the net as it is evaluated (inference mode, at the last
     epoch's end) is off chance too; otherwise it *learns in training mode only*. The overfit gap compares
     train and validation accuracy, both measured in inference mode at the last epoch's end.
+
+    A run its training ended because it was dead (``stopped_dead``: the step, the dead layer and the checks in
+    a row that found it so, study.training.dead_runs) is stuck: nothing at or below that layer could learn.
     """
     losses = np.concatenate([steps["loss"].to_numpy(dtype=float), history["running_loss"].to_numpy(dtype=float)])
     if not np.all(np.isfinite(losses)):
         return "diverged", {"rule": "non_finite"}, None
     line, windows, total = plateau_line(classes, thresholds), thresholds["windows"], int(steps["step"].iloc[-1])
     exit_step = plateau_exit(steps, line, windows)
+    if stopped_dead:
+        return "stuck", {"rule": "ended_dead", **stopped_dead}, exit_step
     if exit_step is None:
         return (*not_left(steps, line, windows), None)
     after = steps.loc[steps["step"] >= exit_step, "loss"].to_numpy(dtype=float)
@@ -243,11 +248,13 @@ def judge_run(
     classes: int,
     thresholds: dict,
     activation: str = "relu",
+    stopped_dead: dict | None = None,
 ):
     """What aggregate makes of one run's recorded facts: outcome and the facts it was decided on, cause, the
     diagnostic signs the cause was read from, and the step it left the plateau. ``activation``: the run's,
-    which says which unit statistics it recorded."""
-    outcome, basis, exit_step = run_outcome(history, steps, classes, thresholds)
+    which says which unit statistics it recorded; ``stopped_dead``: where its training ended it dead, if it
+    did."""
+    outcome, basis, exit_step = run_outcome(history, steps, classes, thresholds, stopped_dead)
     signs = diagnostic_signs(diagnostics)
     return {
         "outcome": outcome,

@@ -62,6 +62,7 @@ def read_runs(run_dirs: list[str | os.PathLike], thresholds: dict) -> tuple[list
             m["classes"],
             thresholds,
             m["run"]["spec"].get("activation", "relu"),
+            m.get("dead_runs", {}).get("stopped"),
         )
         records.append(m | judged)
         for name, table in own.items():

@@ -27,6 +27,11 @@ def outcome_reason(basis: dict) -> str:
     rule = basis["rule"]
     if rule == "non_finite":
         return "non-finite training loss"
+    if rule == "ended_dead":
+        return (
+            f"ended dead at step {basis['step']}: no unit of {basis['layer']} fired for any probe image and no "
+            f"layer at or below it had a gradient, at {basis['checks']} checks in a row"
+        )
     if rule == "fell_back":
         return f"left the plateau at step {basis['step']} but fell back onto it for {basis['windows']} or more windows"
     if rule == "leaving_at_end":

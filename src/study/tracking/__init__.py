@@ -22,4 +22,6 @@ def run_settings(run: dict) -> dict[str, object]:
         "activation": spec["activation"],
         "precision": training["precision"],
         "backend": training["backend"],
+        # runs trained before the dead-run stop existed went on to the end
+        "dead_run_stop": bool(run.get("dead_runs", {}).get("stop", False)),
     }

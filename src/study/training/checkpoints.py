@@ -1,9 +1,10 @@
 """A training run's state between epochs, so that a killed job resumes where it stopped.
 
 Keras' BackupAndRestore keeps the weights and optimizer state; beside them this
-module keeps the run's identity (run.json) and the rows recorded so far
-(epochs.csv, steps.csv, diagnostics.csv, state.json), each replaced atomically, and, once an
-epoch's weights are saved, a seal with their checksums (seal.json). A checkpoint
+module keeps the run's identity (run.json), the rows recorded so far (epochs.csv,
+steps.csv, diagnostics.csv) and state.json (the diagnostics' seconds, the dead-run
+checks), each replaced atomically, and, once an epoch's weights are saved, a seal
+with their checksums (seal.json). A checkpoint
 is resumed only when it is this run's, of this checkpoint format, and whole:
 anything else is removed, with a warning, and the run starts over.
 """
@@ -20,7 +21,7 @@ import pandas as pd
 from study.atomic import written_atomically
 from study.data.download import file_digest
 
-CHECKPOINT_FORMAT = 3  # raise it when what a checkpoint holds changes: older ones then start over
+CHECKPOINT_FORMAT = 4  # raise it when what a checkpoint holds changes: older ones then start over
 SEALED = ("latest.weights.h5", "training_metadata.json")  # what BackupAndRestore writes each epoch
 
 
@@ -115,19 +116,21 @@ def save_rows(
     epochs: pd.DataFrame,
     steps: pd.DataFrame,
     diagnostics: pd.DataFrame,
-    diagnostics_seconds: float,
+    state: dict,
 ):
-    """Keep the rows recorded so far; called after each epoch, before the weights are saved."""
+    """Keep the rows recorded so far, and ``state`` (JSON: the diagnostics' seconds, the dead-run checks); called
+    after each epoch, before the weights are saved."""
     write_table_atomically(checkpoint_dir / "epochs.csv", epochs)
     write_table_atomically(checkpoint_dir / "steps.csv", steps)
     write_table_atomically(checkpoint_dir / "diagnostics.csv", diagnostics)
-    write_text_atomically(checkpoint_dir / "state.json", json.dumps({"diagnostics_seconds": diagnostics_seconds}))
+    write_text_atomically(checkpoint_dir / "state.json", json.dumps(state))
 
 
-def restore_rows(checkpoint_dir: Path | None, first_epoch: int) -> tuple[list[dict], list[dict], pd.DataFrame, float]:
-    """Epoch rows, step rows, diagnostics rows and diagnostics seconds of the epochs a checkpoint covers."""
+def restore_rows(checkpoint_dir: Path | None, first_epoch: int) -> tuple[list[dict], list[dict], pd.DataFrame, dict]:
+    """Epoch rows, step rows, diagnostics rows and the saved state of the epochs a checkpoint covers (an empty
+    state for a fresh start)."""
     if not first_epoch:
-        return [], [], pd.DataFrame(), 0.0
+        return [], [], pd.DataFrame(), {}
     epochs = pd.read_csv(checkpoint_dir / "epochs.csv")
     steps = pd.read_csv(checkpoint_dir / "steps.csv")
     diagnostics = pd.read_csv(checkpoint_dir / "diagnostics.csv")
@@ -136,5 +139,5 @@ def restore_rows(checkpoint_dir: Path | None, first_epoch: int) -> tuple[list[di
         epochs[epochs["epoch"] <= first_epoch].to_dict("records"),
         steps[steps["epoch"] <= first_epoch].to_dict("records"),
         diagnostics[diagnostics["epoch"] <= first_epoch],
-        state["diagnostics_seconds"],
+        state,
     )

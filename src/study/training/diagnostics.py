@@ -139,6 +139,7 @@ class TrainingDiagnostics(keras.callbacks.Callback):
                 self.add(epoch, layer.name, depth_of[layer.name], statistic, float(value))
         self.add(epoch, "model", 0, "probe_loss", float(loss))
         self.record_batchnorm_lag(epoch, depth_of)
+        self._before_last_step = {}  # an epoch that ends early (a dead run) has no last-step update of its own
         self.seconds += time.perf_counter() - start
 
     def record_batchnorm_lag(self, epoch: int, depth_of: dict[str, int]) -> None:

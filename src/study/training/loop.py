@@ -23,6 +23,7 @@ from study.data.prepare import load_subset, read_meta, stratified_subset
 from study.provenance import git_commit
 from study.tracking import run_settings
 from study.training.checkpoints import CheckpointSeal, open_checkpoint, restore_rows, save_rows
+from study.training.dead_runs import DeadRunStop
 from study.training.diagnostics import TrainingDiagnostics
 from study.training.feeding import make_dataset, steps_per_epoch
 from study.training.models import build_model
@@ -135,11 +136,16 @@ class EpochRecorder(keras.callbacks.Callback):
     """
 
     def __init__(
-        self, rows: list[dict], step_rows: list[dict], diagnostics: TrainingDiagnostics, checkpoint_dir: Path | None
+        self,
+        rows: list[dict],
+        step_rows: list[dict],
+        diagnostics: TrainingDiagnostics,
+        dead_runs: DeadRunStop,
+        checkpoint_dir: Path | None,
     ):
         super().__init__()
         self.rows, self.step_rows = rows, step_rows
-        self.diagnostics = diagnostics
+        self.diagnostics, self.dead_runs = diagnostics, dead_runs
         self.checkpoint_dir = checkpoint_dir
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -162,7 +168,11 @@ class EpochRecorder(keras.callbacks.Callback):
                 pd.DataFrame(self.rows),
                 pd.DataFrame(self.step_rows, columns=STEP_COLUMNS),
                 self.diagnostics.table(),
-                self.diagnostics.seconds,
+                {
+                    "diagnostics_seconds": self.diagnostics.seconds,
+                    "dead_checks": self.dead_runs.checks,
+                    "stopped_dead": self.dead_runs.stopped,
+                },
             )
 
 
@@ -199,11 +209,11 @@ def fit(run: Run, model: keras.Model, data: TrainingData, out_dir: Path, checkpo
     """Train ``model`` for the run's epochs, resuming from a checkpoint of this same run when there is one.
 
     TensorBoard logs go to OUT_DIR/tensorboard as it trains, and each epoch to ``tracker`` when there is one.
-    Returns the epoch rows, the step rows, the diagnostics callback and the epoch resumed from (0 for a fresh
-    start).
+    A run that meets the dead-run rule ends after that step (study.training.dead_runs). Returns the epoch rows,
+    the step rows, the diagnostics and dead-run callbacks and the epoch resumed from (0 for a fresh start).
     """
     first_epoch = open_checkpoint(checkpoint_dir, run.to_dict()) if checkpoint_dir else 0
-    rows, step_rows, restored, restored_seconds = restore_rows(checkpoint_dir, first_epoch)
+    rows, step_rows, restored, state = restore_rows(checkpoint_dir, first_epoch)
     if first_epoch:
         print(f"resuming from the checkpoint of epoch {first_epoch} in {checkpoint_dir}", flush=True)
     batch_size, epochs = run.spec["batch_size"], run.spec["epochs"]
@@ -213,8 +223,12 @@ def fit(run: Run, model: keras.Model, data: TrainingData, out_dir: Path, checkpo
         data.y_train[probe],
         run.diagnostics["saturation"],
         restored=restored,
-        seconds=restored_seconds,
+        seconds=state.get("diagnostics_seconds", 0.0),
     )
+    dead_runs = DeadRunStop(diagnostics, run.dead_runs, state.get("dead_checks", []), state.get("stopped_dead"))
+    if dead_runs.stopped:  # it ended dead at the epoch it saved: the weights are restored, nothing more trains
+        print(f"the checkpointed run ended dead at step {dead_runs.stopped['step']}", flush=True)
+    last_epoch = first_epoch if dead_runs.stopped else epochs
     steps = steps_per_epoch(len(data.y_train), batch_size)
     train_probe = stratified_subset(data.y_train, run.diagnostics["train_probe_images"], run.seed)
     callbacks = [
@@ -223,7 +237,8 @@ def fit(run: Run, model: keras.Model, data: TrainingData, out_dir: Path, checkpo
         *tensorboard_callbacks(out_dir / "tensorboard", diagnostics, first_epoch),
         ProgressLog(PROGRESS_SECONDS, batch_size, steps),
         StepRecorder(step_rows, run.diagnostics["step_interval"], batch_size, len(data.y_train)),
-        EpochRecorder(rows, step_rows, diagnostics, checkpoint_dir),
+        dead_runs,
+        EpochRecorder(rows, step_rows, diagnostics, dead_runs, checkpoint_dir),
         *([TrackerLog(tracker, rows, diagnostics)] if tracker else []),
         keras.callbacks.TerminateOnNaN(),
     ]
@@ -235,14 +250,14 @@ def fit(run: Run, model: keras.Model, data: TrainingData, out_dir: Path, checkpo
     model.fit(
         make_dataset(data.x_train, data.y_train, batch_size, run.seed, first_epoch, epochs),
         validation_data=make_dataset(data.x_val, data.y_val, batch_size, seed=None),
-        epochs=epochs,
+        epochs=last_epoch,
         initial_epoch=first_epoch,
         steps_per_epoch=steps,
         shuffle=False,  # the batches come in each epoch's own order; Keras would reorder a PyDataset's
         callbacks=callbacks,
         verbose=2,
     )
-    return pd.DataFrame(rows), pd.DataFrame(step_rows, columns=STEP_COLUMNS), diagnostics, first_epoch
+    return pd.DataFrame(rows), pd.DataFrame(step_rows, columns=STEP_COLUMNS), diagnostics, dead_runs, first_epoch
 
 
 def final_metrics(history: pd.DataFrame) -> dict:
@@ -259,14 +274,20 @@ def final_metrics(history: pd.DataFrame) -> dict:
     }
 
 
-def timing(epoch_rows: pd.DataFrame, diagnostics: TrainingDiagnostics, train_images: int, steps: int) -> dict:
-    """Where a run's time went: training phases, whole epochs, and the diagnostics callback."""
+def timing(
+    epoch_rows: pd.DataFrame, step_rows: pd.DataFrame, diagnostics: TrainingDiagnostics, images: int, batch_size: int
+) -> dict:
+    """Where a run's time went: training phases, whole epochs, and the diagnostics callback. ``images``: the
+    training images of an epoch."""
+    steps = int(step_rows["step"].iloc[-1])  # fewer than the epochs' when the run ended dead
+    full_epochs, partial_steps = divmod(steps, steps_per_epoch(images, batch_size))
+    images_seen = full_epochs * images + partial_steps * batch_size
     train_seconds = float(epoch_rows["train_seconds"].sum())
     return {
         "steps": steps,
         "train_seconds": train_seconds,
         "seconds_per_epoch": float(epoch_rows["seconds"].mean()),
-        "images_per_second": train_images * len(epoch_rows) / train_seconds,
+        "images_per_second": images_seen / train_seconds,
         "diagnostics_seconds": diagnostics.seconds,
         "diagnostics_share": diagnostics.seconds / train_seconds,
     }
@@ -322,7 +343,7 @@ def train_run(
     data = load_training_data(run, data_dir)
     stats = json.loads(Path(stats_path).read_text())
     model = compiled_model(run, data, stats)
-    epoch_rows, step_rows, diagnostics, first_epoch = fit(run, model, data, out_dir, checkpoint_dir, tracker)
+    epoch_rows, step_rows, diagnostics, dead_runs, first_epoch = fit(run, model, data, out_dir, checkpoint_dir, tracker)
     wall = time.perf_counter() - started
 
     history = epoch_rows.reindex(columns=HISTORY_COLUMNS)
@@ -331,7 +352,6 @@ def train_run(
     diagnostic_rows = diagnostics.table()
     diagnostic_rows.to_csv(out_dir / "diagnostics.csv", index=False)
     model.save(out_dir / "model.keras")
-    steps = steps_per_epoch(len(data.y_train), run.spec["batch_size"]) * len(history)
     metrics = {
         "variant": run.variant,
         "seed": run.seed,
@@ -345,7 +365,8 @@ def train_run(
         "finished_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
         "wall_seconds": wall,
         "resumed_from_epoch": first_epoch or None,
-        **timing(epoch_rows, diagnostics, len(data.y_train), steps),
+        **timing(epoch_rows, step_rows, diagnostics, len(data.y_train), run.spec["batch_size"]),
+        "dead_runs": dead_runs.record(),
         "run": run.to_dict(),
         "runtime": runtime_settings(),
         "device": device | {"CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES")},

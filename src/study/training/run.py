@@ -7,7 +7,7 @@ it holds only plain values, so it prints, compares and serialises as itself.
 
 It holds what changes training or what training records, and nothing else: the
 variant's spec without the lecture's text, the seed, the data selection, the
-training settings and what the diagnostics record. How a run is judged (the
+training settings, what the diagnostics record and when a dead run ends. How a run is judged (the
 config's `outcomes` thresholds, claims, the lecture's numbers) is the tables
 side's, so changing it re-judges the runs without retraining them.
 """
@@ -29,6 +29,7 @@ class Run:
     subset_seed: int
     training: dict
     diagnostics: dict
+    dead_runs: dict
 
     @classmethod
     def from_config(cls, config: dict, variant: str, seed: int) -> Run:
@@ -41,6 +42,7 @@ class Run:
             subset_seed=config["subset_seed"],
             training=dict(config["training"]),
             diagnostics=dict(config["diagnostics"]),
+            dead_runs=dict(config["dead_runs"]),
         )
 
     @classmethod
