@@ -127,6 +127,21 @@ def test_schema_rejects_bad_config(default_config, edit, named):
             "stability.seeds: [3] are also in seeds",
         ),
         (
+            lambda c: c.update(
+                seeds=[201, 202],
+                sensitivity={"variants": ["cifar_12conv_relu"], "grid": {"width": [0.5]}, "seeds": [202]},
+            ),
+            "sensitivity.seeds: [202] are also in seeds; each set of runs needs seeds of its own",
+        ),
+        (
+            lambda c: c.update(
+                seeds=[201],
+                sensitivity={"variants": ["cifar_12conv_relu"], "grid": {"width": [0.5]}, "seeds": [301, 101]},
+                design={"exploration_seeds": [101, 102]},
+            ),
+            "sensitivity.seeds: [101] are design.exploration_seeds",
+        ),
+        (
             lambda c: c.update(variants_to_train=["cifar_6conv_relu"], stability={"variants": ["cifar_6conv_sigmoid"]}),
             "stability.variants: ['cifar_6conv_sigmoid'] are not among the variants this study trains",
         ),

@@ -166,3 +166,39 @@ def test_a_dead_run_ends_under_jax_too(data):
     assert job.returncode == 0, job.stdout[-2000:] + job.stderr[-3000:]
     stopped = json.loads((data / "jax" / "metrics.json").read_text())["dead_runs"]["stopped"]
     assert stopped["layer"].startswith("block") and stopped["step"] < 8 * DYING["epochs"]
+
+
+def calibration_record(seed: int, dead: list[bool], stop: bool = False) -> dict:
+    checks = [{"step": 10 * (i + 1), "dead_layer": "block1_conv1" if d else None} for i, d in enumerate(dead)]
+    return {
+        "variant": "dying",
+        "seed": seed,
+        "steps": 10 * len(dead),
+        "run": {"dead_runs": {"stop": stop, "check_every_steps": 10, "consecutive_checks": 3}},
+        "dead_runs": {"checked": True, "checks": checks, "rule_met_at_step": rule_met_at(checks, 3), "stopped": None},
+    }
+
+
+def test_the_calibration_counts_the_runs_that_met_the_rule_and_came_back_after_it():
+    from study.analysis.dead_runs import calibration_count, calibration_table
+
+    records = [
+        calibration_record(1, [True] * 6),  # met at 30, dead to the end
+        calibration_record(2, [True, True, True, True, False, False]),  # met at 30, alive at 50
+        calibration_record(3, [False, True, True, False, True, True]),  # never three in a row
+        calibration_record(4, [True] * 6),  # met at 30, dead on the probe, yet left the plateau at 45
+        calibration_record(5, [True] * 3, stop=True),  # a stopped run is no calibration
+    ]
+    runs = pd.DataFrame(
+        {
+            "variant": "dying",
+            "seed": [1, 2, 3, 4, 5],
+            "plateau_exit_step": [None, None, 20, 45, None],
+            "outcome": ["stuck", "stuck", "learns", "stuck", "stuck"],
+        }
+    )
+    table = calibration_table(records, runs)
+    assert table["rule_met_at_step"].fillna(0).tolist()[:4] == [30, 30, 0, 30]
+    assert table["came_back"].tolist()[:4] == [False, True, None, True]
+    assert table.loc[1, "alive_again_at_step"] == 50
+    assert calibration_count(table) == {"runs": 4, "met_rule": 3, "came_back": 2, "median_steps_after_rule": 30.0}

@@ -83,6 +83,7 @@ def check_config(config: dict) -> None:
     if unknown:
         raise ConfigError(f"variants_to_train: {unknown} not among variants {sorted(config['variants'])}")
     check_subset(config)
+    check_seed_sets(config)
     check_stability(config)
     check_design(config)
     check_sensitivity(config)
@@ -140,16 +141,36 @@ def check_sensitivity(config: dict) -> None:
             raise ConfigError(f"sensitivity.grid.{key}: {fractional} are not whole numbers")
 
 
+def seed_sets(config: dict) -> dict[str, list[int]]:
+    """Every set of seeds the config names, by its key: confirmation, the stability check, the sensitivity map,
+    and exploration (the seeds that chose the settings)."""
+    return {
+        "seeds": list(config["seeds"]),
+        "stability.seeds": list(config["stability"]["seeds"]),
+        "sensitivity.seeds": list(config["sensitivity"]["seeds"]),
+        "design.exploration_seeds": list(config["design"]["exploration_seeds"]),
+    }
+
+
+def check_seed_sets(config: dict) -> None:
+    """No seed is in two sets: a seed that chose a setting never confirms it, and each set of runs (the
+    confirmation, the stability check, the map) has seeds of its own."""
+    named = list(seed_sets(config).items())
+    for i, (key, seeds) in enumerate(named):
+        for other, others in named[i + 1 :]:
+            shared = sorted(set(seeds) & set(others))
+            if not shared:
+                continue
+            if other == "design.exploration_seeds":
+                raise ConfigError(
+                    f"{key}: {shared} are design.exploration_seeds; seeds that chose the settings cannot confirm them"
+                )
+            raise ConfigError(f"{other}: {shared} are also in {key}; each set of runs needs seeds of its own")
+
+
 def check_design(config: dict) -> None:
-    """Confirmation, and the stability check, never use an exploration seed; the looks grow to exactly the
-    seeds there are."""
+    """The looks grow to exactly the seeds there are."""
     design = config["design"]
-    for key, seeds in (("seeds", config["seeds"]), ("stability.seeds", config["stability"]["seeds"])):
-        reused = sorted(set(design["exploration_seeds"]) & set(seeds))
-        if reused:
-            raise ConfigError(
-                f"{key}: {reused} are design.exploration_seeds; seeds that chose the settings cannot confirm them"
-            )
     looks = design["looks"]
     if looks and (looks != sorted(looks) or looks[-1] != len(config["seeds"])):
         raise ConfigError(
@@ -158,11 +179,8 @@ def check_design(config: dict) -> None:
 
 
 def check_stability(config: dict) -> None:
-    """A stability check needs seeds of its own, and variants the study trains."""
+    """A stability check trains variants the study trains."""
     stability = config["stability"]
-    shared = sorted(set(stability["seeds"]) & set(config["seeds"]))
-    if shared:
-        raise ConfigError(f"stability.seeds: {shared} are also in seeds; a stability check needs seeds of its own")
     trained = trained_variants(config)
     unknown = [name for name in stability["variants"] if name not in trained]
     if unknown:

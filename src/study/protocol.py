@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from study.atomic import written_atomically
+from study.config import seed_sets
 from study.training.run import Run
 
 
@@ -83,14 +84,16 @@ def map_protocol(config: dict) -> dict:
 
 
 def protocol_of(config: dict) -> dict:
-    """The protocol a config states: the seeds, the design (level, threshold, effects, looks, exploration
-    seeds), the claims, the outcome thresholds that judge runs, the recipe of every claimed variant, and the
-    rules that turn them into verdicts: the judging code's hashes, the commit, the tests' constants, the looks
-    rule, and the sensitivity map with its trend test."""
+    """The protocol a config states: the seeds (and every set of seeds the config names, disjoint), the design
+    (level, threshold, effects, looks, exploration seeds), the claims, the outcome thresholds that judge runs,
+    the recipe of every claimed variant (the dead-run stop included), and the rules that turn them into
+    verdicts: the judging code's hashes, the commit, the tests' constants, the looks rule, and the sensitivity
+    map with its trend test."""
     from study.provenance import git_commit
 
     return {
         "seeds": list(config["seeds"]),
+        "seed_sets": seed_sets(config),
         "design": config["design"],
         "claims": config["claims"],
         "outcomes": config["outcomes"],
