@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Extra snakemake arguments, e.g. ARGS="--configfile config/offline-mirror.yaml"
 ARGS ?=
 
-.PHONY: setup study test mirror reproduction sensitivity bench gpu-check-bundle
+.PHONY: setup study test lint mirror reproduction sensitivity bench gpu-check-bundle
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ study: setup
 TEST_WORKERS ?= 2
 test: setup
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
+# What tests/test_style.py checks, at once.
+lint: setup
+	$(BIN)/ruff check src tests workflow benchmarks
+	$(BIN)/ruff format --check src tests workflow benchmarks
+	$(BIN)/snakefmt --check Snakefile workflow
+	$(BIN)/snakemake --lint
 
 # Real data without internet, for config/offline-mirror.yaml, a folder per dataset: Fashion-MNIST
 # from Debian's dataset-fashion-mnist, CIFAR-10 rebuilt from ../shared/datasets.

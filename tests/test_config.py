@@ -153,7 +153,7 @@ def test_cross_references_are_checked(default_config, edit, named):
         check_config(validated(default_config))
 
 
-def test_dry_run_plans_one_train_job_per_variant_and_seed(default_config, tmp_path):
+def test_dry_run_plans_the_first_looks_train_jobs_and_prints_the_power_of_every_look(default_config, tmp_path):
     result = subprocess.run(
         [
             SNAKEMAKE,
@@ -174,9 +174,11 @@ def test_dry_run_plans_one_train_job_per_variant_and_seed(default_config, tmp_pa
         check=True,
     )
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.MULTILINE))
-    expected = len(default_config["variants"]) * len(default_config["seeds"])
-    assert int(counts["train"]) == expected == 30
+    first_look = default_config["design"]["looks"][0]
+    assert int(counts["train"]) == len(default_config["variants"]) * first_look == 250
     assert int(counts["download"]) == 5
+    assert "Study plan: at most 729 jobs" in result.stdout and "train 700, look 3" in result.stdout
+    assert "the seeds reach 70: enough for every claim." in result.stdout
 
 
 @pytest.mark.parametrize(

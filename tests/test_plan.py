@@ -36,8 +36,8 @@ def test_the_plan_counts_the_jobs_of_every_rule(config):
         "channel_stats": 2,
         "protocol": 1,
         "preflight": 10,
-        "train": 30,
-        "look": 1,
+        "train": 700,  # at most: 10 variants x 70 seeds, every look taken
+        "look": 3,
         "aggregate": 1,
         "sensitivity": 1,
         "params": 1,
@@ -46,18 +46,19 @@ def test_the_plan_counts_the_jobs_of_every_rule(config):
         "tracking": 1,
     }
     checked = config | {"stability": {"seeds": [7, 8], "variants": ["cifar_12conv_relu"]}}
-    assert plan.job_counts(checked)["train"] == 32
+    assert plan.job_counts(checked)["train"] == 702
     looked = config | {"seeds": list(range(11, 31)), "design": config["design"] | {"looks": [5, 10, 20]}}
     assert plan.job_counts(looked)["train"] == 200  # at most: every look taken
     assert plan.job_counts(looked)["look"] == 3
     grid = {"variants": ["cifar_12conv_relu"], "grid": {"learning_rate": [0.001, 0.002], "width": [0.25, 0.5]}}
     mapped = config | {"sensitivity": grid | {"seeds": [1, 2, 3], "lecture": {}}}
     counts = plan.job_counts(mapped)
-    assert (counts["train"], counts["preflight"]) == (30 + 4 * 3, 10 + 4)  # every cell x seed, a preflight a cell
+    assert (counts["train"], counts["preflight"]) == (700 + 4 * 3, 10 + 4)  # every cell x seed, a preflight a cell
 
 
 def test_training_hours_use_the_nearest_measured_rate_and_skip_finished_runs(config, tmp_path, monkeypatch):
     monkeypatch.setattr(plan.os, "cpu_count", lambda: 4)
+    config = config | {"seeds": [1, 2, 3], "design": config["design"] | {"looks": []}}
     variant = "cifar_12conv_relu"  # about 0.6 GFLOP forward per image: nearest to "big"
     spec = config["variants"][variant]
     one_run = training_flops(spec, (32, 32, 3), 10, 50000) / (100e9 / 2 * 4) / 3600
@@ -71,6 +72,26 @@ def test_training_hours_use_the_nearest_measured_rate_and_skip_finished_runs(con
     assert plan.training_hours(only(subset, variant), SPEEDS, None) == pytest.approx(3 * one_run / 10)
 
 
+def test_the_default_design_reaches_the_seeds_every_claim_needs_for_80_percent_power(config):
+    from study.analysis.claims import planned_seeds
+
+    planned = planned_seeds(config)
+    assert len(planned) == len(config["claims"]) and planned["seeds_needed"].notna().all()
+    assert planned["seeds_needed"].max() <= config["design"]["looks"][-1] == len(config["seeds"])
+    # the contrasts need most: Holm's first step, after Bonferroni over the three looks
+    assert planned["level"].min() == pytest.approx(0.05 / (3 * 11))
+    text = plan.plan_text(config, Layout(str(REPO / "no-results")), None, "")
+    assert f"need at most {planned['seeds_needed'].max()} seeds per variant" in text
+    assert "the seeds reach 70: enough for every claim." in text
+
+
+def test_a_design_with_too_few_seeds_names_the_claims_that_may_end_undetermined(config):
+    few = config | {"seeds": [201, 202, 203], "design": config["design"] | {"looks": []}}
+    text = plan.power_text(few)
+    assert "the seeds reach 3. Too few for 11, which may end undetermined: " in text
+    assert "the 12-conv ReLU net does not learn (19)" in text
+
+
 def test_a_long_cpu_study_points_to_the_quick_profile(config, monkeypatch):
     monkeypatch.setattr(plan, "has_gpu", lambda: False)
     monkeypatch.setattr(plan, "speeds_for_this_cpu", lambda training, flags: SPEEDS.assign(measured_on="a test CPU"))
@@ -78,7 +99,8 @@ def test_a_long_cpu_study_points_to_the_quick_profile(config, monkeypatch):
     text = plan.plan_text(config, Layout(str(REPO / "no-results")), quick, "make study QUICK")
     jobs = sum(plan.job_counts(config).values())
     assert text.startswith(
-        f"Study plan: {jobs} jobs (download 5, prepare 2, channel_stats 2, protocol 1, preflight 10, train 30"
+        f"Study plan: at most {jobs} jobs (download 5, prepare 2, channel_stats 2, protocol 1, preflight 10, "
+        "train 700, look 3"
     )
     hours = float(text.split("about ")[1].split(" hours")[0])
     assert hours > plan.LONG_ON_A_CPU_HOURS and "make study QUICK" in text

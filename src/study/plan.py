@@ -112,6 +112,7 @@ def plan_text(
         f"Study plan: {at_most}{sum(counts.values())} jobs ("
         + ", ".join(f"{rule} {n}" for rule, n in counts.items())
         + f") for {len(variants)} variants x {len(config['seeds'])} seeds{in_looks}{check}.",
+        power_text(config),
         f"Tables ({layout.path('tables')}/): {', '.join(table.file for table in tables())}; the report: "
         f"{layout.report('html')}.",
     ]
@@ -139,6 +140,31 @@ def plan_text(
             f"    {quick_command}",
         ]
     return "\n".join(lines)
+
+
+def power_text(config: dict) -> str:
+    """Whether the seeds reach what each testable claim needs for 80% power at the design's effects
+    (study.analysis.claims.planned_seeds)."""
+    from study.analysis.claims import planned_seeds
+
+    planned = planned_seeds(config)
+    if planned.empty:
+        return "Power: no claim is tested."
+    seeds = len(config["seeds"])
+    short = planned[planned["seeds_needed"].isna() | (planned["seeds_needed"] > seeds)]
+    needed = planned["seeds_needed"].dropna()
+    most = f"at most {int(needed.max())} seeds per variant" if len(needed) else "more seeds than can be planned"
+    text = (
+        f"Power: at the design's effects the {len(planned)} testable claims need {most} for 80% power (each at "
+        f"alpha / (looks x claims in its family), from {planned['level'].min():.2g}); the seeds reach {seeds}"
+    )
+    if short.empty:
+        return text + ": enough for every claim."
+    under = "; ".join(
+        f"{row.claim} ({'more than can be planned' if pd.isna(row.seeds_needed) else int(row.seeds_needed)})"
+        for row in short.itertuples()
+    )
+    return text + f". Too few for {len(short)}, which may end undetermined: {under}."
 
 
 def has_gpu() -> bool:

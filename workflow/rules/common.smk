@@ -1,4 +1,5 @@
 import json
+import sys
 from pathlib import Path
 
 from snakemake.io import report as in_report
@@ -54,6 +55,18 @@ def get_plan():
         return f"(No plan: {error.name} is not installed where Snakemake runs.)"
     return plan_for_workflow(
         config, LAYOUT, get_config_layers(), workflow.local_exec, bool(find_chromium())
+    )
+
+
+def get_dry_run():
+    """Whether Snakemake was started as a dry run (-n, --dry-run): its onstart, which prints the plan, does not
+    run then, and the executor that would say so is chosen only after the workflow is read.
+    """
+    short = [
+        arg for arg in sys.argv[1:] if arg.startswith("-") and not arg.startswith("--")
+    ]
+    return any("n" in arg[1:] for arg in short) or bool(
+        {"--dry-run", "--dryrun"} & set(sys.argv)
     )
 
 

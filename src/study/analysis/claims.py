@@ -266,6 +266,24 @@ def seeds_for_power(row: dict, effect: dict[str, float], design: dict, level: fl
     return statistics.seeds_for_mean(effect["difference"], row.get("sd", math.nan), level)
 
 
+def planned_seeds(config: dict) -> pd.DataFrame:
+    """Before any run: the seeds per variant each testable claim needs for 80% power at the design's effects,
+    at the lowest level it can be tested at, alpha / (looks x testable claims in its family): Holm's first step
+    on p-values Bonferroni-corrected over the planned looks. A paired claim is planned at the design's
+    ``paired_sd`` for the spread of its per-seed differences."""
+    design = config["design"]
+    testable = [claim for claim in config["claims"] if claim["claim"] not in design["not_testable"]]
+    families = pd.Series([claim.get("family", DEFAULT_FAMILY) for claim in testable]).value_counts()
+    rows = []
+    for claim in testable:
+        family, kind = claim.get("family", DEFAULT_FAMILY), claim_kind(claim)
+        level = design["alpha"] / (look_count(design) * families[family])
+        row = {"kind": kind, "sd": design["minimal_effect"]["paired_sd"]}
+        needed = seeds_for_power(row, design_effect(kind, design), design, level)
+        rows.append({"claim": claim["claim"], "family": family, "kind": kind, "level": level, "seeds_needed": needed})
+    return pd.DataFrame(rows, columns=["claim", "family", "kind", "level", "seeds_needed"])
+
+
 def not_trained(claim: dict, runs: pd.DataFrame) -> list[str]:
     """The variants a claim names (its variant, its baseline) that have no run in ``runs``."""
     names = (claim["variant"], claim.get("baseline"))
