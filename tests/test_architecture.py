@@ -146,12 +146,13 @@ def test_a_runs_folder_is_spelled_out_in_one_place():
 
 def test_analysis_tables_hold_numbers_and_reporting_adds_their_words():
     from study.analysis.claims import CLAIM_COLUMNS
+    from study.analysis.lecture_cell import LECTURE_CELL_COLUMNS
     from study.analysis.tables import RUN_COLUMNS
     from study.layout import TABLES
     from study.reporting.claim_words import CLAIMS_TABLE_COLUMNS
 
     words = {"evidence", "reason", "per_seed", "power_at", "power_at_observed"}
     assert not words & set(CLAIM_COLUMNS) and words <= set(CLAIMS_TABLE_COLUMNS)
-    assert "outcome_reason" not in RUN_COLUMNS
+    assert "outcome_reason" not in RUN_COLUMNS and "outcome_reason" not in LECTURE_CELL_COLUMNS
     worded = {table.name for table in TABLES if table.make.startswith("study.reporting.")}
-    assert worded == {"claims", "runs", "stability", "sensitivity_claims"}
+    assert worded == {"claims", "runs", "stability", "sensitivity_claims", "lecture_cell"}

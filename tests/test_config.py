@@ -142,6 +142,14 @@ def test_schema_rejects_bad_config(default_config, edit, named):
             "sensitivity.seeds: [101] are design.exploration_seeds",
         ),
         (
+            lambda c: c.update(lecture_cell={"variants": ["cifar_12conv_relu"], "seeds": [401, 203]}),
+            "lecture_cell.seeds: [203] are also in seeds; each set of runs needs seeds of its own",
+        ),
+        (
+            lambda c: c.update(lecture_cell={"variants": ["cifar_12conv"], "seeds": [401]}),
+            "lecture_cell.variants: ['cifar_12conv'] are not variants",
+        ),
+        (
             lambda c: c.update(variants_to_train=["cifar_6conv_relu"], stability={"variants": ["cifar_6conv_sigmoid"]}),
             "stability.variants: ['cifar_6conv_sigmoid'] are not among the variants this study trains",
         ),
@@ -177,7 +185,7 @@ def test_dry_run_plans_the_first_looks_train_jobs_and_prints_the_power_of_every_
     first_look = default_config["design"]["looks"][0]
     assert int(counts["train"]) == len(default_config["variants"]) * first_look == 250
     assert int(counts["download"]) == 5
-    assert "Study plan: at most 729 jobs" in result.stdout and "train 700, look 3" in result.stdout
+    assert "Study plan: at most 730 jobs" in result.stdout and "train 700, look 3" in result.stdout
     assert "the seeds reach 70: enough for every claim." in result.stdout
 
 
@@ -311,3 +319,26 @@ def test_two_layers_that_extend_the_same_list_add_up_in_their_order(tmp_path):
     config = load_config([REPO / "config" / "config.yaml", *layers])
     added = [claim["claim"] for claim in config["claims"][len(default["claims"]) :]]
     assert added == [NEW_CLAIM["claim"], "a second new claim"]
+
+
+def test_the_lecture_cell_is_its_variants_at_the_lectures_settings_on_seeds_and_images_of_their_own():
+    from study.layout import lecture_cell_runs, planned_runs
+    from study.training.run import Run
+
+    config = load_config([REPO / "config" / name for name in ("config.yaml", "quick.yaml", "lecture-cell.yaml")])
+    cell = lecture_cell_runs(config)
+    assert cell == [
+        (f"{variant}.lecture", seed) for variant in config["lecture_cell"]["variants"] for seed in (401, 402, 403)
+    ]
+    assert set(cell) <= set(planned_runs(config))
+    run = Run.from_config(config, "cifar_12conv_relu_he.lecture", 401)
+    assert (run.spec["width"], run.spec["learning_rate"], run.spec["epochs"]) == (1.0, 0.001, 1)
+    assert run.subset == {} and "subset" not in run.spec, "every training image, where the profile takes 10,000"
+    assert Run.from_config(config, "cifar_12conv_relu_he", 11).subset == {"train": 10000, "val": 2000}
+
+
+def test_a_variants_own_subset_must_hold_every_class_of_its_dataset():
+    config = load_config([REPO / "config" / "config.yaml", REPO / "config" / "cifar100.yaml"])
+    config["variants"]["cifar100_6conv_relu"]["subset"] = {"train": 50}
+    with pytest.raises(ConfigError, match=re.escape("variants.cifar100_6conv_relu.subset.train: 50 images cannot")):
+        check_config(config)

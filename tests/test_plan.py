@@ -40,6 +40,7 @@ def test_the_plan_counts_the_jobs_of_every_rule(config):
         "look": 3,
         "aggregate": 1,
         "sensitivity": 1,
+        "lecture_cell": 1,
         "params": 1,
         "report": 1,
         "report_pdf": 1,

@@ -27,8 +27,14 @@ STABILITY = {"seeds": [3], "variants": ["fmnist_2conv_sigmoid"]}  # one more che
 SENSITIVITY = {
     "variants": ["fmnist_2conv_sigmoid"],
     "grid": {"learning_rate": [0.001, 0.003], "epochs": [1, 2]},
-    "seeds": [1],
+    "seeds": [4],
     "lecture": {"learning_rate": 0.001, "epochs": 20},
+}
+# the lecture's own cell of one variant, one seed, on images of its own count
+LECTURE_CELL = {
+    "variants": ["cifar_12conv_relu_standardize"],
+    "settings": {"width": 0.5, "learning_rate": 0.002, "subset": {"train": 100, "val": 40}},
+    "seeds": [401],
 }
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 FIGURES = [
@@ -59,6 +65,7 @@ def study(tmp_path_factory):
             "seeds": SEEDS,
             "stability": STABILITY,
             "sensitivity": SENSITIVITY,
+            "lecture_cell": LECTURE_CELL,
             "variants_to_train": VARIANTS,
             "subset": {"train": 150, "val": 40},
             "datasets": {name: {"files": checksums} for name, checksums in files.items()},
@@ -168,7 +175,7 @@ def test_the_plan_is_printed_before_the_first_job(study):
     output = (study.parent / "run.out").read_text()
     plan = output.index("Study plan: ")
     assert plan < re.search(r"^(local)?rule \w+:", output, re.MULTILINE).start()
-    assert "train 11" in output[plan:] and "for 3 variants x 2 seeds, and 1 runs of a stability" in output[plan:]
+    assert "train 12" in output[plan:] and "for 3 variants x 2 seeds, and 1 runs of a stability" in output[plan:]
 
 
 def test_subset_is_class_stratified(study):
@@ -247,7 +254,7 @@ def test_a_2x2_sensitivity_map_runs_end_to_end_and_reaches_the_report(study):
     ]
     assert (rates["n_seeds"] == 1).all() and rates["profile_cell"].sum() == 1  # the study's own lr 0.001, 1 epoch
     cell = "fmnist_2conv_sigmoid.epochs-2_learning_rate-0.003"  # the grid keys in the layer's (sorted) order
-    assert json.loads((study / "runs" / cell / "seed_1" / "metrics.json").read_text())["run"]["spec"]["epochs"] == 2
+    assert json.loads((study / "runs" / cell / "seed_4" / "metrics.json").read_text())["run"]["spec"]["epochs"] == 2
     claims = pd.read_csv(study / "tables" / "sensitivity_claims.csv")
     trend = (
         "fewer runs of fmnist_2conv_sigmoid learn as epochs increases"  # the grid's first key, as the layer sorts it
@@ -258,6 +265,21 @@ def test_a_2x2_sensitivity_map_runs_end_to_end_and_reaches_the_report(study):
     html = (study / "report.html").read_text()
     assert "Where the story holds: the sensitivity map" in html and "confirmed in 0 of 4 cells" in html
     assert "is not a cell of the map: it was not measured here" in html
+
+
+def test_the_lecture_cell_trains_on_its_own_images_and_seeds_and_is_shown_run_by_run(study):
+    run = study / "runs" / "cifar_12conv_relu_standardize.lecture" / "seed_401"
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["train_images"] == 100 and metrics["run"]["subset"] == {"train": 100, "val": 40}
+    assert metrics["run"]["spec"]["width"] == 0.5 and "subset" not in metrics["run"]["spec"]
+    cell = pd.read_csv(study / "tables" / "lecture_cell.csv")
+    assert cell[["variant", "seed", "train_images", "planned_steps"]].values.tolist() == [
+        ["cifar_12conv_relu_standardize", 401, 100, 2]
+    ]
+    assert cell["outcome_reason"].iloc[0] and cell["steps"].iloc[0] <= 2
+    html = (study / "report.html").read_text()
+    assert "The lecture&#39;s own cell" in html or "The lecture's own cell" in html
+    assert "on seeds 401" in html and "they confirm nothing" in html
 
 
 def test_tensorboard_lists_every_run_in_its_hparams_dashboard_with_its_variant_seed_and_outcome(study):

@@ -87,6 +87,7 @@ def check_config(config: dict) -> None:
     check_stability(config)
     check_design(config)
     check_sensitivity(config)
+    check_lecture_cell(config)
     check_tracking(config)
 
 
@@ -113,15 +114,33 @@ def check_tracking(config: dict) -> None:
 
 
 def check_subset(config: dict) -> None:
-    """A class-stratified subset has at least one image of every class of every dataset a variant trains on."""
-    for split, cap in config["subset"].items():
-        for dataset in trained_datasets(config):
-            classes = FORMATS[config["datasets"][dataset]["format"]].classes
-            if cap < classes:
-                raise ConfigError(
-                    f"subset.{split}: {cap} images cannot hold every one of {dataset}'s {classes} classes; "
-                    f"give at least {classes}"
-                )
+    """A class-stratified subset has at least one image of every class of every dataset a variant trains on
+    (the study's subset, and a variant's own)."""
+    subsets = [("subset", config["subset"], trained_datasets(config))]
+    subsets += [
+        (f"variants.{name}.subset", spec["subset"], [spec["dataset"]])
+        for name, spec in config["variants"].items()
+        if "subset" in spec
+    ]
+    for key, subset, datasets in subsets:
+        for split, cap in subset.items():
+            for dataset in datasets:
+                classes = FORMATS[config["datasets"][dataset]["format"]].classes
+                if cap < classes:
+                    raise ConfigError(
+                        f"{key}.{split}: {cap} images cannot hold every one of {dataset}'s {classes} classes; "
+                        f"give at least {classes}"
+                    )
+
+
+def check_lecture_cell(config: dict) -> None:
+    """The lecture's cell names variants, and has seeds to train them on."""
+    lecture = config["lecture_cell"]
+    unknown = [name for name in lecture["variants"] if name not in config["variants"]]
+    if unknown:
+        raise ConfigError(f"lecture_cell.variants: {unknown} are not variants")
+    if lecture["variants"] and not lecture["seeds"]:
+        raise ConfigError("lecture_cell: its variants need seeds")
 
 
 def check_sensitivity(config: dict) -> None:
@@ -143,11 +162,12 @@ def check_sensitivity(config: dict) -> None:
 
 def seed_sets(config: dict) -> dict[str, list[int]]:
     """Every set of seeds the config names, by its key: confirmation, the stability check, the sensitivity map,
-    and exploration (the seeds that chose the settings)."""
+    the lecture's cell, and exploration (the seeds that chose the settings)."""
     return {
         "seeds": list(config["seeds"]),
         "stability.seeds": list(config["stability"]["seeds"]),
         "sensitivity.seeds": list(config["sensitivity"]["seeds"]),
+        "lecture_cell.seeds": list(config["lecture_cell"]["seeds"]),
         "design.exploration_seeds": list(config["design"]["exploration_seeds"]),
     }
 

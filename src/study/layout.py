@@ -5,8 +5,8 @@ The Snakefile, the plan, publish, the report notebook and the tests all read it 
 
 - **Paths.** Every file sits under the study's folder, config ``results_folder`` (default ``results``).
   A run's files are in ``RUN_DIR`` under it; a module's ``prefix:`` or a storage provider applies to all.
-- **Run sets.** A run is (variant, seed). The study's looks, its stability check and the sensitivity map's
-  cells are sets of runs, worked out here and nowhere else.
+- **Run sets.** A run is (variant, seed). The study's looks, its stability check, the sensitivity map's
+  cells and the lecture's cell are sets of runs, worked out here and nowhere else.
 - **Tables.** ``TABLES`` registers every table: its name, the rule that writes it, the function that makes it
   and its caption in Snakemake's report. Adding a table is one entry here and its function.
 """
@@ -68,6 +68,13 @@ TABLES = (
     Table("looks", "aggregate", "study.analysis.tables:looks_of_study", published=True),
     Table("provenance", "aggregate", "study.analysis.tables:provenance_of_study", published=True, suffix="json"),
     Table("sensitivity", "sensitivity", "study.analysis.sensitivity:rates_of_map", "sensitivity.rst", published=True),
+    Table(
+        "lecture_cell",
+        "lecture_cell",
+        "study.reporting.worded_tables:lecture_cell_of_study",
+        "lecture_cell.rst",
+        published=True,
+    ),
     Table("sensitivity_claims", "sensitivity", "study.reporting.worded_tables:claims_of_map", published=True),
     Table("params", "params", "study.analysis.params:params_of_study", "params.rst"),
 )
@@ -221,20 +228,39 @@ def sensitivity_runs(config: dict) -> list[tuple[str, int]]:
     ]
 
 
+# The cell of the lecture's own setting (config ``lecture_cell``): its variants are named '<variant>.lecture'.
+LECTURE_CELL = "lecture"
+
+
+def lecture_cell_runs(config: dict) -> list[tuple[str, int]]:
+    """Every (variant, seed) of the lecture's cell, its variants named as cell variants."""
+    lecture = config["lecture_cell"]
+    return [(cell_variant(variant, LECTURE_CELL), seed) for variant in lecture["variants"] for seed in lecture["seeds"]]
+
+
 def variant_spec(config: dict, name: str) -> dict:
-    """A variant's spec: the config's entry, or for a cell variant, its variant's entry with the cell's values."""
+    """A variant's spec: the config's entry, or for a cell variant, its variant's entry with the cell's values
+    (a map's cell, or the lecture's settings)."""
     variant, cell = split_cell_variant(name)
     spec = config["variants"][variant]
     if cell is None:
         return spec
+    if cell == LECTURE_CELL:
+        return spec | config["lecture_cell"]["settings"]
     return spec | dict(cells(config["sensitivity"]))[cell]
+
+
+def variant_subset(config: dict, name: str) -> dict:
+    """The caps on a variant's images per split: its own ``subset``, else the study's."""
+    return variant_spec(config, name).get("subset", config["subset"])
 
 
 def planned_runs(config: dict) -> list[tuple[str, int]]:
     """Every run the study may train: every trained variant on every seed (all looks taken), its stability
-    check's runs, and the map's cells."""
+    check's runs, the map's cells and the lecture's cell."""
     runs = [(variant, seed) for variant in trained_variants(config) for seed in config["seeds"]]
-    return list(dict.fromkeys([*runs, *stability_runs(config), *sensitivity_runs(config)]))
+    extra = [*stability_runs(config), *sensitivity_runs(config), *lecture_cell_runs(config)]
+    return list(dict.fromkeys([*runs, *extra]))
 
 
 def planned_variants(config: dict) -> list[str]:

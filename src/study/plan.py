@@ -27,6 +27,7 @@ from study.layout import (
     tables,
     trained_variants,
     variant_spec,
+    variant_subset,
 )
 from study.specs import forward_flops, training_flops
 from study.training.gpus import gpu_pool
@@ -87,7 +88,7 @@ def training_hours(config: dict, speeds: pd.DataFrame, layout: Layout | None) ->
             continue
         spec = variant_spec(config, variant)
         shape, images, classes = dataset_facts(config, spec["dataset"], layout)
-        images = min(images, config["subset"].get("train", images))
+        images = min(images, variant_subset(config, variant).get("train", images))
         per_image = forward_flops(spec, shape, classes)
         nearest = speeds.iloc[(speeds["forward_flops"].map(math.log) - math.log(per_image)).abs().argmin()]
         rate = nearest["gflops"] * 1e9 / nearest["cores"] * (os.cpu_count() or 1)

@@ -87,8 +87,8 @@ def protocol_of(config: dict) -> dict:
     """The protocol a config states: the seeds (and every set of seeds the config names, disjoint), the design
     (level, threshold, effects, looks, exploration seeds), the claims, the outcome thresholds that judge runs,
     the recipe of every claimed variant (the dead-run stop included), and the rules that turn them into
-    verdicts: the judging code's hashes, the commit, the tests' constants, the looks rule, and the sensitivity
-    map with its trend test."""
+    verdicts: the judging code's hashes, the commit, the tests' constants, the looks rule, the sensitivity
+    map with its trend test, and the lecture's cell (descriptive: no claim is tested on it)."""
     from study.provenance import git_commit
 
     return {
@@ -103,6 +103,7 @@ def protocol_of(config: dict) -> dict:
         "test_constants": test_constants(),
         "looks_rule": LOOKS_RULE,
         "map": map_protocol(config),
+        "lecture_cell": config["lecture_cell"],
     }
 
 

@@ -13,6 +13,7 @@ from study.layout import (
     RUN_FILES,
     Layout,
     first_look_runs,
+    lecture_cell_runs,
     next_look_runs,
     planned_datasets,
     stability_runs,
@@ -159,14 +160,22 @@ def get_aggregate_inputs(wildcards):
 
 
 def get_tracking_inputs(wildcards):
-    """Every run the study trained: its final look's, the stability check's and the map's."""
+    """Every run the study trained: its final look's, the stability check's, the map's and the lecture
+    cell's."""
     return run_facts(
-        get_final_runs() + stability_runs(config) + sensitivity_runs(config)
+        get_final_runs()
+        + stability_runs(config)
+        + sensitivity_runs(config)
+        + lecture_cell_runs(config)
     )
 
 
 def get_sensitivity_inputs():
     return run_facts(sensitivity_runs(config))
+
+
+def get_lecture_cell_inputs():
+    return run_facts(lecture_cell_runs(config))
 
 
 def get_run_preflights():

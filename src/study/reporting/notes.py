@@ -90,6 +90,28 @@ def lecture_cell_text(rates: pd.DataFrame, config: dict) -> str:
     return f"The lecture's own setting ({setting}) is not a cell of the map: it was not measured here."
 
 
+def lecture_runs_text(runs: pd.DataFrame, config: dict) -> str:
+    """What the lecture's own cell ran (config ``lecture_cell``) and how each variant's runs ended, in words."""
+    if runs.empty:
+        return "This run trains no lecture cell (`lecture_cell` in the config)."
+    first = runs.iloc[0]
+    setting = (
+        f"width {first['width']:g}, Adam at {first['learning_rate']:g}, batch {int(first['batch_size'])}, "
+        f"{int(first['train_images']):,} training images, {int(first['planned_steps'])} steps planned"
+    )
+    lines = []
+    for variant, mine in runs.groupby("variant", sort=False):
+        outcomes = ", ".join(f"{outcome} {n}/{len(mine)}" for outcome, n in mine["outcome"].value_counts().items())
+        dead = mine["ended_dead_at_step"].dropna()
+        ended = f"; ended dead at steps {', '.join(str(int(step)) for step in dead)}" if len(dead) else ""
+        lines.append(f"- {variant}: {outcomes}{ended}")
+    seeds = ", ".join(str(seed) for seed in config["lecture_cell"]["seeds"])
+    return (
+        f"The lecture's setting ({setting}), on seeds {seeds}:\n\n" + "\n".join(lines) + "\n\n"
+        f"{len(config['lecture_cell']['seeds'])} seeds a variant describe what happens there; they confirm nothing."
+    )
+
+
 def stability_text(stability: pd.DataFrame, config: dict) -> str:
     """What the stability check ran, or how to ask for one."""
     if stability.empty:

@@ -228,6 +228,21 @@ def sensitivity_view(claims: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return shown.pivot(index="claim", columns="cell", values="shown").reindex(columns=list(dict.fromkeys(cell)))
 
 
+def lecture_cell_view(runs: pd.DataFrame) -> pd.DataFrame:
+    """The lecture's cell run by run: outcome and why, where it stopped, accuracies and time."""
+    columns = {
+        "variant": "variant",
+        "seed": "seed",
+        "outcome": "outcome",
+        "outcome_reason": "why",
+        "steps": "steps trained",
+        "final_train_accuracy": "train accuracy",
+        "final_val_accuracy": "validation accuracy",
+        "wall_seconds": "seconds",
+    }
+    return runs[list(columns)].rename(columns=columns)
+
+
 def sources_table(provenance: dict) -> pd.DataFrame:
     """Each dataset file the run read, with its digest and how much of the dataset was used."""
     return pd.DataFrame(

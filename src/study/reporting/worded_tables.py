@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from study.analysis.lecture_cell import LectureCellFacts, lecture_cell_table, ordered_runs
 from study.analysis.sensitivity import CLAIM_COLUMNS, MapFacts, claims_by_cell, trend_claims, trend_key
 from study.analysis.stability import STABILITY_COLUMNS, judged_sets, stability_table
 from study.analysis.tables import StudyFacts, runs_table
@@ -51,3 +52,8 @@ def claims_of_map(facts: MapFacts) -> pd.DataFrame:
     by_cell = with_evidence(claims_by_cell(facts.runs, facts.config))
     grid = list(facts.config["sensitivity"]["grid"])
     return pd.concat([trends[[*CLAIM_COLUMNS, "cell"]], by_cell[["cell", *grid, *CLAIM_COLUMNS]]], ignore_index=True)
+
+
+def lecture_cell_of_study(facts: LectureCellFacts) -> pd.DataFrame:
+    """The lecture's cell, run by run, with each run's outcome reason."""
+    return worded_runs(lecture_cell_table(facts), ordered_runs(facts))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from study.layout import variant_spec
+from study.layout import variant_spec, variant_subset
 
 
 @dataclass(frozen=True)
@@ -34,11 +34,12 @@ class Run:
     @classmethod
     def from_config(cls, config: dict, variant: str, seed: int) -> Run:
         """The run of ``variant`` with ``seed`` under a config validated by the schema (defaults filled in)."""
+        spec = variant_spec(config, variant)
         return cls(
             variant=variant,
             seed=int(seed),
-            spec={key: value for key, value in variant_spec(config, variant).items() if key != "lecture"},
-            subset=dict(config["subset"]),
+            spec={key: value for key, value in spec.items() if key not in ("lecture", "subset")},
+            subset=dict(variant_subset(config, variant)),
             subset_seed=config["subset_seed"],
             training=dict(config["training"]),
             diagnostics=dict(config["diagnostics"]),
