@@ -65,6 +65,7 @@ def test_a_tiny_study_runs_end_to_end_on_jax(tmp_path):
         config = {
             "mirror": url,
             "seeds": [1],
+            "design": {"looks": []},  # one look: config.yaml's looks are for its 70 seeds
             "variants_to_train": ["cifar_12conv_relu_skip"],
             "subset": {"train": 100, "val": 40},
             "training": {"backend": "jax"},

@@ -56,6 +56,7 @@ def study_config(url: str, files: dict) -> dict:
     return {
         "mirror": url,
         "seeds": [1],
+        "design": {"looks": []},  # one look: config.yaml's looks are for its 70 seeds
         "variants_to_train": VARIANTS,
         "subset": {"train": 150, "val": 40},
         "datasets": {name: {"files": checksums} for name, checksums in files.items()},

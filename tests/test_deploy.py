@@ -19,6 +19,7 @@ from study.layout import tables
 # The tiny study: the cheapest variant on two seeds, no map and no stability check.
 TINY = {
     "seeds": [1, 2],
+    "design": {"looks": []},  # one look: config.yaml's looks are for its 70 seeds
     "variants_to_train": ["fmnist_2conv_sigmoid"],
     "subset": {"train": 150, "val": 40},
     "variants": {"fmnist_2conv_sigmoid": {"epochs": 1, "batch_size": 64}},

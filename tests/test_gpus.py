@@ -71,6 +71,7 @@ def test_jobs_on_a_two_gpu_pool_never_share_a_gpu_and_a_killed_jobs_gpu_is_reuse
     config = {
         "mirror": str(tmp_path / "mirror"),
         "seeds": [1, 2],
+        "design": {"looks": []},  # one look: config.yaml's looks are for its 70 seeds
         "variants_to_train": ["tiny_a", "tiny_b"],
         "datasets": {"cifar10": {"files": checksums}},
         "variants": {"tiny_a": tiny, "tiny_b": tiny | {"activation": "sigmoid"}},

@@ -43,6 +43,7 @@ def real_run(tmp_path_factory):
     config = {
         "mirror": str(mirror),
         "seeds": [1],
+        "design": {"looks": []},  # one look: config.yaml's looks are for its 70 seeds
         "variants_to_train": ["fmnist_2conv_sigmoid", "cifar_6conv_sigmoid", "cifar_6conv_relu"],
         "subset": {"train": 1000, "val": 200},
         # The subset mirror is built here, so its checksum is too; Fashion-MNIST keeps

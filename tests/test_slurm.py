@@ -53,6 +53,7 @@ def workflow_config(work: Path, mirror, variants: dict, seeds=SEEDS) -> Path:
     config = {
         "mirror": url,
         "seeds": seeds,
+        "design": {"looks": []},  # one look: config.yaml's looks are for its 70 seeds
         "variants_to_train": list(variants),
         "datasets": {name: {"files": checksums} for name, checksums in files.items()},
         "variants": variants,

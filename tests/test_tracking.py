@@ -23,6 +23,7 @@ from study.tracking.mlflow_runs import claim_tag
 VARIANT, SEEDS, EPOCHS = "fmnist_2conv_sigmoid", [1, 2], 2
 TINY = {
     "seeds": SEEDS,
+    "design": {"looks": []},  # one look: config.yaml's looks are for its 70 seeds
     "variants_to_train": [VARIANT],
     "subset": {"train": 150, "val": 40},
     "variants": {VARIANT: {"epochs": EPOCHS, "batch_size": 64}},

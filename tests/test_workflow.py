@@ -16,6 +16,7 @@ from trackers import curve_tags, hparams_sessions
 
 from study.config import merge_layers
 from study.layout import tables
+from study.rejudge import REJUDGED_RULES
 
 LECTURE_VARIANTS = ["fmnist_2conv_sigmoid", "cifar_12conv_relu_standardize"]
 # A variant added by config alone, with a learning rate that makes it diverge.
@@ -63,6 +64,7 @@ def study(tmp_path_factory):
         config = {
             "mirror": url,
             "seeds": SEEDS,
+            "design": {"looks": []},  # one look: config.yaml's looks are for its 70 seeds
             "stability": STABILITY,
             "sensitivity": SENSITIVITY,
             "lecture_cell": LECTURE_CELL,
@@ -285,7 +287,9 @@ def test_the_lecture_cell_trains_on_its_own_images_and_seeds_and_is_shown_run_by
 def test_tensorboard_lists_every_run_in_its_hparams_dashboard_with_its_variant_seed_and_outcome(study):
     sessions = hparams_sessions(study / "tensorboard")
     trained = {(run.parent.name, int(run.name.removeprefix("seed_"))) for run in (study / "runs").glob("*/seed_*")}
-    assert set(sessions) == trained and len(trained) == len(VARIANTS) * len(SEEDS) + 1 + 4  # stability, map
+    assert (
+        set(sessions) == trained and len(trained) == len(VARIANTS) * len(SEEDS) + 1 + 4 + 1
+    )  # stability, map, lecture
     for run in pd.read_csv(study / "tables" / "runs.csv").itertuples():
         session = sessions[(run.variant, run.seed)]
         assert (session["outcome"], session["cause"], session["dataset"]) == (run.outcome, run.cause, run.dataset)
@@ -542,6 +546,7 @@ def datasets_study(tmp_path_factory):
         test = {
             "mirror": url,
             "seeds": [1],
+            "design": {"looks": []},  # one look: config.yaml's looks are for its 70 seeds
             "variants_to_train": ["fmnist_2conv_sigmoid", "mnist_2conv_sigmoid", "cifar100_6conv_relu"],
             "subset": {"train": 200, "val": 100},
             "datasets": {
@@ -585,8 +590,8 @@ def files_of(results):
     return sorted(path.name for path in (results / "data").iterdir())
 
 
-# Every table the aggregate and sensitivity rules write from the runs' recorded facts.
-JUDGED_TABLES = [table.file for rule in ("aggregate", "sensitivity") for table in tables(rule) if table.suffix == "csv"]
+# Every table the aggregate, sensitivity and lecture_cell rules write from the runs' recorded facts.
+JUDGED_TABLES = [table.file for rule in REJUDGED_RULES for table in tables(rule) if table.suffix == "csv"]
 
 
 def published_elsewhere(results, tmp_path):

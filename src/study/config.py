@@ -194,7 +194,8 @@ def check_design(config: dict) -> None:
     looks = design["looks"]
     if looks and (looks != sorted(looks) or looks[-1] != len(config["seeds"])):
         raise ConfigError(
-            f"design.looks: {looks} must increase and end at the number of seeds ({len(config['seeds'])})"
+            f"design.looks: {looks} must increase and end at the number of seeds ({len(config['seeds'])}); a "
+            "layer that sets seeds sets its looks too ([] for one look with every seed)"
         )
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 from study.layout import (
     RUN_FACTS,
     Layout,
+    lecture_cell_runs,
     run_folder,
     sensitivity_runs,
     stability_runs,
@@ -43,15 +44,16 @@ def taken_looks(results: Path) -> list[str]:
 
 def facts_manifest(results: Path, config: dict) -> dict:
     """Which files of ``results`` the tables are computed from, as paths relative to it, in the order the
-    workflow's aggregate and sensitivity rules read them: the study's runs (tables/runs.csv), its stability and
-    sensitivity-map runs, the looks taken, the pre-flight checks and the protocol; and for the report, the
-    parameter counts and channel statistics."""
+    workflow's aggregate, sensitivity and lecture_cell rules read them: the study's runs (tables/runs.csv), its
+    stability, sensitivity-map and lecture-cell runs, the looks taken, the pre-flight checks and the protocol;
+    and for the report, the parameter counts and channel statistics."""
     runs = pd.read_csv(results / IN_STUDY.table("runs"))
     variants = trained_variants(config)
     return {
         "run_dirs": [run_folder(v, s) for v, s in zip(runs["variant"], runs["seed"], strict=True)],
         "stability_run_dirs": [run_folder(v, s) for v, s in stability_runs(config)],
         "sensitivity_run_dirs": [run_folder(v, s) for v, s in sensitivity_runs(config)],
+        "lecture_cell_run_dirs": [run_folder(v, s) for v, s in lecture_cell_runs(config)],
         "look_jsons": taken_looks(results),
         "preflight_jsons": [IN_STUDY.preflight(variant) for variant in variants],
         "protocol_json": IN_STUDY.protocol,
@@ -62,7 +64,12 @@ def facts_manifest(results: Path, config: dict) -> dict:
 
 def fact_files(manifest: dict) -> list[str]:
     """Every file the manifest names, each run folder as its RUN_FACTS, sorted."""
-    run_dirs = manifest["run_dirs"] + manifest["stability_run_dirs"] + manifest["sensitivity_run_dirs"]
+    run_dirs = [
+        *manifest["run_dirs"],
+        *manifest["stability_run_dirs"],
+        *manifest["sensitivity_run_dirs"],
+        *manifest.get("lecture_cell_run_dirs", []),  # none in facts published before the lecture's cell
+    ]
     names = {f"{run_dir}/{name}" for run_dir in run_dirs for name in RUN_FACTS}
     names |= {*manifest["look_jsons"], *manifest["preflight_jsons"], manifest["params_csv"], *manifest["stats_jsons"]}
     return sorted(names | {manifest["protocol_json"]})

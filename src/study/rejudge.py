@@ -30,6 +30,7 @@ import copy
 import json
 from pathlib import Path
 
+from study.analysis.lecture_cell import LectureCellFacts
 from study.analysis.looks import judge_look
 from study.analysis.sensitivity import MapFacts
 from study.analysis.tables import StudyFacts, read_runs, runs_table, write_tables
@@ -40,7 +41,7 @@ from study.provenance import git_commit
 
 REPORT_NOTEBOOK = REPOSITORY / "workflow" / "notebooks" / "report.ipynb"
 # The rules whose tables are judged again here; params (Keras' counts) is published as it was.
-REJUDGED_RULES = ("aggregate", "sensitivity")
+REJUDGED_RULES = ("aggregate", "sensitivity", "lecture_cell")
 
 
 def judging_config(published: Path, configfiles: list[Path] | None) -> tuple[dict, list[str]]:
@@ -122,6 +123,9 @@ def rejudge(published: Path, out: Path, configfiles: list[Path] | None = None, r
     facts = {
         "aggregate": study_facts(out, manifest, config, layers),
         "sensitivity": MapFacts.read([str(out / name) for name in manifest["sensitivity_run_dirs"]], config),
+        "lecture_cell": LectureCellFacts.read(
+            [str(out / name) for name in manifest.get("lecture_cell_run_dirs", [])], config
+        ),
     }
     for rule in REJUDGED_RULES:
         write_tables(tables(rule), facts[rule], {table.name: study.table(table.name) for table in tables(rule)})
