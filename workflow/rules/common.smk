@@ -59,16 +59,17 @@ def get_plan():
     )
 
 
-def get_dry_run():
-    """Whether Snakemake was started as a dry run (-n, --dry-run): its onstart, which prints the plan, does not
-    run then, and the executor that would say so is chosen only after the workflow is read.
-    """
+def get_dry_run_with_hooks():
+    """Whether Snakemake was started as a dry run (-n, --dry-run) with its hooks on (no --no-hooks): its
+    onstart, which prints the plan, does not run then, and the executor that would say so is chosen only
+    after the workflow is read."""
     short = [
         arg for arg in sys.argv[1:] if arg.startswith("-") and not arg.startswith("--")
     ]
-    return any("n" in arg[1:] for arg in short) or bool(
+    dry = any("n" in arg[1:] for arg in short) or bool(
         {"--dry-run", "--dryrun"} & set(sys.argv)
     )
+    return dry and "--no-hooks" not in sys.argv
 
 
 def check_sources():
