@@ -169,15 +169,17 @@ def test_the_sensitivity_map_is_published_with_its_wall_time(tmp_path):
     assert sensitivity_section(tmp_path, config) == ""
 
 
-# A results folder's facts: two variants on seeds 1 and 2, a stability run, a 2-cell sensitivity map, two looks
+# A results folder's facts: two variants on seeds 1 and 2, a stability run, a 2-cell sensitivity map, the
+# lecture's cell of one variant, two looks
 FACTS_CONFIG = {
     "variants_to_train": ["b", "a"],
     "variants": {"a": {"dataset": "cifar10"}, "b": {"dataset": "fashion_mnist"}, "unused": {"dataset": "mnist"}},
     "stability": {"variants": ["a"], "seeds": [3]},
-    "sensitivity": {"variants": ["a"], "grid": {"learning_rate": [0.001, 0.003]}, "seeds": [1]},
+    "sensitivity": {"variants": ["a"], "grid": {"learning_rate": [0.001, 0.003]}, "seeds": [4]},
+    "lecture_cell": {"variants": ["a"], "settings": {"width": 1.0}, "seeds": [5]},
 }
 STUDY_RUNS = [("b", 1), ("b", 2), ("a", 1), ("a", 2)]
-OTHER_RUNS = [("a", 3), ("a.learning_rate-0.001", 1), ("a.learning_rate-0.003", 1)]
+OTHER_RUNS = [("a", 3), ("a.learning_rate-0.001", 4), ("a.learning_rate-0.003", 4), ("a.lecture", 5)]
 RECORDED = ["history.csv", "steps.csv", "diagnostics.csv", "metrics.json"]
 NEVER_PUBLISHED = ["model.keras", "tensorboard/events.out.tfevents", "train.log"]
 
@@ -216,9 +218,10 @@ def test_the_facts_hold_every_runs_records_the_looks_taken_the_preflight_checks_
     assert manifest["run_dirs"] == ["runs/b/seed_1", "runs/b/seed_2", "runs/a/seed_1", "runs/a/seed_2"]
     assert manifest["stability_run_dirs"] == ["runs/a/seed_3"]
     assert manifest["sensitivity_run_dirs"] == [
-        "runs/a.learning_rate-0.001/seed_1",
-        "runs/a.learning_rate-0.003/seed_1",
+        "runs/a.learning_rate-0.001/seed_4",
+        "runs/a.learning_rate-0.003/seed_4",
     ]
+    assert manifest["lecture_cell_run_dirs"] == ["runs/a.lecture/seed_5"]
     assert manifest["look_jsons"] == ["looks/look_1.json", "looks/look_2.json"], "the stale third look is left out"
     assert manifest["preflight_jsons"] == ["preflight/b.json", "preflight/a.json"], "in the order trained"
     with tarfile.open(tmp_path / "facts.tar.xz") as facts:
