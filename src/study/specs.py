@@ -52,3 +52,13 @@ def forward_flops(spec: dict, input_shape: tuple[int, ...], classes: int) -> int
 def training_flops(spec: dict, input_shape: tuple[int, ...], classes: int, images: int) -> int:
     """Arithmetic of training on ``images`` images for the spec's epochs: forward and backward, about 3 forward."""
     return 3 * forward_flops(spec, input_shape, classes) * images * spec["epochs"]
+
+
+def steps_per_epoch(images: int, batch_size: int) -> int:
+    """Batches in an epoch of ``images`` images, the last one possibly short."""
+    return -(-images // batch_size)
+
+
+def planned_steps(spec: dict, images: int) -> int:
+    """The training steps a spec's epochs take on ``images`` images."""
+    return steps_per_epoch(images, spec["batch_size"]) * spec["epochs"]

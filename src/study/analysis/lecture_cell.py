@@ -12,6 +12,7 @@ import pandas as pd
 
 from study.analysis.tables import read_runs
 from study.layout import split_cell_variant
+from study.specs import planned_steps
 
 LECTURE_CELL_COLUMNS = [
     "variant",
@@ -55,7 +56,7 @@ def lecture_cell_row(m: dict) -> dict:
         "seed": m["seed"],
         **{key: spec[key] for key in ("width", "learning_rate", "batch_size")},
         "train_images": m["train_images"],
-        "planned_steps": -(-m["train_images"] // spec["batch_size"]) * spec["epochs"],
+        "planned_steps": planned_steps(spec, m["train_images"]),
         "steps": m["steps"],
         "outcome": m["outcome"],
         "cause": m["cause"],

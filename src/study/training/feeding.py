@@ -10,6 +10,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from study.specs import steps_per_epoch
+
 PREFETCH_BATCHES = 2
 
 
@@ -24,10 +26,6 @@ def epoch_orders(n: int, seed: int, first_epoch: int, epochs: int) -> np.ndarray
 
 def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(n)
-
-
-def steps_per_epoch(images: int, batch_size: int) -> int:
-    return -(-images // batch_size)
 
 
 def make_dataset(

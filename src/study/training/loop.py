@@ -21,11 +21,12 @@ import pandas as pd
 
 from study.data.prepare import load_subset, read_meta, stratified_subset
 from study.provenance import git_commit
+from study.specs import planned_steps, steps_per_epoch
 from study.tracking import run_settings
 from study.training.checkpoints import CheckpointSeal, open_checkpoint, restore_rows, save_rows
 from study.training.dead_runs import DeadRunStop
 from study.training.diagnostics import TrainingDiagnostics
-from study.training.feeding import make_dataset, steps_per_epoch
+from study.training.feeding import make_dataset
 from study.training.models import build_model
 from study.training.monitoring import ProgressLog, TrackerLog, tensorboard_callbacks
 from study.training.optimizers import build_optimizer
@@ -193,7 +194,7 @@ def compiled_model(run: Run, data: TrainingData, stats: dict) -> keras.Model:
     model = build_model(
         run.spec, data.x_train.shape[1:], stats, classes=data.classes, name=run.variant, precision=precision
     )
-    total_steps = steps_per_epoch(len(data.y_train), run.spec["batch_size"]) * run.spec["epochs"]
+    total_steps = planned_steps(run.spec, len(data.y_train))
     print(f"optimizer: {describe_optimizer(run.spec)}, {total_steps} steps")
     model.compile(
         optimizer=build_optimizer(run.spec, total_steps),

@@ -53,8 +53,9 @@ def diagnostics_cost(name: str, spec: dict, steps: int, saturation: float, recor
     configure_backend()
     import numpy as np
 
+    from study.specs import steps_per_epoch
     from study.training.diagnostics import TrainingDiagnostics
-    from study.training.feeding import make_dataset, steps_per_epoch
+    from study.training.feeding import make_dataset
     from study.training.models import build_model
     from study.training.optimizers import build_optimizer
     from study.training.runtime import describe_device, resolve_training, seed_everything
