@@ -67,7 +67,8 @@ class DeadRunStop(keras.callbacks.Callback):
         if not self.applies or not self.dead_units or step < self.next_check():
             return
         self.checks.append({"step": step, "dead_layer": self.check()})
-        if self.stop and self.stopped is None and self.rule_met():
+        # the first step the rule is met at is this one: a run that met it before has stopped, or has the stop off
+        if self.stop and self.stopped is None and rule_met_at(self.checks, self.needed) is not None:
             self.stopped = {"step": step, "layer": self.checks[-1]["dead_layer"], "checks": self.needed}
             self.model.stop_training = True
 
@@ -90,10 +91,6 @@ class DeadRunStop(keras.callbacks.Callback):
         }
         names = [layer.name for layer in self.diagnostics.layers]
         return dead_layer(names, [float(norm) for norm in gradient_norms], dead)
-
-    def rule_met(self) -> bool:
-        recent = self.checks[-self.needed :]
-        return len(recent) == self.needed and all(check["dead_layer"] for check in recent)
 
     def record(self) -> dict:
         """What the run's metrics.json keeps: the settings' effect as facts, every check, and where it ended."""
