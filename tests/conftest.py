@@ -1,7 +1,10 @@
 import dataclasses
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -91,6 +94,20 @@ def job_command(run: Run, prepared: Path, name: str, **options) -> list[str]:
         **options,
     }
     return [sys.executable, "-m", "study.training.job", json.dumps(job)]
+
+
+def kill_once_sealed(job: subprocess.Popen, checkpoint_dir: Path, epoch: int, poll_seconds: float) -> int:
+    """SIGKILL a training job once its checkpoint has sealed ``epoch`` (a kill between an epoch's weights and
+    its seal starts the run over instead: the chaos test kills there); the epoch it had sealed."""
+    seal = checkpoint_dir / "seal.json"
+    deadline = time.monotonic() + 240
+    while not (seal.exists() and json.loads(seal.read_text())["epoch"] >= epoch):
+        assert job.poll() is None, job.stdout.read()
+        assert time.monotonic() < deadline, "no epoch was checkpointed in time"
+        time.sleep(poll_seconds)
+    os.kill(job.pid, signal.SIGKILL)
+    job.wait()
+    return json.loads(seal.read_text())["epoch"]
 
 
 @pytest.fixture

@@ -1,14 +1,11 @@
 """A run ends once it is dead, is judged stuck for it, and ends the same way when killed and resumed."""
 
 import json
-import os
-import signal
 import subprocess
-import time
 
 import pandas as pd
 import pytest
-from conftest import SMALL_SPEC, job_command, judged, make_run
+from conftest import SMALL_SPEC, job_command, judged, kill_once_sealed, make_run
 from fakedata import prepared_cifar10
 
 from study.reporting.run_words import outcome_reason
@@ -113,15 +110,7 @@ def test_a_run_killed_before_it_ends_dead_resumes_its_count_and_ends_at_the_same
     assert stop_epoch >= 4, "the rule must end the run after the kill"
 
     victim = launch(data, "killed", checkpoint=True)
-    seal = data / "killed-checkpoint" / "seal.json"
-    deadline = time.monotonic() + 240
-    while not (seal.exists() and json.loads(seal.read_text())["epoch"] >= 2):
-        assert victim.poll() is None, victim.stdout.read()
-        assert time.monotonic() < deadline, "no epoch was checkpointed in time"
-        time.sleep(0.02)
-    os.kill(victim.pid, signal.SIGKILL)
-    victim.wait()
-    saved = json.loads(seal.read_text())["epoch"]
+    saved = kill_once_sealed(victim, data / "killed-checkpoint", epoch=2, poll_seconds=0.02)
     state = json.loads((data / "killed-checkpoint" / "state.json").read_text())
     assert saved < stop_epoch and state["stopped_dead"] is None
     assert any(check["dead_layer"] for check in state["dead_checks"]), "the kill lands mid-count"

@@ -8,7 +8,7 @@ import time
 
 import pandas as pd
 import pytest
-from conftest import SMALL_SPEC, job_command, make_run
+from conftest import SMALL_SPEC, job_command, kill_once_sealed, make_run
 from fakedata import prepared_cifar10
 
 SPEC = SMALL_SPEC | {
@@ -57,17 +57,7 @@ def test_killed_run_resumes_from_its_last_epoch_and_matches_an_uninterrupted_one
     assert launch(data, straight, checkpoint=False, backend=backend, spec=spec).wait(timeout=300) == 0
 
     victim = launch(data, killed, backend=backend, spec=spec)
-    # Killed once an epoch is sealed: a kill between an epoch's weights and its seal starts the run over
-    # instead (the chaos test kills there), and this test is about resuming.
-    seal = data / f"{killed}-checkpoint" / "seal.json"
-    deadline = time.monotonic() + 240
-    while not (seal.exists() and json.loads(seal.read_text())["epoch"] >= 2):
-        assert victim.poll() is None, victim.stdout.read()
-        assert time.monotonic() < deadline, "no epoch was checkpointed in time"
-        time.sleep(0.05)
-    os.kill(victim.pid, signal.SIGKILL)
-    victim.wait()
-    saved = json.loads(seal.read_text())["epoch"]
+    saved = kill_once_sealed(victim, data / f"{killed}-checkpoint", epoch=2, poll_seconds=0.05)
     assert 2 <= saved < SPEC["epochs"], "the kill must land mid-run"
     assert not (data / killed / "metrics.json").exists()
 
