@@ -124,6 +124,7 @@ SMALL_SPEC = {
     "dense": [16],
     "normalization": "scale01",
     "batchnorm": False,
+    "batchnorm_momentum": 0.99,
     "initializer": "glorot_uniform",
     "skip": False,
     "epochs": 2,

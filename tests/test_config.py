@@ -25,6 +25,7 @@ def test_default_config_is_valid_and_gets_defaults(default_config):
     spec = config["variants"]["cifar_12conv_relu_he"]
     assert spec["batch_size"] == 256 and spec["learning_rate"] == 0.001 and spec["width"] == 1.0
     assert spec["batchnorm"] is False and spec["skip"] is False and spec["normalization"] == "scale01"
+    assert spec["batchnorm_momentum"] == 0.99, "Keras' own default"
     assert config["subset"] == {} and config["mirror"] is None
 
 

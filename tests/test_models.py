@@ -31,6 +31,12 @@ def test_fixes_add_exactly_their_weights(small_spec):
     assert he == base
 
 
+def test_the_variants_batchnorm_momentum_reaches_every_batchnorm_layer(small_spec):
+    spec = small_spec | {"batchnorm": True, "batchnorm_momentum": 0.9}
+    momenta = [layer.momentum for layer in build_model(spec, (32, 32, 3), classes=10).layers if "_bn" in layer.name]
+    assert momenta == [0.9, 0.9]
+
+
 def test_width_scales_conv_filters(small_spec):
     model = build_model(small_spec | {"width": 0.5}, (32, 32, 3), classes=10)
     assert model.get_layer("block1_conv1").filters == 2

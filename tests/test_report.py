@@ -20,9 +20,12 @@ def summary(val_accuracy, steps, classes=10, dataset="cifar10"):
 
 
 def test_the_batchnorm_note_uses_the_runs_steps():
-    config = {"variants": {"bn": {"batchnorm": True}}, "outcomes": OUTCOMES}
+    config = {"variants": {"bn": {"batchnorm": True, "batchnorm_momentum": 0.99}}, "outcomes": OUTCOMES}
     note = batchnorm_notes(summary(0.11, 78), config)
     assert "this run's 78 steps" in note and "about 54% of the way" in note  # 1 - 0.99 ** 78
+    assert "a momentum of 0.99" in note
+    faster = {"variants": {"bn": {"batchnorm": True, "batchnorm_momentum": 0.98}}, "outcomes": OUTCOMES}
+    assert "about 79% of the way" in batchnorm_notes(summary(0.11, 78), faster)  # 1 - 0.98 ** 78
     assert "about 45% of the way in this run's 60 steps" in batchnorm_notes(summary(0.11, 60), config)
     assert batchnorm_notes(summary(0.17, 78), config) == "", "0.17 is not near chance (0.10 + 0.05)"
     assert batchnorm_notes(summary(0.11, 78), config | {"variants": {"bn": {"batchnorm": False}}}) == ""

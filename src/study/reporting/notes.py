@@ -14,10 +14,6 @@ from study.reporting.table_views import cell_label, map_trends
 NEAR_CHANCE = 0.05  # how close to 1/classes a validation accuracy is "near chance" in the notes
 
 
-# BatchNormalization's default, which study.training.models keeps.
-KERAS_BATCHNORM_MOMENTUM = 0.99
-
-
 def calibration_findings(calibration: pd.DataFrame) -> str:
     """What each pre-flight check is good for, in words, from its scores against the full runs."""
     if calibration.empty:
@@ -139,11 +135,12 @@ def batchnorm_notes(summary: pd.DataFrame, config: dict) -> str:
         spec = config["variants"].get(r["variant"], {})
         if spec.get("batchnorm") and r["final_val_accuracy_mean"] < near_chance < r["final_train_accuracy_mean"]:
             steps = int(r["steps"])
-            moved = 1 - KERAS_BATCHNORM_MOMENTUM**steps
+            momentum = spec["batchnorm_momentum"]
+            moved = 1 - momentum**steps
             notes.append(
                 f"- **{r['variant']}** reaches train accuracy {r['final_train_accuracy_mean']:.3f} but validation "
                 f"accuracy {r['final_val_accuracy_mean']:.3f}. Validation runs the net in inference mode, on the "
-                f"moving averages of the batch statistics; with Keras' momentum of {KERAS_BATCHNORM_MOMENTUM} those "
+                f"moving averages of the batch statistics; with a momentum of {momentum:g} those "
                 f"move only about {moved:.0%} of the way in this run's {steps} steps, so they still largely "
                 "describe the untrained net. A run whose training loss left the plateau is not counted as "
                 "'stuck'; where its net in inference mode stays at chance, it counts as 'learns in training mode "

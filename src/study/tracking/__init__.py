@@ -18,6 +18,8 @@ def run_settings(run: dict) -> dict[str, object]:
         "optimizer": spec.get("optimizer", {}).get("name", "adam"),
         "initializer": spec["initializer"],
         "batch_norm": bool(spec["batchnorm"]),
+        # runs trained before the setting existed kept Keras' default
+        "batch_norm_momentum": float(spec.get("batchnorm_momentum", 0.99)),
         "skip": bool(spec["skip"]),
         "activation": spec["activation"],
         "precision": training["precision"],

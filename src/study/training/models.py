@@ -98,7 +98,9 @@ def build_model(
         for c, f in enumerate(filters, start=1):
             x = layers.Conv2D(f, name=f"block{b}_conv{c}", **conv_options)(x)
             if spec["batchnorm"]:
-                x = layers.BatchNormalization(name=f"block{b}_bn{c}", dtype=precision)(x)
+                x = layers.BatchNormalization(
+                    momentum=spec["batchnorm_momentum"], name=f"block{b}_bn{c}", dtype=precision
+                )(x)
         x = layers.MaxPooling2D(2, name=f"block{b}_pool", dtype=precision)(x)
         if spec["skip"]:
             residual = layers.Conv2D(filters[-1], strides=2, name=f"block{b}_skip", **conv_options)(block_input)
