@@ -334,6 +334,7 @@ def test_the_lecture_cell_is_its_variants_at_the_lectures_settings_on_seeds_and_
     assert set(cell) <= set(planned_runs(config))
     run = Run.from_config(config, "cifar_12conv_relu_he.lecture", 401)
     assert (run.spec["width"], run.spec["learning_rate"], run.spec["epochs"]) == (1.0, 0.001, 1)
+    assert run.spec["batchnorm_momentum"] == 0.99, "Keras' default, as the lecture trains, where the profile settles"
     assert run.subset == {} and "subset" not in run.spec, "every training image, where the profile takes 10,000"
     assert Run.from_config(config, "cifar_12conv_relu_he", 11).subset == {"train": 10000, "val": 2000}
 
