@@ -102,10 +102,10 @@ def test_a_run_is_built_from_the_config_and_survives_json():
     config = load_config([REPO / "config" / "config.yaml", REPO / "config" / "quick.yaml"])
     run = Run.from_config(config, "cifar_12conv_relu_he", 2)
     spec = config["variants"]["cifar_12conv_relu_he"]
-    assert run.spec == {key: value for key, value in spec.items() if key != "lecture"} and run.spec["width"] == 0.25
+    assert run.spec == {key: value for key, value in spec.items() if key != "lecture"} and run.spec["width"] == 0.5
     assert run.subset == {"train": 10000, "val": 2000} and run.seed == 2 and run.dataset == "cifar10"
     assert run.training == config["training"] and "outcomes" not in run.to_dict()
-    assert run.diagnostics == {"probe_images": 256, "saturation": 0.01, "step_interval": 5, "train_probe_images": 2048}
+    assert run.diagnostics == {"probe_images": 256, "saturation": 0.01, "step_interval": 5, "train_probe_images": 1024}
     assert Run.from_dict(json.loads(json.dumps(run.to_dict()))) == run
     resolved = run.with_training(run.training | {"precision": "float32"})
     assert resolved.training["precision"] == "float32" and run.training["precision"] == "auto"
