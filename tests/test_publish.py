@@ -10,6 +10,7 @@ from study.facts import unpack_facts, write_facts
 from study.reporting.published_text import (
     END,
     START,
+    lecture_cell_section,
     replace_results_block,
     reproduction_readme,
     results_block,
@@ -167,6 +168,27 @@ def test_the_sensitivity_map_is_published_with_its_wall_time(tmp_path):
     assert "| a | 0.001 | 2/3 | [0.09, 0.99] | yes |" in text, "a learning rate keeps its digits"
     pd.DataFrame(columns=rates.columns).to_csv(tmp_path / "tables" / "sensitivity.csv", index=False)
     assert sensitivity_section(tmp_path, config) == ""
+
+
+def test_the_lecture_cell_is_published_run_by_run_with_its_wall_time(tmp_path):
+    (tmp_path / "tables").mkdir()
+    run = {"variant": "cifar_12conv_relu", "width": 1.0, "learning_rate": 0.001, "batch_size": 256}
+    run |= {"train_images": 50000, "planned_steps": 196, "steps": 196, "ended_dead_at_step": None}
+    run |= {"final_train_accuracy": 0.1001, "final_val_accuracy": 0.1, "wall_seconds": 201.4}
+    stuck = run | {"seed": 401, "outcome": "stuck", "outcome_reason": "never below 2.253"}
+    learns = run | {"variant": "cifar_12conv_relu_he", "seed": 401, "outcome": "learns", "outcome_reason": "left"}
+    learns |= {"final_train_accuracy": 0.404, "final_val_accuracy": 0.4051}
+    pd.DataFrame([stuck, learns]).to_csv(tmp_path / "tables" / "lecture_cell.csv", index=False)
+    config = {"lecture_cell": {"seeds": [401]}}
+    text = lecture_cell_section(tmp_path, config)
+    assert text.startswith("## The lecture's own cell") and "took" not in text
+    assert "width 1, Adam at 0.001, batch 256, 50,000 training images, 196 steps planned" in text
+    assert "- cifar_12conv_relu: stuck 1/1" in text and "- cifar_12conv_relu_he: learns 1/1" in text
+    assert "| cifar_12conv_relu_he | 401 | learns | left | 196 | 0.404 | 0.405 | 201.400 |" in text
+    (tmp_path / "lecture-cell-wall-seconds").write_text("2700\n")
+    assert "It took 45.0 minutes of wall time (`make lecture-cell`)." in lecture_cell_section(tmp_path, config)
+    pd.DataFrame(columns=list(stuck)).to_csv(tmp_path / "tables" / "lecture_cell.csv", index=False)
+    assert lecture_cell_section(tmp_path, config) == ""
 
 
 # A results folder's facts: two variants on seeds 1 and 2, a stability run, a 2-cell sensitivity map, the

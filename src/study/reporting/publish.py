@@ -27,6 +27,7 @@ from study.layout import Layout, stability_runs, tables
 from study.reporting.browser import find_chromium, missing_chromium, screenshot
 from study.reporting.published_text import (
     FIRST_SCREEN,
+    lecture_cell_section,
     replace_results_block,
     reproduction_readme,
     results_block,
@@ -82,7 +83,8 @@ def publish(
     stability = pd.read_csv(results / "tables" / "stability.csv")
     readme = reproduction_readme(command, provenance, timing, claims)
     readme += stability_section(stability, config)
-    (out / "README.md").write_text(readme + sensitivity_section(results, config))
+    readme += sensitivity_section(results, config)
+    (out / "README.md").write_text(readme + lecture_cell_section(results, config))
     if (results / "figures" / "sensitivity.png").exists():
         shutil.copyfile(results / "figures" / "sensitivity.png", out / "sensitivity.png")
     chromium = find_chromium()

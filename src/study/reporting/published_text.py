@@ -13,6 +13,8 @@ from study.config import REPOSITORY
 from study.facts import FACTS_ARCHIVE
 from study.reporting.cells import markdown_table
 from study.reporting.claim_words import format_p, stability_summary
+from study.reporting.notes import lecture_runs_text
+from study.reporting.table_views import lecture_cell_view
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
@@ -256,3 +258,26 @@ def trend_lines(results: Path) -> list[str]:
         f"p = {format_p(row['p_adjusted'])})"
         for row in trends.to_dict("records")
     ] + ([""] if len(trends) else [])
+
+
+def lecture_cell_section(results: Path, config: dict) -> str:
+    """The lecture's own cell in a published run's README: what it ran, how long it took, each run."""
+    runs = pd.read_csv(results / "tables" / "lecture_cell.csv")
+    if runs.empty:
+        return ""
+    timed = results / "lecture-cell-wall-seconds"
+    took = (
+        f"It took {int(timed.read_text()) / 60:.1f} minutes of wall time (`make lecture-cell`). "
+        if timed.exists()
+        else ""
+    )
+    return "\n".join(
+        [
+            "## The lecture's own cell",
+            "",
+            f"{lecture_runs_text(runs, config)} {took}Every run, judged as the study judges it (`lecture_cell.csv`):",
+            "",
+            markdown_table(lecture_cell_view(runs), decimals=3),
+            "",
+        ]
+    )
