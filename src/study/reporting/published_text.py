@@ -209,17 +209,22 @@ def replace_results_block(readme: str, block: str, start: str = START, end: str 
     return f"{head}{start}\n{block}\n{end}{tail}"
 
 
+def stage_wall_time(results: Path, stage: str) -> str:
+    """'It took 30.0 minutes of wall time (`make sensitivity`).', from the seconds `make STAGE` wrote to
+    RESULTS/STAGE-wall-seconds (the Makefile); empty when it wrote none."""
+    timed = results / f"{stage}-wall-seconds"
+    if not timed.exists():
+        return ""
+    return f"It took {int(timed.read_text()) / 60:.1f} minutes of wall time (`make {stage}`)."
+
+
 def sensitivity_section(results: Path, config: dict) -> str:
     """The sensitivity map in a published run's README: what it ran, how long it took, each cell's rates."""
     rates = pd.read_csv(results / "tables" / "sensitivity.csv")
     if rates.empty:
         return ""
-    timed = results / "sensitivity-wall-seconds"
-    took = (
-        f" It took {int(timed.read_text()) / 60:.1f} minutes of wall time (`make sensitivity`)."
-        if timed.exists()
-        else ""
-    )
+    took = stage_wall_time(results, "sensitivity")
+    took = f" {took}" if took else ""
     drawn = config["sensitivity"]
     shown = pd.DataFrame(
         {"variant": rates["variant"]}
@@ -265,12 +270,8 @@ def lecture_cell_section(results: Path, config: dict) -> str:
     runs = pd.read_csv(results / "tables" / "lecture_cell.csv")
     if runs.empty:
         return ""
-    timed = results / "lecture-cell-wall-seconds"
-    took = (
-        f"It took {int(timed.read_text()) / 60:.1f} minutes of wall time (`make lecture-cell`). "
-        if timed.exists()
-        else ""
-    )
+    took = stage_wall_time(results, "lecture-cell")
+    took = f"{took} " if took else ""
     return "\n".join(
         [
             "## The lecture's own cell",
