@@ -154,6 +154,10 @@ def test_schema_rejects_bad_config(default_config, edit, named):
             lambda c: c.update(variants_to_train=["cifar_6conv_relu"], stability={"variants": ["cifar_6conv_sigmoid"]}),
             "stability.variants: ['cifar_6conv_sigmoid'] are not among the variants this study trains",
         ),
+        (
+            lambda c: c.update(restore={"stages": ["sensitivity"]}),
+            "restore.facts: restoring ['sensitivity'] needs the published facts.tar.xz to read",
+        ),
     ],
 )
 def test_cross_references_are_checked(default_config, edit, named):
@@ -186,7 +190,7 @@ def test_dry_run_plans_the_first_looks_train_jobs_and_prints_the_power_of_every_
     first_look = default_config["design"]["looks"][0]
     assert int(counts["train"]) == len(default_config["variants"]) * first_look == 250
     assert int(counts["download"]) == 5
-    assert "Study plan: at most 730 jobs" in result.stdout and "train 700, look 3" in result.stdout
+    assert "Study plan: at most 730 jobs" in result.stdout and "train 700, restored_run 0, look 3" in result.stdout
     assert "the seeds reach 70: enough for every claim." in result.stdout
 
 

@@ -37,6 +37,7 @@ def test_the_plan_counts_the_jobs_of_every_rule(config):
         "protocol": 1,
         "preflight": 10,
         "train": 700,  # at most: 10 variants x 70 seeds, every look taken
+        "restored_run": 0,
         "look": 3,
         "aggregate": 1,
         "sensitivity": 1,
@@ -55,6 +56,9 @@ def test_the_plan_counts_the_jobs_of_every_rule(config):
     mapped = config | {"sensitivity": grid | {"seeds": [1, 2, 3], "lecture": {}}}
     counts = plan.job_counts(mapped)
     assert (counts["train"], counts["preflight"]) == (700 + 4 * 3, 10 + 4)  # every cell x seed, a preflight a cell
+    restored = mapped | {"restore": {"facts": "published/facts.tar.xz", "stages": ["sensitivity"]}}
+    counts = plan.job_counts(restored)
+    assert (counts["train"], counts["preflight"], counts["restored_run"]) == (700, 10, 4 * 3), "none trained again"
 
 
 def test_training_hours_use_the_nearest_measured_rate_and_skip_finished_runs(config, tmp_path, monkeypatch):
@@ -101,7 +105,7 @@ def test_a_long_cpu_study_points_to_the_quick_profile(config, monkeypatch):
     jobs = sum(plan.job_counts(config).values())
     assert text.startswith(
         f"Study plan: at most {jobs} jobs (download 5, prepare 2, channel_stats 2, protocol 1, preflight 10, "
-        "train 700, look 3"
+        "train 700, restored_run 0, look 3"
     )
     hours = float(text.split("about ")[1].split(" hours")[0])
     assert hours > plan.LONG_ON_A_CPU_HOURS and "make study QUICK" in text

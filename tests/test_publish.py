@@ -75,6 +75,14 @@ def test_the_reproduction_readme_says_how_it_was_made():
     assert "3.0 minutes from the first training job's start" in text
     timed = reproduction_readme("make reproduction", PROVENANCE, TIMING | {"wall_seconds": 3000}, CLAIMS)
     assert "- Time: 50.0 minutes of wall time for the whole study (3.0 minutes from the first" in timed
+    apart = reproduction_readme(
+        "make reproduction", PROVENANCE, TIMING | {"wall_seconds": 120, "confirmatory_seconds": 4800}, CLAIMS
+    )
+    assert (
+        "- Time: 80.0 minutes of wall time for the confirmatory study (`make confirmatory`; 3.0 minutes from the "
+        "first training job's start to the last one's end), then 2.0 minutes for the tables, report and publication"
+        in apart
+    ), "trained apart first, the confirmatory study's own time is the one its budget is for"
 
 
 def test_config_layers_are_named_relative_to_the_repository():

@@ -14,8 +14,8 @@ from conftest import LOCAL, REPO, run_locally, workflow_command
 from fakedata import serve, write_cifar10, write_cifar100, write_fashion_mnist
 from trackers import curve_tags, hparams_sessions
 
-from study.config import merge_layers
-from study.layout import tables
+from study.config import load_config, merge_layers
+from study.layout import RUN_FACTS, sensitivity_runs, tables
 from study.rejudge import REJUDGED_RULES
 
 LECTURE_VARIANTS = ["fmnist_2conv_sigmoid", "cifar_12conv_relu_standardize"]
@@ -647,3 +647,46 @@ def test_given_config_files_judge_the_same_facts_and_a_corrected_rule_retrains_n
     assert runs[["variant", "seed"]].equals(pd.read_csv(study / "tables" / "runs.csv")[["variant", "seed"]])
     assert "a new claim" in (tmp_path / "corrected" / "report.html").read_text()
     assert "look 1 would give the next look's seeds to" in capsys.readouterr().out, "the runs are what was trained"
+
+
+def test_a_stage_restored_from_the_published_facts_is_not_trained_again_and_judges_alike(study, tmp_path):
+    published = published_elsewhere(study, tmp_path)
+    work = tmp_path / "next-session"  # a machine that kept no results folder between stages
+    shutil.copytree(study.parent, work, ignore=shutil.ignore_patterns("mirror"))
+    cells = sorted(path.name for path in (study / "runs").glob(f"{SENSITIVITY['variants'][0]}.*"))
+    assert len(cells) == 4
+    for cell in cells:
+        shutil.rmtree(work / "results" / "runs" / cell)
+    layer = {"restore": {"facts": str(published / "facts.tar.xz"), "stages": ["sensitivity"]}}
+    jobs = planned_jobs(work, layer)
+    assert jobs["restored_run"] == 4 and "train" not in jobs and "preflight" not in jobs, jobs
+    result = subprocess.run(
+        workflow_command(work, work / "changed.yaml", *LOCAL, "--", "results/tables/sensitivity.csv"),
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for cell in cells:
+        restored, trained = work / "results" / "runs" / cell / "seed_4", study / "runs" / cell / "seed_4"
+        assert sorted(path.name for path in restored.iterdir()) == sorted(RUN_FACTS), "the facts, and no model"
+        for name in RUN_FACTS:
+            assert (restored / name).read_bytes() == (trained / name).read_bytes(), (cell, name)
+    for table in tables("sensitivity"):
+        assert (work / "results" / "tables" / table.file).read_bytes() == (study / "tables" / table.file).read_bytes()
+
+
+def test_a_restored_run_that_the_config_now_defines_otherwise_is_refused_by_name(study, tmp_path):
+    from study.facts import RestoreError, restore_run
+    from study.training.run import Run
+
+    published = published_elsewhere(study, tmp_path)
+    config = load_config([REPO / "config" / "config.yaml", study.parent / "test.yaml"])
+    variant = next(variant for variant, _ in sensitivity_runs(config))
+    planned = Run.from_config(config, variant, 4).to_dict()
+    planned["spec"]["batch_size"] = 32
+    with pytest.raises(RestoreError, match=re.escape(f"runs/{variant}/seed_4 was trained as another run than the")):
+        restore_run(published / "facts.tar.xz", planned, {})
+    with pytest.raises(RestoreError, match=re.escape("spec.batch_size: 64 -> 32")):
+        restore_run(published / "facts.tar.xz", planned, {})
+    with pytest.raises(RestoreError, match=re.escape("holds no history.csv, steps.csv, diagnostics.csv, metrics")):
+        restore_run(published / "facts.tar.xz", Run.from_config(config, variant, 5).to_dict(), {})

@@ -88,7 +88,15 @@ def check_config(config: dict) -> None:
     check_design(config)
     check_sensitivity(config)
     check_lecture_cell(config)
+    check_restore(config)
     check_tracking(config)
+
+
+def check_restore(config: dict) -> None:
+    """Stages to restore come with the archive to restore them from."""
+    restore = config["restore"]
+    if restore["stages"] and not restore.get("facts"):
+        raise ConfigError(f"restore.facts: restoring {restore['stages']} needs the published facts.tar.xz to read")
 
 
 TRACKING_SCHEMES = {

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from study.atomic import written_atomically
 from study.layout import (
     RUN_FACTS,
     Layout,
@@ -104,3 +105,45 @@ def unpack_facts(published: Path, out: Path) -> dict:
     with tarfile.open(archive) as facts:
         facts.extractall(out, filter="data")
     return json.loads((out / FACTS_MANIFEST).read_text())
+
+
+def run_differences(recorded: dict, planned: dict, key: str = "") -> list[str]:
+    """Where a run a study recorded differs from the run a config plans, as 'key: recorded -> planned'. The
+    training settings a run resolved on its machine ('auto' precision, and why) differ from no plan."""
+    if isinstance(recorded, dict) and isinstance(planned, dict):
+        if key == "training":
+            resolved = {"precision_choice"} | ({"precision"} if planned.get("precision") == "auto" else set())
+            recorded = {k: v for k, v in recorded.items() if k not in resolved}
+            planned = {k: v for k, v in planned.items() if k not in resolved}
+        return [
+            difference
+            for name in sorted(recorded.keys() | planned.keys())
+            for difference in run_differences(recorded.get(name), planned.get(name), f"{key}.{name}" if key else name)
+        ]
+    return [] if recorded == planned else [f"{key}: {recorded!r} -> {planned!r}"]
+
+
+class RestoreError(ValueError):
+    """A run could not be restored from a published study's facts as the config plans it."""
+
+
+def restore_run(archive: Path, planned: dict, out: dict[str, Path]) -> None:
+    """Write the recorded facts of the run ``planned`` (a study.training.run.Run as a dict) from the published
+    ``archive`` (FACTS_ARCHIVE) to ``out`` (each of RUN_FACTS by its stem, as the train rule names them). The
+    archive must hold the run, recorded as ``planned`` defines it."""
+    folder = run_folder(planned["variant"], planned["seed"])
+    with tarfile.open(archive) as facts:
+        held = set(facts.getnames())
+        missing = [name for name in RUN_FACTS if f"{folder}/{name}" not in held]
+        if missing:
+            raise RestoreError(f"{archive}: holds no {', '.join(missing)} of {folder}; it was not published with it")
+        data = {name: facts.extractfile(f"{folder}/{name}").read() for name in RUN_FACTS}
+    differences = run_differences(json.loads(data["metrics.json"])["run"], planned)
+    if differences:
+        raise RestoreError(
+            f"{archive}: {folder} was trained as another run than the config defines ({'; '.join(differences)}): "
+            "train it again, or restore from the study it belongs to"
+        )
+    for name, payload in data.items():
+        with written_atomically(out[Path(name).stem]) as partial:
+            partial.write_bytes(payload)

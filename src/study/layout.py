@@ -238,6 +238,15 @@ def lecture_cell_runs(config: dict) -> list[tuple[str, int]]:
     return [(cell_variant(variant, LECTURE_CELL), seed) for variant in lecture["variants"] for seed in lecture["seeds"]]
 
 
+# The stages config ``restore`` can take from a published study's facts, and their runs.
+RESTORABLE_STAGES = {"sensitivity": sensitivity_runs, "lecture_cell": lecture_cell_runs}
+
+
+def restored_runs(config: dict) -> list[tuple[str, int]]:
+    """The runs of the stages config ``restore`` takes from a published study's facts instead of training."""
+    return [run for stage in config["restore"]["stages"] for run in RESTORABLE_STAGES[stage](config)]
+
+
 def variant_spec(config: dict, name: str) -> dict:
     """A variant's spec: the config's entry, or for a cell variant, its variant's entry with the cell's values
     (a map's cell, or the lecture's settings)."""
@@ -257,10 +266,11 @@ def variant_subset(config: dict, name: str) -> dict:
 
 def planned_runs(config: dict) -> list[tuple[str, int]]:
     """Every run the study may train: every trained variant on every seed (all looks taken), its stability
-    check's runs, the map's cells and the lecture's cell."""
+    check's runs, the map's cells and the lecture's cell, but for the stages it restores (config restore)."""
     runs = [(variant, seed) for variant in trained_variants(config) for seed in config["seeds"]]
     extra = [*stability_runs(config), *sensitivity_runs(config), *lecture_cell_runs(config)]
-    return list(dict.fromkeys([*runs, *extra]))
+    restored = set(restored_runs(config))
+    return [run for run in dict.fromkeys([*runs, *extra]) if run not in restored]
 
 
 def planned_variants(config: dict) -> list[str]:

@@ -1,4 +1,5 @@
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from study.layout import (
     lecture_cell_runs,
     next_look_runs,
     planned_datasets,
+    restored_runs,
     stability_runs,
     sensitivity_runs,
     tables,
@@ -177,6 +179,17 @@ def get_sensitivity_inputs():
 
 def get_lecture_cell_inputs():
     return run_facts(lecture_cell_runs(config))
+
+
+def get_restore_facts():
+    """The published facts.tar.xz that restored stages are read from (config restore), if any."""
+    return config["restore"].get("facts", [])
+
+
+def get_restored_variants_pattern():
+    """A regex that matches exactly the variants of the restored stages, or nothing."""
+    variants = sorted({variant for variant, _ in restored_runs(config)})
+    return "|".join(re.escape(variant) for variant in variants) or "(?!)"
 
 
 def get_run_preflights():

@@ -33,6 +33,7 @@ from study.reporting.published_text import (
     results_block,
     sensitivity_section,
     stability_section,
+    stage_seconds,
 )
 
 
@@ -79,7 +80,10 @@ def publish(
     recorded = json.loads((results / "tables" / "provenance.json").read_text())
     provenance = recorded | {"config": config, "configfiles": [str(path) for path in configfiles]}
     claims = pd.read_csv(results / "tables" / "claims.csv")
-    timing = run_timing(results, config) | {"wall_seconds": wall_seconds}
+    timing = run_timing(results, config) | {
+        "wall_seconds": wall_seconds,
+        "confirmatory_seconds": stage_seconds(results, "confirmatory"),
+    }
     stability = pd.read_csv(results / "tables" / "stability.csv")
     readme = reproduction_readme(command, provenance, timing, claims)
     readme += stability_section(stability, config)

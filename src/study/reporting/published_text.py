@@ -103,11 +103,17 @@ def data_provenance(provenance: dict) -> list[str]:
 
 
 def wall_time(timing: dict) -> str:
-    """The whole command's wall time when it was measured, with the training span beside it."""
+    """The whole command's wall time when it was measured, with the training span beside it; where the
+    confirmatory study was trained apart first (`make confirmatory`), its wall time, then the command's."""
     span = f"{timing['training_span_minutes']:.1f} minutes from the first training job's start to the last one's end"
-    if timing.get("wall_seconds") is None:
+    whole, confirmatory = timing.get("wall_seconds"), timing.get("confirmatory_seconds")
+    if confirmatory is not None:
+        then = "" if whole is None else f", then {whole / 60:.1f} minutes for the tables, report and publication"
+        stage = f"{confirmatory / 60:.1f} minutes of wall time for the confirmatory study (`make confirmatory`"
+        return f"{stage}; {span}){then}"
+    if whole is None:
         return span
-    return f"{timing['wall_seconds'] / 60:.1f} minutes of wall time for the whole study ({span})"
+    return f"{whole / 60:.1f} minutes of wall time for the whole study ({span})"
 
 
 def reproduction_readme(command: str, provenance: dict, timing: dict, claims: pd.DataFrame) -> str:
@@ -209,13 +215,16 @@ def replace_results_block(readme: str, block: str, start: str = START, end: str 
     return f"{head}{start}\n{block}\n{end}{tail}"
 
 
-def stage_wall_time(results: Path, stage: str) -> str:
-    """'It took 30.0 minutes of wall time (`make sensitivity`).', from the seconds `make STAGE` wrote to
-    RESULTS/STAGE-wall-seconds (the Makefile); empty when it wrote none."""
+def stage_seconds(results: Path, stage: str) -> int | None:
+    """The seconds `make STAGE` wrote to RESULTS/STAGE-wall-seconds (the Makefile), or None where it wrote none."""
     timed = results / f"{stage}-wall-seconds"
-    if not timed.exists():
-        return ""
-    return f"It took {int(timed.read_text()) / 60:.1f} minutes of wall time (`make {stage}`)."
+    return int(timed.read_text()) if timed.exists() else None
+
+
+def stage_wall_time(results: Path, stage: str) -> str:
+    """'It took 30.0 minutes of wall time (`make sensitivity`).', or empty where `make STAGE` timed nothing."""
+    seconds = stage_seconds(results, stage)
+    return "" if seconds is None else f"It took {seconds / 60:.1f} minutes of wall time (`make {stage}`)."
 
 
 def sensitivity_section(results: Path, config: dict) -> str:
