@@ -1,12 +1,13 @@
 # A stage trained in an earlier session, taken from the study's published facts instead of training it
 # again (config restore): its runs' history, steps, diagnostics and metrics, and no model. The rule
-# matches only the restored stages' variants, and wins over train there.
+# matches only the restored stages' variants, and wins over train there. The archive is ancient: publishing
+# the study writes it again, with the same facts, and that must not restore them again.
 ruleorder: restored_run > train
 
 
 rule restored_run:
     input:
-        facts=get_restore_facts(),
+        facts=ancient(get_restore_facts()),
     output:
         **{
             Path(name).stem: LAYOUT.run_file("{variant}", "{seed}", name)
