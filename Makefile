@@ -58,7 +58,7 @@ RESTORE ?=
 STUDY_CONFIGS := $(REPRODUCTION_CONFIGS) $(RESTORE)
 reproduction: mirror
 	start=$$(date +%s) && $(BIN)/snakemake --configfile $(STUDY_CONFIGS) && \
-	$(BIN)/python -m study.reporting.publish --command "make reproduction" --configfile $(STUDY_CONFIGS) \
+	$(BIN)/python -m study.reporting.publish --command "make reproduction$(if $(RESTORE), RESTORE=$(RESTORE))" --configfile $(STUDY_CONFIGS) \
 		--wall-seconds $$(( $$(date +%s) - start ))
 
 # The confirmatory study alone (its looks' training jobs and its claims), timed into

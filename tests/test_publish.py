@@ -83,6 +83,13 @@ def test_the_reproduction_readme_says_how_it_was_made():
         "first training job's start to the last one's end), then 2.0 minutes for the tables, report and publication"
         in apart
     ), "trained apart first, the confirmatory study's own time is the one its budget is for"
+    restoring = PROVENANCE | {
+        "config": PROVENANCE["config"]
+        | {"restore": {"facts": "docs/reproduction/facts.tar.xz", "stages": ["sensitivity"]}}
+    }
+    restored = reproduction_readme("make reproduction RESTORE=r.yaml", restoring, TIMING, CLAIMS)
+    assert "The stages sensitivity were trained in an earlier session and taken from its published facts" in restored
+    assert "restore" not in text, "a run that restored nothing says nothing of it"
 
 
 def test_config_layers_are_named_relative_to_the_repository():

@@ -116,6 +116,19 @@ def wall_time(timing: dict) -> str:
     return f"{whole / 60:.1f} minutes of wall time for the whole study ({span})"
 
 
+def restored_text(config: dict) -> list[str]:
+    """Which stages this run took from an earlier publication's facts (config restore), and how to train them."""
+    restore = config.get("restore", {})
+    if not restore.get("stages"):
+        return []
+    return [
+        f"The stages {', '.join(restore['stages'])} were trained in an earlier session and taken from its "
+        f"published facts (`{restore['facts']}`, config `restore`): their runs' records, not their models. "
+        "Without `RESTORE`, `make lecture-cell sensitivity confirmatory reproduction` trains every stage here.",
+        "",
+    ]
+
+
 def reproduction_readme(command: str, provenance: dict, timing: dict, claims: pd.DataFrame) -> str:
     config = provenance["config"]
     precisions = "; ".join(sorted({f"{t['precision']} ({t['precision_choice']})" for t in provenance["training"]}))
@@ -128,6 +141,7 @@ def reproduction_readme(command: str, provenance: dict, timing: dict, claims: pd
             "",
             f"```bash\n{command}\n```",
             "",
+            *restored_text(config),
             "- Models trained at commit "
             + ", ".join(f"`{c}`" for c in provenance["training_commits"])
             + f"; tables and report built at `{provenance['git_commit']}`",
