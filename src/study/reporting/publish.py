@@ -33,8 +33,8 @@ from study.reporting.published_text import (
     results_block,
     sensitivity_section,
     stability_section,
-    stage_seconds,
 )
+from study.reporting.timing_text import stage_seconds
 
 
 def published_tables() -> list[str]:

@@ -15,6 +15,7 @@ from study.reporting.cells import markdown_table
 from study.reporting.claim_words import format_p, stability_summary
 from study.reporting.notes import lecture_runs_text
 from study.reporting.table_views import lecture_cell_view
+from study.reporting.timing_text import stage_wall_time, wall_time
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
@@ -102,31 +103,18 @@ def data_provenance(provenance: dict) -> list[str]:
     return lines
 
 
-def wall_time(timing: dict) -> str:
-    """The whole command's wall time when it was measured, with the training span beside it; where the
-    confirmatory study was trained apart first (`make confirmatory`), its wall time, then the command's."""
-    span = f"{timing['training_span_minutes']:.1f} minutes from the first training job's start to the last one's end"
-    whole, confirmatory = timing.get("wall_seconds"), timing.get("confirmatory_seconds")
-    if confirmatory is not None:
-        then = "" if whole is None else f", then {whole / 60:.1f} minutes for the tables, report and publication"
-        stage = f"{confirmatory / 60:.1f} minutes of wall time for the confirmatory study (`make confirmatory`"
-        return f"{stage}; {span}){then}"
-    if whole is None:
-        return span
-    return f"{whole / 60:.1f} minutes of wall time for the whole study ({span})"
-
-
-def restored_text(config: dict) -> list[str]:
-    """Which stages this run took from an earlier publication's facts (config restore), and how to train them."""
-    restore = config.get("restore", {})
-    if not restore.get("stages"):
-        return []
-    return [
-        f"The stages {', '.join(restore['stages'])} were trained in an earlier session and taken from its "
-        f"published facts (`{restore['facts']}`, config `restore`): their runs' records, not their models. "
-        "Without `RESTORE`, `make lecture-cell sensitivity confirmatory reproduction` trains every stage here.",
-        "",
-    ]
+def restored_text(restore: dict) -> list[str]:
+    """Which stages a run took from an earlier publication's facts (config restore), and how to train them."""
+    return (
+        [
+            f"The stages {', '.join(restore['stages'])} were trained in an earlier session and taken from its "
+            f"published facts (`{restore['facts']}`, config `restore`): their runs' records, not their models. "
+            "Without `RESTORE`, `make lecture-cell sensitivity confirmatory reproduction` trains every stage here.",
+            "",
+        ]
+        if restore.get("stages")
+        else []
+    )
 
 
 def reproduction_readme(command: str, provenance: dict, timing: dict, claims: pd.DataFrame) -> str:
@@ -141,7 +129,7 @@ def reproduction_readme(command: str, provenance: dict, timing: dict, claims: pd
             "",
             f"```bash\n{command}\n```",
             "",
-            *restored_text(config),
+            *restored_text(config.get("restore", {})),
             "- Models trained at commit "
             + ", ".join(f"`{c}`" for c in provenance["training_commits"])
             + f"; tables and report built at `{provenance['git_commit']}`",
@@ -227,18 +215,6 @@ def replace_results_block(readme: str, block: str, start: str = START, end: str 
     head, rest = readme.split(start, 1)
     _, tail = rest.split(end, 1)
     return f"{head}{start}\n{block}\n{end}{tail}"
-
-
-def stage_seconds(results: Path, stage: str) -> int | None:
-    """The seconds `make STAGE` wrote to RESULTS/STAGE-wall-seconds (the Makefile), or None where it wrote none."""
-    timed = results / f"{stage}-wall-seconds"
-    return int(timed.read_text()) if timed.exists() else None
-
-
-def stage_wall_time(results: Path, stage: str) -> str:
-    """'It took 30.0 minutes of wall time (`make sensitivity`).', or empty where `make STAGE` timed nothing."""
-    seconds = stage_seconds(results, stage)
-    return "" if seconds is None else f"It took {seconds / 60:.1f} minutes of wall time (`make {stage}`)."
 
 
 def sensitivity_section(results: Path, config: dict) -> str:
