@@ -119,6 +119,13 @@ def run_facts(runs, kind=""):
     }
 
 
+def get_run_outputs(names):
+    """A run's files ``names`` as a rule's named outputs, each by its stem, in the run's folder (wildcards)."""
+    return {
+        Path(name).stem: LAYOUT.run_file("{variant}", "{seed}", name) for name in names
+    }
+
+
 def read_look(look):
     """A look's judgement (study.analysis.looks), once its checkpoint has run."""
     return json.loads(Path(checkpoints.look.get(look=look).output[0]).read_text())

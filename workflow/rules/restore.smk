@@ -9,10 +9,7 @@ rule restored_run:
     input:
         facts=ancient(get_restore_facts()),
     output:
-        **{
-            Path(name).stem: LAYOUT.run_file("{variant}", "{seed}", name)
-            for name in RUN_FACTS
-        },
+        **get_run_outputs(RUN_FACTS),
     log:
         LAYOUT.log("restored_run", "{variant}", "seed_{seed}"),
     wildcard_constraints:

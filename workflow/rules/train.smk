@@ -27,10 +27,7 @@ rule train:
         # recorded the hash they trained under, so aggregate flags them
         protocol=ancient(LAYOUT.protocol),
     output:
-        **{
-            Path(name).stem: LAYOUT.run_file("{variant}", "{seed}", name)
-            for name in RUN_FILES
-        },
+        **get_run_outputs(RUN_FILES),
     log:
         LAYOUT.log("train", "{variant}", "seed_{seed}"),
     benchmark:
